@@ -1,0 +1,24 @@
+"""Shared test setup: oneDNN on before TensorFlow loads, paths to ../shared/data."""
+
+import os
+import pathlib
+
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# Small variant of the paper's network: same code path, built from parameters.
+TINY = dict(num_classes=10, image_size=67, width=0.125, fc_units=64)
+
+
+def shared_data(*parts):
+    """Path under ../shared/data, or skip the test when that data is not beside the project."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is absent: the shared data is only beside the project's own "
+                    "checkout (see ../shared/README.md)")
+    return path

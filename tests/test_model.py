@@ -1,0 +1,168 @@
+"""The network's numbers: parameters, feature maps, groupings, init, save/load, placement."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from conftest import ROOT, TINY
+from tf_alexnet.model import (build_alexnet, canonical_weights, convert_grouping,
+                              feature_map_sizes, model_grouping)
+
+
+@pytest.mark.parametrize("grouping,params", [("towers", 60_965_224), ("fused", 60_965_224),
+                                             ("none", 62_378_344)])
+def test_parameter_count(grouping, params):
+    assert build_alexnet(grouping=grouping).count_params() == params
+
+
+def test_feature_maps_fused():
+    m = build_alexnet(grouping="fused")
+    shape = lambda name: tuple(m.get_layer(name).output.shape[1:])
+    assert m.input_shape == (None, 227, 227, 3)
+    assert shape("conv1") == (55, 55, 96) and shape("pool1") == (27, 27, 96)
+    assert shape("conv2") == (27, 27, 256) and shape("pool2") == (13, 13, 256)
+    assert shape("conv3") == (13, 13, 384) and shape("conv4") == (13, 13, 384)
+    assert shape("conv5") == (13, 13, 256) and shape("pool5") == (6, 6, 256)
+    assert shape("flatten") == (9216,) and shape("fc6") == (4096,) and shape("fc8") == (1000,)
+    assert m.get_layer("conv2").groups == 2 and m.get_layer("conv3").groups == 1
+    assert feature_map_sizes(227) == (55, 27, 13, 6)
+
+
+def test_feature_maps_towers():
+    m = build_alexnet(grouping="towers")
+    shape = lambda name: tuple(m.get_layer(name).output.shape[1:])
+    for h in "ab":
+        assert shape("conv1" + h) == (55, 55, 48) and shape("pool1" + h) == (27, 27, 48)
+        assert shape("conv2" + h) == (27, 27, 128) and shape("pool2" + h) == (13, 13, 128)
+        assert shape("conv3" + h) == (13, 13, 192) and shape("conv4" + h) == (13, 13, 192)
+        assert shape("conv5" + h) == (13, 13, 128) and shape("pool5" + h) == (6, 6, 128)
+    assert shape("concat2") == (13, 13, 256)  # conv3 sees both columns
+    assert m.get_layer("conv3a").kernel.shape == (3, 3, 256, 192)
+    assert m.get_layer("conv4a").kernel.shape == (3, 3, 192, 192)
+    assert shape("flatten") == (9216,)
+
+
+def test_paper_init():
+    m = build_alexnet(grouping="fused", seed=0)
+    for name in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8"):
+        kernel, bias = m.get_layer(name).get_weights()
+        assert abs(kernel.std() - 0.01) < 0.0005 and abs(kernel.mean()) < 0.001, name
+        want = 1.0 if name in ("conv2", "conv4", "conv5", "fc6", "fc7") else 0.0
+        np.testing.assert_array_equal(bias, want)
+    caffe = build_alexnet(grouping="fused", init="caffe", seed=0, num_classes=10)
+    assert abs(caffe.get_layer("fc6").kernel.numpy().std() - 0.005) < 0.0003
+    np.testing.assert_array_equal(caffe.get_layer("conv2").bias.numpy(), np.float32(0.1))
+
+
+def test_seed_makes_weights_reproducible():
+    a, b = (build_alexnet(**TINY, seed=3) for _ in range(2))
+    for wa, wb in zip(a.get_weights(), b.get_weights()):
+        np.testing.assert_array_equal(wa, wb)
+
+
+def _images(n, size, seed=0):
+    return (np.random.default_rng(seed).random((n, size, size, 3)) * 255 - 120).astype("float32")
+
+
+@pytest.mark.parametrize("source,target", [("fused", "towers"), ("towers", "fused")])
+def test_convert_grouping_keeps_function(source, target):
+    model = build_alexnet(**TINY, grouping=source, seed=1)
+    # Non-trivial biases so that a misplaced half would show.
+    for layer in model.layers:
+        if layer.weights:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel * 3, np.linspace(-0.5, 0.5, bias.size).astype("float32")])
+    other = convert_grouping(model, target)
+    assert model_grouping(other) == target
+    x = _images(4, 67)
+    want, got = model(x, training=False).numpy(), other(x, training=False).numpy()
+    assert np.abs(want).max() > 1e-2
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
+    back = convert_grouping(other, source)
+    for name, (k, b) in canonical_weights(model).items():
+        np.testing.assert_array_equal(canonical_weights(back)[name][0], k)
+
+
+def test_paper_size_fused_equals_towers():
+    model = build_alexnet(grouping="fused", seed=2)
+    towers = convert_grouping(model, "towers")
+    x = _images(2, 227)
+    np.testing.assert_allclose(towers(x).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_ungrouped_cannot_convert():
+    with pytest.raises(ValueError, match="only the grouped"):
+        convert_grouping(build_alexnet(**TINY, grouping="none"), "towers")
+
+
+@pytest.mark.parametrize("grouping", ["towers", "fused", "none"])
+def test_save_and_load_keras_file(tmp_path, grouping):
+    model = build_alexnet(**TINY, grouping=grouping, tower_devices=None, seed=4)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x = _images(3, 67)
+    np.testing.assert_array_equal(loaded(x, training=False).numpy(),
+                                  model(x, training=False).numpy())
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="too small"):
+        build_alexnet(image_size=64)
+    with pytest.raises(ValueError, match="Unknown grouping"):
+        build_alexnet(grouping="split")
+    with pytest.raises(ValueError, match="needs grouping='towers'"):
+        build_alexnet(**TINY, grouping="fused", tower_devices=("/CPU:0", "/CPU:1"))
+
+
+PLACEMENT_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import tf_alexnet
+    import numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tf_alexnet.model import build_alexnet, convert_grouping
+    tiny = json.loads(sys.argv[1])
+    placed = build_alexnet(**tiny, tower_devices=("/CPU:0", "/CPU:1"), seed=5)
+    plain = convert_grouping(placed, "towers")  # same weights, no placement
+    graph = tf.function(lambda x: placed(x, training=False)).get_concrete_function(
+        tf.TensorSpec([2, 67, 67, 3])).graph
+    ops = [(op.name, op.type, op.device) for op in graph.get_operations()]
+    variables = {v.path: v.value.device for v in placed.weights}
+    x = np.random.default_rng(0).random((2, 67, 67, 3)).astype("float32") * 255
+    diff = float(np.abs(placed(x).numpy() - plain(x).numpy()).max())
+    print(json.dumps(dict(ops=ops, variables=variables, diff=diff,
+                          devices=[d.name for d in tf.config.list_logical_devices("CPU")])))
+""")
+
+
+def test_tower_placement_on_two_logical_devices():
+    out = subprocess.run([sys.executable, "-c", PLACEMENT_SCRIPT, json.dumps(TINY)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(result["devices"]) == 2
+    layers_seen = set()
+    for name, op_type, device in result["ops"]:
+        layer = name.split("/")[1].rsplit("_", 1)[0] if "/" in name else ""
+        if op_type in ("Placeholder", "ReadVariableOp"):
+            continue  # variable handles and reads are colocated with the variable (below)
+        if layer[:4] in ("conv", "lrn1", "lrn2", "pool") and layer[-1] in "ab":
+            want = "/device:CPU:0" if layer.endswith("a") else "/device:CPU:1"
+            assert device == want, (name, op_type, device)
+            layers_seen.add(layer)
+    towers = {f"{n}{h}" for n in ("conv1", "lrn1", "pool1", "conv2", "lrn2", "pool2", "conv3",
+                                  "conv4", "conv5", "pool5") for h in "ab"}
+    assert layers_seen == towers
+    conv_ops = [(n, d) for n, t, d in result["ops"] if t == "Conv2D"]
+    assert len(conv_ops) == 10 and all(d for _, d in conv_ops)
+    for path, device in result["variables"].items():
+        if path.split("/")[0][-1:] in "ab" and path.startswith("conv"):
+            assert device.endswith("CPU:0" if path.split("/")[0].endswith("a") else "CPU:1")
+    assert result["diff"] == 0.0

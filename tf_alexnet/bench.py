@@ -1,0 +1,111 @@
+"""Benchmarks, measured in one run so that their ratios can be compared.
+
+    python -m tf_alexnet.bench model      # train step + inference img/s for each grouping
+    python -m tf_alexnet.bench data --data SPEC
+    python -m tf_alexnet.bench train      # the package's real train step, synthetic data
+    python -m tf_alexnet.bench inference --model export/models/alexnet
+
+Every figure is put next to "the 2-core limit": the machine's measured fp32 matmul rate
+(a 4096x4096 TensorFlow matmul, taken in the same run) divided by the model's FLOPs per
+image (2 x multiply-adds forward; x3 for a training step).
+"""
+
+import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
+
+import time
+
+from absl import app, flags
+import numpy as np
+import tensorflow as tf
+
+from tf_alexnet.model import build_alexnet
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("batch_size", 64, "Images per step.")
+flags.DEFINE_integer("steps", 8, "Timed steps per measurement (after warm-up steps).")
+flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (tracing, XLA compilation).")
+flags.DEFINE_integer("image_size", 227, "Input side in pixels.")
+flags.DEFINE_list("groupings", ["towers", "fused", "none"], "Groupings for `bench model`.")
+
+
+def model_macs(model):
+    """Forward multiply-adds per image of the model's conv and dense layers."""
+    macs = 0
+    for layer in model.layers:
+        if getattr(layer, "kernel", None) is None:
+            continue
+        kernel = layer.kernel.shape
+        out = layer.output.shape[1:]
+        positions = int(np.prod(out[:-1])) if len(out) > 1 else 1
+        macs += positions * int(np.prod(kernel))
+    return macs
+
+
+def matmul_gflops(n=4096, repeats=10):
+    """Measured fp32 GFLOP/s of a TensorFlow n x n matmul: the machine's practical peak."""
+    a = tf.random.normal([n, n])
+    f = tf.function(lambda x: tf.matmul(x, x))
+    f(a).numpy()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        r = f(a)
+    r.numpy()
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def time_steps(step, args, steps, warmup):
+    """Images/s of `step(*args)` (a tf.function returning a tensor) over `steps` calls."""
+    for _ in range(warmup):
+        step(*args).numpy()
+    start = time.perf_counter()
+    for _ in range(steps):
+        out = step(*args)
+    out.numpy()
+    return steps / (time.perf_counter() - start)
+
+
+def bench_model():
+    peak = matmul_gflops()
+    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {FLAGS.batch_size}, "
+          f"image {FLAGS.image_size}, oneDNN={tf_alexnet.os.environ['TF_ENABLE_ONEDNN_OPTS']}")
+    print(f"{'grouping':9s} {'GFLOP/img':>9s} {'train img/s':>12s} {'limit':>6s} {'ratio':>6s} "
+          f"{'infer img/s':>12s} {'limit':>6s} {'ratio':>6s}")
+    n = FLAGS.batch_size
+    x = tf.random.uniform([n, FLAGS.image_size, FLAGS.image_size, 3], -120, 130)
+    y = tf.random.uniform([n], 0, 1000, tf.int32)
+    for grouping in FLAGS.groupings:
+        model = build_alexnet(image_size=FLAGS.image_size, grouping=grouping, seed=0)
+        flops = 2 * model_macs(model)
+        opt = tf.keras.optimizers.SGD(0.001, momentum=0.9)
+
+        @tf.function
+        def train(x, y):
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = tf.reduce_mean(
+                    tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+            grads = tape.gradient(loss, model.trainable_variables)
+            opt.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+        infer = tf.function(lambda x: model(x, training=False))
+        train_ips = n * time_steps(train, (x, y), FLAGS.steps, FLAGS.warmup)
+        infer_ips = n * time_steps(infer, (x,), FLAGS.steps, FLAGS.warmup)
+        train_limit, infer_limit = peak * 1e9 / (3 * flops), peak * 1e9 / flops
+        print(f"{grouping:9s} {flops / 1e9:9.2f} {train_ips:12.1f} {train_limit:6.1f} "
+              f"{train_ips / train_limit:6.0%} {infer_ips:12.1f} {infer_limit:6.1f} "
+              f"{infer_ips / infer_limit:6.0%}", flush=True)
+    print("limit = matmul peak / FLOPs per image (forward; x3 for a train step)")
+
+
+COMMANDS = {"model": bench_model}
+
+
+def main(argv):
+    if len(argv) != 2 or argv[1] not in COMMANDS:
+        raise app.UsageError(f"usage: python -m tf_alexnet.bench {{{'|'.join(COMMANDS)}}} [flags]")
+    COMMANDS[argv[1]]()
+
+
+if __name__ == "__main__":
+    app.run(main)

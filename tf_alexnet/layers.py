@@ -1,0 +1,138 @@
+"""Keras layers of the paper that Keras does not ship: LRN, and layers that run on a device.
+
+All layers are serializable (`.keras` files) under the package name `tf_alexnet`.
+"""
+
+import contextlib
+
+import keras
+import tensorflow as tf
+
+# Local response normalization presets (../shared/FACTS.md §4), as arguments of
+# tf.nn.local_response_normalization. TF's alpha multiplies each squared term directly;
+# PyTorch, Caffe and cuda-convnet divide their alpha by the window size n. The paper's text
+# writes alpha=1e-4 without a division, so "paper" keeps 1e-4, while the two code bases the
+# other presets come from effectively used 1e-4 / 5 = 2e-5 per term.
+LRN_PRESETS = {
+    "paper": dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75),
+    "cuda_convnet": dict(depth_radius=2, bias=2.0, alpha=2e-5, beta=0.75),
+    "caffe": dict(depth_radius=2, bias=1.0, alpha=2e-5, beta=0.75),
+}
+
+
+def lrn_arguments(preset):
+    """Returns the LRN keyword arguments of a preset name, or of a dict given as it is."""
+    if isinstance(preset, dict):
+        return dict(preset)
+    if preset not in LRN_PRESETS:
+        raise ValueError(f"Unknown LRN preset {preset!r}; choose one of {sorted(LRN_PRESETS)}.")
+    return dict(LRN_PRESETS[preset])
+
+
+class _OnDevice:
+    """Mixin: builds the layer's variables and runs its ops under `tf.device(self.device)`.
+
+    Keras 3 functional models drop `tf.device` scopes that surround model construction
+    (FACTS §5), so placement has to happen inside the layer, when it builds and when it runs.
+    `device=None` places nothing. Soft placement lets a model built for GPUs run on a CPU.
+    """
+
+    def _init_device(self, device):
+        self.device = device or None
+
+    def _scope(self):
+        return tf.device(self.device) if self.device else contextlib.nullcontext()
+
+    def build(self, input_shape):
+        with self._scope():
+            super().build(input_shape)
+
+    def call(self, inputs, *args, **kwargs):
+        with self._scope():
+            return super().call(inputs, *args, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "device": self.device}
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class PlacedConv2D(_OnDevice, keras.layers.Conv2D):
+    """`keras.layers.Conv2D` whose variables and ops live on `device` (e.g. "/GPU:1")."""
+
+    def __init__(self, *args, device=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_device(device)
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class PlacedMaxPooling2D(_OnDevice, keras.layers.MaxPooling2D):
+    """`keras.layers.MaxPooling2D` whose ops run on `device`."""
+
+    def __init__(self, *args, device=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_device(device)
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
+    """Local response normalization across channels (channels-last), the paper's §3.3.
+
+        b_i = a_i / (k + alpha * sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a_j^2) ** beta
+
+    with n = 2 * depth_radius + 1 channels in the window and the sum cut at the first and
+    last channel. Defaults are the paper's k=2, n=5, alpha=1e-4, beta=0.75.
+
+    alpha is NOT divided by n: TensorFlow's `tf.nn.local_response_normalization` multiplies
+    every squared term by alpha as given, which is the formula as the paper prints it. Layers
+    of other frameworks (PyTorch, Caffe, ONNX) divide their alpha by n; to reproduce those,
+    pass alpha / n, or use the "cuda_convnet" / "caffe" presets.
+
+    Args:
+      depth_radius, bias, alpha, beta: as `tf.nn.local_response_normalization`
+        (n = 2 * depth_radius + 1, k = bias). Override the preset when given.
+      preset: "paper", "cuda_convnet" or "caffe" (../shared/FACTS.md §4).
+      groups: channels are split in this many equal groups, each normalized on its own.
+        The paper normalizes each GPU's half separately, so the fused two-group model uses
+        groups=2 to compute exactly what the two towers compute.
+      device: optional device for the op (see `_OnDevice`).
+    """
+
+    def __init__(self, depth_radius=None, bias=None, alpha=None, beta=None, preset="paper",
+                 groups=1, device=None, **kwargs):
+        super().__init__(**kwargs)
+        args = lrn_arguments(preset)
+        given = dict(depth_radius=depth_radius, bias=bias, alpha=alpha, beta=beta)
+        args.update({k: v for k, v in given.items() if v is not None})
+        self.depth_radius = int(args["depth_radius"])
+        self.bias = float(args["bias"])
+        self.alpha = float(args["alpha"])
+        self.beta = float(args["beta"])
+        self.groups = int(groups)
+        self._init_device(device)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is not None and channels % self.groups:
+            raise ValueError(f"{self.name}: {channels} channels do not split in {self.groups} groups.")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        def lrn(x):
+            return tf.nn.local_response_normalization(
+                x, depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
+                beta=self.beta)
+
+        with self._scope():
+            if self.groups == 1:
+                return lrn(inputs)
+            parts = tf.split(inputs, self.groups, axis=-1)
+            return tf.concat([lrn(p) for p in parts], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
+                      beta=self.beta, preset="paper", groups=self.groups, device=self.device)
+        return config

@@ -1,0 +1,256 @@
+"""The AlexNet of the paper as a Keras functional model, in three groupings.
+
+    conv1 11x11/4 96 VALID -> ReLU -> LRN -> maxpool 3/2          227 -> 55 -> 27
+    conv2 5x5 256 SAME, 2 groups -> ReLU -> LRN -> maxpool 3/2   27 -> 13
+    conv3 3x3 384 (sees both groups) -> ReLU                     13
+    conv4 3x3 384, 2 groups -> ReLU                              13
+    conv5 3x3 256, 2 groups -> ReLU -> maxpool 3/2               13 -> 6; 6*6*256 = 9216
+    fc6 4096 -> ReLU -> dropout -> fc7 4096 -> ReLU -> dropout -> fc8 (logits)
+
+Why 227: the paper says 224, but an 11x11 stride-4 VALID convolution gives the paper's 55x55
+maps only from (55 - 1) * 4 + 11 = 227 pixels.
+
+Groupings (all compute the same function for the same weights, see `convert_grouping`):
+  "towers": the paper's two columns. conv1..conv5 are each split into an "a" and a "b" half
+    (conv3 is split by its outputs, each half seeing both columns' conv2 maps, as in the
+    paper's Figure 2). With `tower_devices` the halves are placed on two devices.
+  "fused":  conv2/4/5 are `Conv2D(groups=2)`. Keras runs grouped convolutions through XLA
+    on the TF backend, which is slow on CPU and leaves XLA-only functions in exports
+    (../shared/FACTS.md §3); prefer towers unless XLA is what you want.
+  "none":   the same widths without groups (62,378,344 parameters instead of 60,965,224).
+
+LRN in the grouped models normalizes each half separately, as each GPU did in the paper.
+"""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_alexnet.layers import (LocalResponseNormalization, PlacedConv2D, PlacedMaxPooling2D,
+                               lrn_arguments)
+
+GROUPINGS = ("towers", "fused", "none")
+PAPER_FILTERS = (96, 256, 384, 384, 256)
+CONV_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+DENSE_NAMES = ("fc6", "fc7", "fc8")
+MIN_IMAGE_SIZE = 67  # the smallest input that leaves a 1x1 map after pool5
+
+# Initializations: (stddev of conv kernels, stddev of fc6/fc7, stddev of fc8, bias of
+# conv2/conv4/conv5/fc6/fc7). The others' biases are 0.
+#   paper: N(0, 0.01) everywhere, biases 1 (the paper's §5).
+#   caffe: bvlc_alexnet's fix for the paper init's long flat loss at ln(classes):
+#          fc6/fc7 from N(0, 0.005), those biases 0.1 (../shared/FACTS.md §7).
+#   he:    He-normal kernels and zero biases; not the paper, but the quickest start for
+#          short runs on small data (the quickstart recipe).
+INITS = {
+    "paper": (0.01, 0.01, 0.01, 1.0),
+    "caffe": (0.01, 0.005, 0.01, 0.1),
+    "he": (None, None, None, 0.0),
+}
+_BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
+
+
+@dataclasses.dataclass(frozen=True)
+class AlexNetSpec:
+    """What fixes the network's function: everything but grouping, placement and init."""
+    num_classes: int = 1000
+    image_size: int = 227
+    filters: tuple = PAPER_FILTERS
+    fc_units: int = 4096
+    lrn: tuple = tuple(sorted(lrn_arguments("paper").items()))
+    dropout: float = 0.5
+
+
+def feature_map_sizes(image_size):
+    """Spatial sizes after conv1, pool1, pool2 and pool5 (55, 27, 13, 6 for 227)."""
+    conv1 = (image_size - 11) // 4 + 1
+    pool1 = (conv1 - 3) // 2 + 1
+    pool2 = (pool1 - 3) // 2 + 1
+    pool5 = (pool2 - 3) // 2 + 1
+    return conv1, pool1, pool2, pool5
+
+
+def resolve_tower_devices(tower_devices):
+    """None -> no placement; "auto" -> the first two GPUs if there are two; else a 2-tuple."""
+    if tower_devices in (None, "", "none"):
+        return None
+    if tower_devices == "auto":
+        gpus = tf.config.list_logical_devices("GPU")
+        return (gpus[0].name, gpus[1].name) if len(gpus) >= 2 else None
+    if isinstance(tower_devices, str):
+        tower_devices = tuple(d.strip() for d in tower_devices.split(","))
+    tower_devices = tuple(tower_devices)
+    if len(tower_devices) != 2:
+        raise ValueError(f"tower_devices needs two devices, got {tower_devices!r}.")
+    return tower_devices
+
+
+def _initializers(layer, init, seed):
+    if init not in INITS:
+        raise ValueError(f"Unknown init {init!r}; choose one of {sorted(INITS)}.")
+    conv_std, fc_std, out_std, bias_one = INITS[init]
+    std = {"fc6": fc_std, "fc7": fc_std, "fc8": out_std}.get(layer, conv_std)
+    # One fixed seed per layer name keeps a seeded model reproducible layer by layer.
+    layer_seed = None if seed is None else seed * 1000 + sum(map(ord, layer))
+    kernel = (keras.initializers.HeNormal(seed=layer_seed) if std is None
+              else keras.initializers.RandomNormal(0.0, std, seed=layer_seed))
+    bias = bias_one if layer.rstrip("ab") in _BIAS_ONE else 0.0
+    return dict(kernel_initializer=kernel, bias_initializer=keras.initializers.Constant(bias))
+
+
+def build_alexnet(num_classes=1000, image_size=227, grouping="towers", tower_devices=None,
+                  lrn="paper", dropout=0.5, init="paper", width=1.0, fc_units=4096, seed=None,
+                  name="alexnet"):
+    """Builds AlexNet; the defaults are the paper's network (60,965,224 parameters).
+
+    Args:
+      num_classes: outputs of fc8 (logits; no softmax in the model).
+      image_size: square input side in pixels, >= 67. 227 gives the paper's 55/27/13/6 maps.
+      grouping: "towers", "fused" or "none" (module docstring).
+      tower_devices: None, "auto", or two device names such as ("/GPU:0", "/GPU:1");
+        only for grouping="towers".
+      lrn: an LRN preset name ("paper", "cuda_convnet", "caffe") or a dict of arguments.
+      dropout: dropout rate after fc6 and fc7.
+      init: "paper", "caffe" or "he" (see INITS).
+      width: multiplier on the conv filters (rounded to even counts), for small models.
+      fc_units: width of fc6 and fc7.
+      seed: makes the initial weights and dropout masks reproducible.
+    """
+    filters = tuple(max(2, 2 * round(f * width / 2)) for f in PAPER_FILTERS)
+    spec = AlexNetSpec(num_classes=int(num_classes), image_size=int(image_size),
+                       filters=filters, fc_units=int(fc_units),
+                       lrn=tuple(sorted(lrn_arguments(lrn).items())), dropout=float(dropout))
+    return _build(spec, grouping, resolve_tower_devices(tower_devices), init, seed, name)
+
+
+def _build(spec, grouping, devices, init="paper", seed=None, name="alexnet"):
+    if grouping not in GROUPINGS:
+        raise ValueError(f"Unknown grouping {grouping!r}; choose one of {GROUPINGS}.")
+    if devices and grouping != "towers":
+        raise ValueError("tower_devices needs grouping='towers'.")
+    if spec.image_size < MIN_IMAGE_SIZE:
+        raise ValueError(f"image_size {spec.image_size} is too small: AlexNet needs at least "
+                         f"{MIN_IMAGE_SIZE} pixels (227 for the paper's 55/27/13/6 maps).")
+    f1, f2, f3, f4, f5 = spec.filters
+    lrn = dict(spec.lrn)
+
+    def conv(layer, filters, size, stride=1, padding="same", groups=1, device=None):
+        kwargs = dict(strides=stride, padding=padding, groups=groups, activation="relu",
+                      name=layer, **_initializers(layer, init, seed))
+        if device is not None or grouping == "towers":
+            return PlacedConv2D(filters, size, device=device, **kwargs)
+        return keras.layers.Conv2D(filters, size, **kwargs)
+
+    def pool(layer, device=None):
+        if grouping == "towers":
+            return PlacedMaxPooling2D(3, 2, device=device, name=layer)
+        return keras.layers.MaxPooling2D(3, 2, name=layer)
+
+    inputs = keras.Input((spec.image_size, spec.image_size, 3), name="images")
+    if grouping == "towers":
+        towers = []
+        for half, device in zip("ab", devices or (None, None)):
+            x = conv("conv1" + half, f1 // 2, 11, 4, "valid", device=device)(inputs)
+            x = LocalResponseNormalization(**lrn, device=device, name="lrn1" + half)(x)
+            x = pool("pool1" + half, device)(x)
+            x = conv("conv2" + half, f2 // 2, 5, device=device)(x)
+            x = LocalResponseNormalization(**lrn, device=device, name="lrn2" + half)(x)
+            towers.append(pool("pool2" + half, device)(x))
+        # conv3 is where the paper's two GPUs exchange maps: each half sees all of conv2.
+        both = keras.layers.Concatenate(name="concat2")(towers)
+        outs = []
+        for half, device in zip("ab", devices or (None, None)):
+            x = conv("conv3" + half, f3 // 2, 3, device=device)(both)
+            x = conv("conv4" + half, f4 // 2, 3, device=device)(x)
+            x = conv("conv5" + half, f5 // 2, 3, device=device)(x)
+            outs.append(pool("pool5" + half, device)(x))
+        x = keras.layers.Concatenate(name="concat5")(outs)
+    else:
+        groups = 2 if grouping == "fused" else 1
+        x = conv("conv1", f1, 11, 4, "valid")(inputs)
+        x = LocalResponseNormalization(**lrn, groups=groups, name="lrn1")(x)
+        x = pool("pool1")(x)
+        x = conv("conv2", f2, 5, groups=groups)(x)
+        x = LocalResponseNormalization(**lrn, groups=groups, name="lrn2")(x)
+        x = pool("pool2")(x)
+        x = conv("conv3", f3, 3)(x)
+        x = conv("conv4", f4, 3, groups=groups)(x)
+        x = conv("conv5", f5, 3, groups=groups)(x)
+        x = pool("pool5")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    dropout_seed = None if seed is None else seed + 7
+    for layer in ("fc6", "fc7"):
+        x = keras.layers.Dense(spec.fc_units, activation="relu", name=layer,
+                               **_initializers(layer, init, seed))(x)
+        x = keras.layers.Dropout(spec.dropout, seed=dropout_seed, name="drop" + layer[2])(x)
+    logits = keras.layers.Dense(spec.num_classes, name="fc8",
+                                **_initializers("fc8", init, seed))(x)
+    return keras.Model(inputs, logits, name=name)
+
+
+def model_grouping(model):
+    """"towers", "fused" or "none", read off the model's layers."""
+    names = {layer.name for layer in model.layers}
+    if "conv1a" in names:
+        return "towers"
+    return "fused" if model.get_layer("conv2").groups > 1 else "none"
+
+
+def model_spec(model):
+    """The `AlexNetSpec` of a model built by `build_alexnet` (or loaded from one)."""
+    weights = canonical_weights(model)
+    lrn = model.get_layer("lrn1a" if model_grouping(model) == "towers" else "lrn1")
+    return AlexNetSpec(
+        num_classes=weights["fc8"][0].shape[-1], image_size=model.input_shape[1],
+        filters=tuple(weights[n][0].shape[-1] for n in CONV_NAMES),
+        fc_units=weights["fc6"][0].shape[-1],
+        lrn=tuple(sorted(dict(depth_radius=lrn.depth_radius, bias=lrn.bias, alpha=lrn.alpha,
+                              beta=lrn.beta).items())),
+        dropout=float(model.get_layer("drop6").rate))
+
+
+def canonical_weights(model):
+    """{layer: [kernel, bias]} in the fused layout (conv2 kernel [5, 5, 48, 256], ...).
+
+    A fused kernel [k, k, cin/2, cout] holds tower a's kernel in [..., :cout/2] and tower b's
+    in [..., cout/2:], so the towers' halves are concatenated on the last axis.
+    """
+    grouping = model_grouping(model)
+    out = {}
+    for layer in CONV_NAMES + DENSE_NAMES:
+        if grouping == "towers" and layer in CONV_NAMES:
+            a, b = (model.get_layer(layer + h).get_weights() for h in "ab")
+            out[layer] = [np.concatenate([a[0], b[0]], -1), np.concatenate([a[1], b[1]], 0)]
+        else:
+            out[layer] = model.get_layer(layer).get_weights()
+    return out
+
+
+def set_canonical_weights(model, weights):
+    """Loads `canonical_weights` output into a model of any grouping with the same spec."""
+    grouping = model_grouping(model)
+    for layer, (kernel, bias) in weights.items():
+        if grouping == "towers" and layer in CONV_NAMES:
+            half = kernel.shape[-1] // 2
+            model.get_layer(layer + "a").set_weights([kernel[..., :half], bias[:half]])
+            model.get_layer(layer + "b").set_weights([kernel[..., half:], bias[half:]])
+        else:
+            model.get_layer(layer).set_weights([kernel, bias])
+
+
+def convert_grouping(model, grouping, tower_devices=None):
+    """A new model of `grouping` ("towers" or "fused") computing the same function.
+
+    Fused and towers hold the same numbers (canonical_weights); an ungrouped model is a
+    different network and cannot be converted.
+    """
+    source = model_grouping(model)
+    if "none" in (source, grouping) and source != grouping:
+        raise ValueError(f"Cannot convert a {source!r} model to {grouping!r}: only the grouped "
+                         "models ('towers' and 'fused') are the same network.")
+    new = _build(model_spec(model), grouping, resolve_tower_devices(tower_devices),
+                 name=model.name)
+    set_canonical_weights(new, canonical_weights(model))
+    return new
