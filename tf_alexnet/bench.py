@@ -21,11 +21,11 @@ import tensorflow as tf
 from tf_alexnet.model import build_alexnet
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("batch_size", 64, "Images per step.")
 flags.DEFINE_integer("steps", 8, "Timed steps per measurement (after warm-up steps).")
 flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (tracing, XLA compilation).")
-flags.DEFINE_integer("image_size", 227, "Input side in pixels.")
 flags.DEFINE_list("groupings", ["towers", "fused", "none"], "Groupings for `bench model`.")
+flags.DEFINE_string("split", "train", "`bench data`: the split to read.")
+flags.DEFINE_float("seconds", 20.0, "`bench data`: how long to measure, in seconds.")
 
 
 def model_macs(model):
@@ -98,7 +98,26 @@ def bench_model():
     print("limit = matmul peak / FLOPs per image (forward; x3 for a train step)")
 
 
-COMMANDS = {"model": bench_model}
+def bench_data():
+    """Images/s through the full training pipeline (decode, crop, flip, lighting, mean)."""
+    from tf_alexnet import flags as flags_lib
+    from tf_alexnet.data import make_dataset
+
+    config = flags_lib.data_config()
+    ds = make_dataset(config, FLAGS.split, training=True)
+    it = iter(ds)
+    for _ in range(FLAGS.warmup):
+        next(it)
+    start, images = time.perf_counter(), 0
+    while time.perf_counter() - start < FLAGS.seconds:
+        images += int(next(it)[1].shape[0])
+    rate = images / (time.perf_counter() - start)
+    print(f"{config.data} split={FLAGS.split}: {rate:.0f} images/s through the training "
+          f"pipeline ({config.resize}->{config.image_size} crops, batch {config.batch_size}, "
+          f"{images} images in {FLAGS.seconds:.0f} s)")
+
+
+COMMANDS = {"model": bench_model, "data": bench_data}
 
 
 def main(argv):
@@ -108,4 +127,7 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    from tf_alexnet import flags as flags_lib
+
+    flags_lib.define_data_flags(batch_size=64)
     app.run(main)

@@ -1,0 +1,25 @@
+"""tf_alexnet: the AlexNet of Krizhevsky, Sutskever and Hinton (NIPS 2012) for TF 2 / Keras 3."""
+
+from setuptools import find_packages, setup
+
+TF = "tensorflow>=2.21,<2.22"
+
+setup(
+    name="tf_alexnet",
+    version="0.1.0",
+    description="AlexNet (Krizhevsky et al., NIPS 2012) in TensorFlow 2 / Keras 3: the paper's "
+                "numerics, training, TF Serving and TFLite export.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["tf_alexnet", "tf_alexnet.*"]),
+    # importlib-resources: tensorflow-datasets 4.9 imports it when it prepares a dataset
+    # (ImageNet included) without declaring it.
+    install_requires=[TF, "keras>=3.12", "tensorflow-datasets", "importlib-resources", "numpy",
+                      "absl-py", "tensorboard"],
+    extras_require={
+        "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        "test": ["pytest", "ai-edge-litert", "tensorflow-serving-api"],
+    },
+    license="Apache-2.0",
+)

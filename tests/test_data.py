@@ -1,0 +1,221 @@
+"""Sources, make_dataset, prepare and bad input, on generated folders and the shared data."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import shared_data
+from helpers import run_module, solid, write_image
+from tf_alexnet.config import DataConfig
+from tf_alexnet.data import make_dataset
+from tf_alexnet.flags import PrepareConfig
+from tf_alexnet.prepare import prepare
+from tf_alexnet.sources import DataError
+
+COLOURS = {"blue": [(10, 20, 200), (0, 0, 255)], "red": [(250, 0, 0), (200, 40, 30)],
+           "green": [(0, 180, 0), (30, 220, 60)]}
+
+
+def colour_folder(root):
+    """Solid-colour PNGs (lossless) of several sizes, one smaller than the crop."""
+    sizes = [(300, 400), (64, 50), (256, 256), (500, 260)]
+    for name, colours in COLOURS.items():
+        for i, colour in enumerate(colours):
+            write_image(root / name / f"{i}.png", solid(*sizes[i % 4 + (name == "red")], colour))
+    return root
+
+
+def prep_config(data, output, **kw):
+    return PrepareConfig(data=DataConfig(data=data, **kw), output=str(output), splits=("all",),
+                         num_shards=2, workers=2, jpeg_quality=95)
+
+
+def test_prepare_known_colours(tmp_path):
+    root = colour_folder(tmp_path / "colours")
+    stats = prepare(prep_config(f"folder:{root}", tmp_path / "out"))
+    pixels = np.array([c for cs in COLOURS.values() for c in cs], np.float64)
+    # Every image becomes 256x256 of one colour: the statistics are those of the colours.
+    np.testing.assert_allclose(stats["mean_rgb"], pixels.mean(0), atol=1e-6)
+    np.testing.assert_allclose(stats["std_rgb"], pixels.std(0), atol=1e-6)
+    cov = np.cov((pixels / 255).T, bias=True)
+    np.testing.assert_allclose(stats["covariance"], cov, atol=1e-9)
+    eigval = np.sort(np.linalg.eigvalsh(cov))[::-1]
+    np.testing.assert_allclose(stats["pca_eigenvalues"], eigval, atol=1e-9)
+    vecs = np.array(stats["pca_eigenvectors"])
+    np.testing.assert_allclose(cov @ vecs, vecs * np.array(stats["pca_eigenvalues"]), atol=1e-9)
+    out = tmp_path / "out"
+    assert open(out / "classes.txt").read().split() == ["blue", "green", "red"]
+    assert int(open(out / "all.count").read()) == 6
+    mean_image = np.load(out / "mean_image.npy")
+    assert mean_image.shape == (256, 256, 3)
+    np.testing.assert_allclose(mean_image.astype(np.float64).mean((0, 1)), pixels.mean(0), atol=1e-3)
+    # Shards read back: 256x256 JPEGs with the right labels and colours.
+    ds = make_dataset(DataConfig(data=f"tfrecord:{out}", image_size=227, mean="none",
+                                 batch_size=6), "all", training=False)
+    assert ds.class_names == ("blue", "green", "red")
+    images, labels = next(iter(ds))
+    colours = {tuple(np.round(im.numpy().mean((0, 1)))): int(l) for im, l in zip(images, labels)}
+    for label, name in enumerate(("blue", "green", "red")):
+        for c in COLOURS[name]:
+            match = [l for k, l in colours.items() if np.abs(np.subtract(k, c)).max() <= 3]
+            assert match == [label], (name, c, colours)
+
+
+def test_prepare_resumes_keeping_finished_shards(tmp_path):
+    root = colour_folder(tmp_path / "colours")
+    out = tmp_path / "out"
+    prepare(prep_config(f"folder:{root}", out))
+    shards = sorted(out.glob("all-*.tfrecord"))
+    assert len(shards) == 2
+    kept = shards[0].stat().st_mtime_ns
+    os.remove(shards[1])  # as if interrupted while writing the second shard
+    prepare(prep_config(f"folder:{root}", out))
+    assert shards[0].stat().st_mtime_ns == kept and shards[1].exists()
+    assert int(open(out / "all.count").read()) == 6
+
+
+def bad_folder(root):
+    good = np.random.default_rng(0).integers(0, 256, (80, 90, 3), np.uint8)
+    for name in ("cat", "dog"):
+        for i in range(3):
+            write_image(root / name / f"{i}.jpg", good)
+    whole = open(root / "cat" / "0.jpg", "rb").read()
+    (root / "cat" / "a_truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    (root / "dog" / "b_text.jpg").write_text("this is not an image\n")
+    (root / "dog" / "c_empty.jpg").write_bytes(b"")
+    (root / "dog" / "notes.txt").write_text("ignored: not an image by name\n")
+    (root / "empty_class").mkdir()
+    return root
+
+
+def test_bad_files_skipped_and_counted(tmp_path, caplog):
+    root = bad_folder(tmp_path / "bad")
+    config = DataConfig(data=f"folder:{root}", image_size=67, batch_size=2)
+    ds = make_dataset(config, "all", training=False)
+    assert ds.class_names == ("cat", "dog")  # the empty class folder is skipped
+    assert sorted(os.path.basename(p) for p, _ in ds.bad_files) == [
+        "a_truncated.jpg", "b_text.jpg", "c_empty.jpg"]
+    assert sum(int(y.shape[0]) for _, y in ds) == 6
+    train = make_dataset(config, "all", training=True)
+    x, y = next(iter(train))
+    assert x.shape == (2, 67, 67, 3) and np.isfinite(x.numpy()).all()
+    stats = prepare(prep_config(f"folder:{root}", tmp_path / "out"))
+    assert stats["bad_files"] == 3 and stats["num_images"] == 6
+    listed = open(tmp_path / "out" / "bad_files.txt").read().splitlines()
+    assert len(listed) == 3 and all("\t" in line for line in listed)
+
+
+def test_fail_mode_names_first_bad_file(tmp_path):
+    root = bad_folder(tmp_path / "bad")
+    config = DataConfig(data=f"folder:{root}", image_size=67, on_bad_image="fail")
+    with pytest.raises(DataError, match="a_truncated.jpg"):
+        make_dataset(config, "all", training=False)
+    result = run_module("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'o'}",
+                        "--on_bad_image=fail", "--splits=all")
+    assert result.returncode != 0
+    assert "a_truncated.jpg" in result.stderr.splitlines()[-1]
+
+
+def test_decode_error_inside_a_whole_jpeg_is_skipped_by_prepare(tmp_path):
+    root = tmp_path / "garbled"
+    write_image(root / "a" / "ok.jpg", solid(40, 40, (1, 2, 3)))
+    data = bytearray(open(root / "a" / "ok.jpg", "rb").read())
+    data[2:20] = b"\x00" * 18  # breaks the headers, keeps the start and end markers
+    (root / "a" / "bad.jpg").write_bytes(bytes(data))
+    stats = prepare(prep_config(f"folder:{root}", tmp_path / "out"))
+    assert stats["bad_files"] == 1 and stats["num_images"] == 1
+
+
+@pytest.mark.parametrize("spec,message", [
+    ("nothing:x", "Unknown data source"),
+    ("folder:/nonexistent/dir", "no such directory"),
+    ("tfds:no_such_dataset_xyz", "not a TFDS dataset"),
+    ("tfrecord:/nonexistent/dir", "classes.txt"),
+    ("synthetic:cubes", "Unknown synthetic source"),
+])
+def test_clear_errors(spec, message):
+    with pytest.raises(DataError, match=message):
+        make_dataset(DataConfig(data=spec, image_size=67), "train", training=True)
+
+
+def test_empty_folder_is_a_clear_error(tmp_path):
+    (tmp_path / "only_empty_class").mkdir()
+    with pytest.raises(DataError, match="no images found"):
+        make_dataset(DataConfig(data=f"folder:{tmp_path}", image_size=67), "all", False)
+
+
+def test_missing_imagenet_manual_download_says_where_tars_go(tmp_path):
+    pytest.importorskip("tensorflow_datasets")
+    config = DataConfig(data="tfds:imagenet2012", tfds_data_dir=str(tmp_path / "tfds"),
+                        tfds_manual_dir=str(tmp_path / "manual"))
+    with pytest.raises(DataError, match="ILSVRC2012_img_train.tar.*manual"):
+        make_dataset(config, "train", training=True)
+
+
+def test_folder_carves_train_and_validation_deterministically(tmp_path):
+    for name in ("a", "b"):
+        for i in range(40):
+            write_image(tmp_path / name / f"{i}.png", solid(8, 8, (i, i, i)))
+    config = DataConfig(data=f"folder:{tmp_path}", image_size=67, validation_fraction=0.25)
+    from tf_alexnet.sources import folder_files
+    train, _, _, _ = folder_files(config, str(tmp_path), "train")
+    val, _, _, _ = folder_files(config, str(tmp_path), "validation")
+    assert not set(train) & set(val) and len(train) + len(val) == 80
+    assert 8 <= len(val) <= 32
+    assert folder_files(config, str(tmp_path), "validation")[0] == val
+
+
+def test_same_seed_same_batches_and_resume():
+    config = DataConfig(data="synthetic:shapes", image_size=67, batch_size=8,
+                        synthetic_examples=64, seed=5)
+    first = [b[0].numpy() for b in make_dataset(config, "train", True).take(3)]
+    again = [b[0].numpy() for b in make_dataset(config, "train", True).take(3)]
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    other = next(iter(make_dataset(dataclasses.replace(config, seed=6), "train", True)))[0]
+    assert not np.array_equal(other.numpy(), first[0])
+    resumed = next(iter(make_dataset(config, "train", True, start_example=16)))[0]
+    np.testing.assert_array_equal(resumed.numpy(), first[2])
+
+
+def test_synthetic_classes_and_ten_crop_batches():
+    config = DataConfig(data="synthetic:shapes", image_size=67, batch_size=4,
+                        eval_crops="ten", synthetic_examples=40)
+    ds = make_dataset(config, "validation", training=False)
+    assert ds.class_names[:3] == ("disk", "square", "triangle") and ds.num_examples == 4
+    x, y = next(iter(ds))
+    assert x.shape == (4, 10, 67, 67, 3) and y.shape == (4,)
+
+
+def test_cifar10_folder_has_ten_sorted_classes():
+    root = shared_data("cifar10", "train")
+    ds = make_dataset(DataConfig(data=f"folder:{root}", image_size=67, batch_size=16),
+                      "validation", training=False)
+    assert ds.class_names == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+                              "horse", "ship", "truck")
+    x, y = next(iter(ds))
+    assert x.shape == (16, 67, 67, 3)
+
+
+def test_prepare_imagenet_sample(tmp_path):
+    root = shared_data("imagenet-sample")
+    result = run_module("prepare", f"--data=folder:{root}", f"--output={tmp_path}",
+                        "--splits=all")
+    assert result.returncode == 0, result.stderr[-2000:]
+    stats = json.load(open(tmp_path / "stats.json"))
+    assert stats["num_images"] == 100
+    eig = stats["pca_eigenvalues"]
+    assert eig[0] > eig[1] > eig[2] > 0
+    np.testing.assert_allclose(stats["mean_rgb"], (123.7, 116.3, 103.5), atol=10)
+    # Grayscale photos decode to 3 channels.
+    grays = [p for p in sorted(root.glob("*/*.JPEG"))
+             if tf.io.decode_jpeg(tf.io.read_file(str(p))).shape[-1] == 1]
+    assert grays, "the sample holds grayscale JPEGs"
+    ds = make_dataset(DataConfig(data=f"folder:{root}", image_size=227, batch_size=100),
+                      "all", training=False)
+    x, _ = next(iter(ds))
+    assert x.shape == (100, 227, 227, 3)
