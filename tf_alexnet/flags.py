@@ -107,3 +107,97 @@ def prepare_config():
     return PrepareConfig(data=data, output=FLAGS.output, splits=tuple(FLAGS.splits),
                          num_shards=FLAGS.num_shards, workers=FLAGS.workers,
                          jpeg_quality=FLAGS.jpeg_quality)
+
+
+def define_train_flags():
+    from tf_alexnet.config import TrainConfig
+    t = TrainConfig(data=DataConfig(), workdir="")
+    define_data_flags(image_size=227, batch_size=128)
+    flags.DEFINE_string("workdir", "runs/alexnet", "Directory for checkpoints, TensorBoard "
+                        "logs (train/, eval/), the resolved flags and the model's metadata. "
+                        "Rerunning with the same workdir resumes.")
+    flags.DEFINE_string("split", t.split, "Training split of the data source.")
+    flags.DEFINE_string("eval_split", t.eval_split, "Validation split; empty: no evaluation.")
+    flags.DEFINE_integer("num_classes", t.num_classes, "Classes (fc8 outputs); 0: from the "
+                         "data.")
+    flags.DEFINE_float("epochs", t.epochs, "Training length in epochs (paper: ~90).")
+    flags.DEFINE_integer("train_steps", t.train_steps, "Training length in steps; > 0 "
+                         "overrides --epochs.")
+    flags.DEFINE_enum("grouping", t.grouping, ["auto", "towers", "fused", "none"],
+                      "conv2/4/5 grouping: towers (the paper's two columns), fused "
+                      "(Conv2D(groups=2), XLA), none (ungrouped), auto (towers on CPU, fused "
+                      "on GPUs unless two towers can be placed).")
+    flags.DEFINE_string("tower_devices", t.tower_devices, "Devices of the two towers, e.g. "
+                        "'/GPU:0,/GPU:1'; auto: the first two GPUs if present; none.")
+    flags.DEFINE_enum("lrn", t.lrn, ["paper", "cuda_convnet", "caffe"],
+                      "LRN parameter preset (paper: k=2, n=5, alpha=1e-4, beta=0.75).")
+    flags.DEFINE_enum("init", t.init, ["paper", "caffe", "he"], "Weight initialization: paper "
+                      "(N(0, 0.01), biases 1), caffe (avoids the flat start), he.")
+    flags.DEFINE_float("dropout", t.dropout, "Dropout rate after fc6 and fc7.")
+    flags.DEFINE_float("width", t.width, "Multiplier on the conv filter counts (1 = paper).")
+    flags.DEFINE_integer("fc_units", t.fc_units, "Units of fc6 and fc7 (paper: 4096).")
+    flags.DEFINE_float("learning_rate", t.learning_rate, "Initial learning rate eps "
+                       "(paper: 0.01).")
+    flags.DEFINE_float("momentum", t.momentum, "Momentum mu (paper: 0.9).")
+    flags.DEFINE_float("weight_decay", t.weight_decay, "L2 weight decay lambda inside the "
+                       "momentum update (paper: 0.0005).")
+    flags.DEFINE_bool("decay_biases", t.decay_biases, "Apply weight decay to biases too.")
+    flags.DEFINE_enum("lr_schedule", t.schedule, ["plateau", "step", "cosine"],
+                      "plateau: divide by 1/lr_factor when validation top-1 error stops "
+                      "improving (paper); step: at --step_epochs; cosine.")
+    flags.DEFINE_float("lr_factor", t.lr_factor, "Learning-rate multiplier per reduction.")
+    flags.DEFINE_integer("plateau_patience", t.plateau_patience, "Evaluations without "
+                         "improvement before a plateau reduction.")
+    flags.DEFINE_integer("plateau_max_reductions", t.plateau_max_reductions,
+                         "Most plateau reductions (paper: 3).")
+    flags.DEFINE_list("step_epochs", list(map(str, t.step_epochs)), "Epochs at which the step "
+                      "schedule multiplies the rate by lr_factor (paper's log: 25,51,79).")
+    flags.DEFINE_float("warmup_epochs", t.warmup_epochs, "Linear learning-rate warm-up, in "
+                       "epochs (0: none, as the paper).")
+    flags.DEFINE_enum("strategy", t.strategy, ["default", "mirrored", "multi_worker"],
+                      "tf.distribute strategy: default (one device, or the two towers), "
+                      "mirrored (data parallel over local GPUs), multi_worker (TF_CONFIG).")
+    flags.DEFINE_enum("precision", t.precision, ["float32", "mixed_float16",
+                                                 "mixed_bfloat16"], "Compute precision.")
+    flags.DEFINE_bool("xla", t.xla, "Compile the train step with XLA (jit_compile).")
+    flags.DEFINE_bool("deterministic", t.deterministic, "Enable TF op determinism: same seed "
+                      "gives the same weights (slower).")
+    flags.DEFINE_integer("log_every_steps", t.log_every_steps, "Steps between metric reads, "
+                         "log lines and train summaries.")
+    flags.DEFINE_integer("eval_every_steps", t.eval_every_steps, "Steps between evaluations; "
+                         "0: at the end of each epoch.")
+    flags.DEFINE_integer("eval_examples", t.eval_examples, "Validation examples per "
+                         "evaluation; 0: the whole split.")
+    flags.DEFINE_integer("checkpoint_every_steps", t.checkpoint_every_steps,
+                         "Steps between periodic checkpoints (also saved at each evaluation, "
+                         "at the end and on SIGINT/SIGTERM).")
+    flags.DEFINE_integer("keep_checkpoints", t.keep_checkpoints, "Checkpoints kept.")
+
+
+def train_config():
+    from tf_alexnet.config import TrainConfig
+    return TrainConfig(
+        data=data_config(FLAGS.num_classes), workdir=FLAGS.workdir, split=FLAGS.split,
+        eval_split=FLAGS.eval_split, num_classes=FLAGS.num_classes, epochs=FLAGS.epochs,
+        train_steps=FLAGS.train_steps, grouping=FLAGS.grouping,
+        tower_devices=FLAGS.tower_devices, lrn=FLAGS.lrn, init=FLAGS.init,
+        dropout=FLAGS.dropout, width=FLAGS.width, fc_units=FLAGS.fc_units,
+        learning_rate=FLAGS.learning_rate, momentum=FLAGS.momentum,
+        weight_decay=FLAGS.weight_decay, decay_biases=FLAGS.decay_biases,
+        schedule=FLAGS.lr_schedule, lr_factor=FLAGS.lr_factor,
+        plateau_patience=FLAGS.plateau_patience,
+        plateau_max_reductions=FLAGS.plateau_max_reductions,
+        step_epochs=tuple(float(e) for e in FLAGS.step_epochs),
+        warmup_epochs=FLAGS.warmup_epochs, strategy=FLAGS.strategy,
+        precision=FLAGS.precision, xla=FLAGS.xla, deterministic=FLAGS.deterministic,
+        log_every_steps=FLAGS.log_every_steps, eval_every_steps=FLAGS.eval_every_steps,
+        eval_examples=FLAGS.eval_examples, checkpoint_every_steps=FLAGS.checkpoint_every_steps,
+        keep_checkpoints=FLAGS.keep_checkpoints).validate()
+
+
+def resolved_flagfile():
+    """The package's flags with their values, as a flagfile that reproduces the run."""
+    lines = ["# Resolved flags of this run: python -m tf_alexnet.train --flagfile THIS_FILE"]
+    for flag in sorted(FLAGS.get_flags_for_module("tf_alexnet.flags"), key=lambda f: f.name):
+        lines.append(flag.serialize() if flag.value is not None else f"# --{flag.name} unset")
+    return "\n".join(lines) + "\n"

@@ -42,13 +42,16 @@ MIN_IMAGE_SIZE = 67  # the smallest input that leaves a 1x1 map after pool5
 #   paper: N(0, 0.01) everywhere, biases 1 (the paper's §5).
 #   caffe: bvlc_alexnet's fix for the paper init's long flat loss at ln(classes):
 #          fc6/fc7 from N(0, 0.005), those biases 0.1 (../shared/FACTS.md §7).
-#   he:    He-normal kernels and zero biases; not the paper, but the quickest start for
-#          short runs on small data (the quickstart recipe).
+#   he:    He-normal kernels, zero biases, fc8 from N(0, 0.01); conv1's He scale is
+#          divided by 64 because the paper's inputs are 0..255 pixels minus the mean
+#          (std ~ 60), not unit-variance. Not the paper, but the quickest start for short
+#          runs on small data (the quickstart recipe).
 INITS = {
     "paper": (0.01, 0.01, 0.01, 1.0),
     "caffe": (0.01, 0.005, 0.01, 0.1),
-    "he": (None, None, None, 0.0),
+    "he": (None, None, 0.01, 0.0),
 }
+HE_INPUT_STD = 64.0
 _BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
 
 
@@ -94,8 +97,12 @@ def _initializers(layer, init, seed):
     std = {"fc6": fc_std, "fc7": fc_std, "fc8": out_std}.get(layer, conv_std)
     # One fixed seed per layer name keeps a seeded model reproducible layer by layer.
     layer_seed = None if seed is None else seed * 1000 + sum(map(ord, layer))
-    kernel = (keras.initializers.HeNormal(seed=layer_seed) if std is None
-              else keras.initializers.RandomNormal(0.0, std, seed=layer_seed))
+    if std is None:
+        scale = 2.0 / HE_INPUT_STD ** 2 if layer.startswith("conv1") else 2.0
+        kernel = keras.initializers.VarianceScaling(scale, "fan_in", "truncated_normal",
+                                                    seed=layer_seed)
+    else:
+        kernel = keras.initializers.RandomNormal(0.0, std, seed=layer_seed)
     bias = bias_one if layer.rstrip("ab") in _BIAS_ONE else 0.0
     return dict(kernel_initializer=kernel, bias_initializer=keras.initializers.Constant(bias))
 

@@ -1,0 +1,40 @@
+"""Trains AlexNet: python -m tf_alexnet.train --flagfile configs/paper.flags [--flag=value ...]
+
+Flags after --flagfile override the file. Rerunning the same command resumes from the
+workdir's last checkpoint. See configs/ for the recipes and README.md for the flags.
+"""
+
+import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
+
+import json
+import logging
+import os
+import sys
+
+from absl import app
+
+from tf_alexnet import flags as flags_lib
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    from tf_alexnet import train_lib
+    from tf_alexnet.data import DataError
+    from tf_alexnet.workdir import WorkdirError
+
+    try:
+        config = flags_lib.train_config()
+        os.makedirs(config.workdir, exist_ok=True)
+        with open(os.path.join(config.workdir, "flags.txt"), "w") as f:
+            f.write(flags_lib.resolved_flagfile())
+        result = train_lib.train(config)
+    except (DataError, WorkdirError, ValueError, train_lib.NonFiniteLoss) as e:
+        logging.error("%s", e)
+        sys.exit(f"train: {e}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    flags_lib.define_train_flags()
+    app.run(main)
