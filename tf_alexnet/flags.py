@@ -201,3 +201,39 @@ def resolved_flagfile():
     for flag in sorted(FLAGS.get_flags_for_module("tf_alexnet.flags"), key=lambda f: f.name):
         lines.append(flag.serialize() if flag.value is not None else f"# --{flag.name} unset")
     return "\n".join(lines) + "\n"
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    data: DataConfig
+    workdir: str
+    checkpoint: str
+    model: str
+    split: str
+    json: bool
+    max_examples: int
+
+
+def define_evaluate_flags():
+    define_data_flags(batch_size=64)
+    flags.DEFINE_string("workdir", "", "Training workdir whose latest checkpoint is scored.")
+    flags.DEFINE_string("checkpoint", "", "A checkpoint path of the workdir instead of the "
+                        "latest.")
+    flags.DEFINE_string("model", "", "Score an exported model instead: a SavedModel "
+                        "directory, a TF Serving base directory (latest version) or a .tflite "
+                        "file.")
+    flags.DEFINE_string("split", "validation", "Split of --data to score.")
+    flags.DEFINE_enum("crops", "center", ["center", "ten"], "center crop, or the paper's 10 "
+                      "crops with averaged softmax.")
+    flags.DEFINE_bool("json", False, "Print one JSON line instead of text.")
+    flags.DEFINE_integer("max_examples", 0, "Score at most this many images; 0: all.")
+
+
+def evaluate_config(image_size, resize, mean, stats):
+    """The evaluation's DataConfig takes sizes and mean from the trained model, not flags."""
+    data = dataclasses.replace(data_config(), image_size=image_size, resize_size=resize,
+                               mean=mean, stats=stats, eval_crops=FLAGS.crops,
+                               pca_sigma=0.0).validate()
+    return EvalConfig(data=data, workdir=FLAGS.workdir, checkpoint=FLAGS.checkpoint,
+                      model=FLAGS.model, split=FLAGS.split, json=FLAGS.json,
+                      max_examples=FLAGS.max_examples)

@@ -8,7 +8,6 @@ import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import json
 import logging
-import os
 import sys
 
 from absl import app
@@ -25,10 +24,7 @@ def main(argv):
 
     try:
         config = flags_lib.train_config()
-        os.makedirs(config.workdir, exist_ok=True)
-        with open(os.path.join(config.workdir, "flags.txt"), "w") as f:
-            f.write(flags_lib.resolved_flagfile())
-        result = train_lib.train(config)
+        result = train_lib.train(config, flags_lib.resolved_flagfile())
     except (DataError, WorkdirError, ValueError, train_lib.NonFiniteLoss) as e:
         logging.error("%s", e)
         sys.exit(f"train: {e}")

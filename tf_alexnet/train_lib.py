@@ -30,8 +30,13 @@ class NonFiniteLoss(RuntimeError):
 
 
 def make_strategy(name):
+    """default: one device (or the two placed towers); mirrored: data parallel over the
+    local GPUs (over the logical CPUs when there is no GPU, e.g. in tests); multi_worker:
+    the cluster in TF_CONFIG."""
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
@@ -169,8 +174,10 @@ def _install_stop_handlers():
     return stop
 
 
-def train(config):
-    """Trains (or resumes) as `config` says; returns the last evaluation's metrics."""
+def train(config, flagfile=None):
+    """Trains (or resumes) as `config` says; returns the last evaluation's metrics.
+
+    `flagfile`: text written to workdir/flags.txt (by the chief) to reproduce the run."""
     if config.deterministic:
         keras.utils.set_random_seed(config.data.seed)
         tf.config.experimental.enable_op_determinism()
@@ -206,6 +213,7 @@ def train(config):
         optimizer.build(model.trainable_variables)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var,
+                                     layers=workdir_lib.checkpoint_layers(model),
                                      **schedule.trackables())
     ckpt_dir = os.path.join(config.workdir, "checkpoints")
     if not chief:  # every worker saves (collectively); only the chief's copy is kept
@@ -220,6 +228,9 @@ def train(config):
         logging.info("Resumed from %s at step %d.", latest, int(step_var.numpy()))
     if chief:
         workdir_lib.save_metadata(config.workdir, meta, train_ds.stats)
+        if flagfile:
+            with open(os.path.join(config.workdir, "flags.txt"), "w") as f:
+                f.write(flagfile)
 
     start = int(step_var.numpy())
     if start:

@@ -70,6 +70,7 @@ def spec_from_meta(meta):
 
 def check_compatible(old, new):
     """Raises WorkdirError when resuming `old` metadata with `new` would load wrong weights."""
+    new = json.loads(json.dumps(new))  # tuples -> lists, as stored
     problems = []
     if old["spec"] != new["spec"]:
         diff = {k: (old["spec"][k], new["spec"][k]) for k in new["spec"]
@@ -88,6 +89,15 @@ def check_compatible(old, new):
                            "the original run (its flags.txt).")
 
 
+def checkpoint_layers(model):
+    """{layer: {weight: variable}}: saved beside the model so that checkpoint keys read
+    `layers/conv2a/kernel` rather than the optimizer's numbered references."""
+    # layer.variables also holds the dropout layers' seed-generator states, so that a
+    # resumed run draws the same dropout masks as an uninterrupted one.
+    return {layer.name: {v.name: v for v in layer.variables}
+            for layer in model.layers if layer.variables}
+
+
 def latest_checkpoint(workdir):
     return tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
 
@@ -102,7 +112,7 @@ def restore_model(workdir, checkpoint=None, grouping=None, tower_devices=None):
         raise WorkdirError(f"{workdir}: no checkpoint in {workdir}/checkpoints.")
     spec = spec_from_meta(meta)
     trained = _build(spec, meta["grouping"], None)
-    status = tf.train.Checkpoint(model=trained).restore(path)
+    status = tf.train.Checkpoint(model=trained, layers=checkpoint_layers(trained)).restore(path)
     try:
         status.assert_existing_objects_matched()
     except AssertionError as e:

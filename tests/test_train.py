@@ -1,0 +1,232 @@
+"""The training entry point end to end, through the real flag parser, on tiny settings."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT
+from helpers import run_module, write_image
+
+TINY_FLAGS = ["--data=synthetic:shapes", "--synthetic_examples=64", "--image_size=67",
+              "--width=0.125", "--fc_units=32", "--batch_size=16", "--init=he",
+              "--learning_rate=0.002", "--log_every_steps=2", "--eval_examples=16"]
+
+
+def train(workdir, *extra, timeout=600):
+    result = run_module("train", f"--workdir={workdir}", *TINY_FLAGS, *extra, timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+def weights(workdir):
+    reader = tf.train.load_checkpoint(os.path.join(workdir, "checkpoints"))
+    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
+            if k.startswith("layers/")}
+
+
+def test_train_checkpoints_and_resumes_with_same_step_accounting(tmp_path):
+    run = tmp_path / "run"
+    result, _ = train(run, "--train_steps=4", "--deterministic")
+    assert result["step"] == 4
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
+    for name in ("model.json", "stats.json", "flags.txt"):
+        assert (run / name).exists(), name
+    assert list((run / "train").glob("events.out.tfevents.*"))
+    assert list((run / "eval").glob("events.out.tfevents.*"))
+    result, log = train(run, "--train_steps=8", "--deterministic")
+    assert "at step 4" in log and result["step"] == 8
+    # An uninterrupted 8-step run ends with the same weights: same data, same updates.
+    straight = tmp_path / "straight"
+    train(straight, "--train_steps=8", "--deterministic")
+    a, b = weights(run), weights(straight)
+    assert a.keys() == b.keys() and len(a) > 10
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    # flags.txt reproduces the run: rerunning it resumes at its end.
+    flagfile = run / "flags.txt"
+    assert "--width=0.125" in flagfile.read_text()
+    result = run_module("train", f"--flagfile={flagfile}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 8
+
+
+def test_flag_after_flagfile_overrides_it(tmp_path):
+    flagfile = tmp_path / "recipe.flags"
+    flagfile.write_text("\n".join(TINY_FLAGS + ["--train_steps=99", f"--workdir={tmp_path}/w"]))
+    result = run_module("train", f"--flagfile={flagfile}", "--train_steps=2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 2
+
+
+def test_same_seed_gives_identical_weights(tmp_path):
+    train(tmp_path / "a", "--train_steps=3", "--deterministic", "--seed=7")
+    train(tmp_path / "b", "--train_steps=3", "--deterministic", "--seed=7")
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_incompatible_resume_is_refused(tmp_path):
+    train(tmp_path, "--train_steps=2")
+    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--width=0.25",
+                        "--train_steps=4")
+    assert result.returncode != 0
+    assert "Cannot resume" in result.stderr and "filters" in result.stderr
+    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--grouping=fused",
+                        "--train_steps=4")
+    assert result.returncode != 0 and "grouping" in result.stderr
+
+
+def test_sigterm_saves_and_rerun_resumes(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tf_alexnet.train", f"--workdir={tmp_path}", *TINY_FLAGS,
+         "--train_steps=100000", "--checkpoint_every_steps=100000", "--log_every_steps=1",
+         "--eval_split="], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    for line in proc.stderr:
+        if "step 3:" in line or time.time() > deadline:
+            break
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    stopped = json.loads(out.strip().splitlines()[-1])["stopped_at"]
+    assert stopped >= 3
+    assert tf.train.latest_checkpoint(str(tmp_path / "checkpoints")).endswith(f"-{stopped}")
+    result, log = train(tmp_path, f"--train_steps={stopped + 2}", "--eval_split=")
+    assert f"at step {stopped}" in log and result["step"] == stopped + 2
+
+
+def test_non_finite_loss_stops_and_names_the_steps(tmp_path):
+    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--train_steps=40",
+                        "--learning_rate=1e12", "--checkpoint_every_steps=1",
+                        "--eval_split=")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "non-finite between steps" in last and "Last good checkpoint" in last
+
+
+def test_paper_recipe_without_imagenet_stops_at_once_with_steps(tmp_path):
+    result = run_module("train", "--flagfile=configs/paper.flags", f"--workdir={tmp_path}/w",
+                        f"--tfds_data_dir={tmp_path}/tfds", timeout=300)
+    assert result.returncode != 0
+    assert "ILSVRC2012_img_train.tar" in result.stderr.strip().splitlines()[-1]
+
+
+def colour_classes(root, names, per_class=24):
+    rng = np.random.default_rng(0)
+    base = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (20, 40, 230),
+            "purple": (150, 20, 160)}
+    for name in names:
+        for i in range(per_class):
+            noise = rng.integers(-25, 25, (40, 40, 3))
+            write_image(root / name / f"{i}.png", np.clip(np.add(base[name], noise), 0, 255))
+    return root
+
+
+def test_evaluate_matches_labels_by_class_name(tmp_path):
+    train_dir = colour_classes(tmp_path / "train", ["blue", "green", "red"])
+    run = tmp_path / "run"
+    train(run, f"--data=folder:{train_dir}", "--validation_fraction=0.2", "--train_steps=30",
+          "--mean=channel")
+    subset = colour_classes(tmp_path / "subset", ["blue", "red"], per_class=8)
+    result = run_module("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
+                        "--split=all", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    assert scores["num_images"] == 16 and scores["top1_error"] < 0.2
+    assert set(scores) >= {"top1_error", "top5_error", "num_images"}
+    ten = run_module("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
+                     "--split=all", "--crops=ten")
+    assert ten.returncode == 0 and "top-1 error" in ten.stdout
+    unknown = colour_classes(tmp_path / "unknown", ["purple"], per_class=2)
+    result = run_module("evaluate", f"--workdir={run}", f"--data=folder:{unknown}",
+                        "--split=all")
+    assert result.returncode != 0 and "unknown to the model" in result.stderr
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import dataclasses, json, sys
+    import tf_alexnet
+    import numpy as np, tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from tf_alexnet.config import DataConfig, TrainConfig
+    from tf_alexnet import train_lib
+    base = TrainConfig(data=DataConfig(data="synthetic:shapes", synthetic_examples=64,
+                                       image_size=67, batch_size=16, pca_sigma=0.1),
+                       workdir="", width=0.125, fc_units=32, init="he", dropout=0.0,
+                       learning_rate=0.002, train_steps=3, eval_split="", log_every_steps=1,
+                       grouping="towers", tower_devices="none")
+    out = {}
+    for strategy in ("default", "mirrored"):
+        config = dataclasses.replace(base, workdir=sys.argv[1] + "/" + strategy,
+                                     strategy=strategy)
+        train_lib.train(config)
+        replicas = train_lib.make_strategy(strategy).num_replicas_in_sync
+        out[strategy] = replicas
+    print(json.dumps(out))
+""")
+
+
+def test_mirrored_on_two_logical_cpus_equals_default(tmp_path):
+    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, str(tmp_path)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"default": 1, "mirrored": 2}
+    a, b = weights(tmp_path / "default"), weights(tmp_path / "mirrored")
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def _free_ports(n):
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def test_multi_worker_two_processes_only_chief_writes(tmp_path):
+    ports = _free_ports(2)
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, PYTHONPATH=str(ROOT),
+                   TF_CONFIG=json.dumps({"cluster": cluster,
+                                         "task": {"type": "worker", "index": index}}))
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "tf_alexnet.train", f"--workdir={tmp_path}/w{index}",
+             *TINY_FLAGS, "--strategy=multi_worker", "--train_steps=3", "--dropout=0"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    outs = [p.communicate(timeout=600) for p in procs]
+    for p, (out, err) in zip(procs, outs):
+        assert p.returncode == 0, err[-3000:]
+        assert json.loads(out.strip().splitlines()[-1])["step"] == 3
+    chief, worker = tmp_path / "w0", tmp_path / "w1"
+    assert tf.train.latest_checkpoint(str(chief / "checkpoints")).endswith("ckpt-3")
+    assert (chief / "model.json").exists() and list((chief / "train").glob("events*"))
+    assert not worker.exists() or not any(worker.rglob("*")), list(worker.rglob("*"))
+
+
+@pytest.mark.slow
+def test_quickstart_recipe_reaches_90_percent(tmp_path):
+    start = time.time()
+    result, _ = train(tmp_path, "--flagfile=configs/quickstart.flags",
+                      f"--workdir={tmp_path}", timeout=900)
+    assert result["top1_error"] <= 0.10
+    assert time.time() - start < 300
