@@ -136,8 +136,8 @@ def colour_classes(root, names, per_class=24):
 def test_evaluate_matches_labels_by_class_name(tmp_path):
     train_dir = colour_classes(tmp_path / "train", ["blue", "green", "red"])
     run = tmp_path / "run"
-    train(run, f"--data=folder:{train_dir}", "--validation_fraction=0.2", "--train_steps=30",
-          "--mean=channel")
+    train(run, f"--data=folder:{train_dir}", "--validation_fraction=0.2", "--train_steps=60",
+          "--mean=channel", "--dropout=0", "--learning_rate=0.005", "--warmup_epochs=1")
     subset = colour_classes(tmp_path / "subset", ["blue", "red"], per_class=8)
     result = run_module("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
                         "--split=all", "--json")

@@ -25,6 +25,7 @@ flags.DEFINE_integer("steps", 8, "Timed steps per measurement (after warm-up ste
 flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (tracing, XLA compilation).")
 flags.DEFINE_list("groupings", ["towers", "fused", "none"], "Groupings for `bench model`.")
 flags.DEFINE_string("split", "train", "`bench data`: the split to read.")
+flags.DEFINE_bool("xla", False, "`bench train`: compile the step with XLA.")
 flags.DEFINE_float("seconds", 20.0, "`bench data`: how long to measure, in seconds.")
 
 
@@ -76,20 +77,8 @@ def bench_model():
     for grouping in FLAGS.groupings:
         model = build_alexnet(image_size=FLAGS.image_size, grouping=grouping, seed=0)
         flops = 2 * model_macs(model)
-        opt = tf.keras.optimizers.SGD(0.001, momentum=0.9)
-
-        @tf.function
-        def train(x, y):
-            with tf.GradientTape() as tape:
-                logits = model(x, training=True)
-                loss = tf.reduce_mean(
-                    tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
-            grads = tape.gradient(loss, model.trainable_variables)
-            opt.apply_gradients(zip(grads, model.trainable_variables))
-            return loss
-
+        train_ips = train_step_ips(model, n, x, y)
         infer = tf.function(lambda x: model(x, training=False))
-        train_ips = n * time_steps(train, (x, y), FLAGS.steps, FLAGS.warmup)
         infer_ips = n * time_steps(infer, (x,), FLAGS.steps, FLAGS.warmup)
         train_limit, infer_limit = peak * 1e9 / (3 * flops), peak * 1e9 / flops
         print(f"{grouping:9s} {flops / 1e9:9.2f} {train_ips:12.1f} {train_limit:6.1f} "
@@ -117,7 +106,43 @@ def bench_data():
           f"{images} images in {FLAGS.seconds:.0f} s)")
 
 
-COMMANDS = {"model": bench_model, "data": bench_data}
+def train_step_ips(model, n, images, labels):
+    """Images/s of the package's own train step (train_lib.make_train_step, PaperSGD) on a
+    fixed batch: the model's training speed without input pipeline cost."""
+    from tf_alexnet import train_lib
+    from tf_alexnet.config import DataConfig, TrainConfig
+
+    config = TrainConfig(data=DataConfig(image_size=FLAGS.image_size, batch_size=n),
+                         workdir="")
+    optimizer, _ = train_lib.make_optimizer(config, 10000, 10**6)
+    iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
+    sums = tf.Variable(tf.zeros([3]))
+    step = train_lib.make_train_step(model, optimizer, tf.distribute.get_strategy(), n, sums,
+                                     FLAGS.xla)
+
+    def run(it):
+        step(it)
+        return sums
+
+    return n * time_steps(run, (iterator,), FLAGS.steps, FLAGS.warmup)
+
+
+def bench_train():
+    """The train step of the paper model at --batch_size (128 in the paper)."""
+    peak = matmul_gflops()
+    n, size = FLAGS.batch_size, FLAGS.image_size
+    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; train step, batch {n}, image {size}")
+    x = tf.random.uniform([n, size, size, 3], -120, 130)
+    y = tf.random.uniform([n], 0, 1000, tf.int32)
+    for grouping in FLAGS.groupings:
+        model = build_alexnet(image_size=size, grouping=grouping, seed=0)
+        ips = train_step_ips(model, n, x, y)
+        limit = peak * 1e9 / (3 * 2 * model_macs(model))
+        print(f"{grouping:9s} {ips:8.1f} img/s  limit {limit:5.1f} img/s  ratio {ips / limit:.0%}",
+              flush=True)
+
+
+COMMANDS = {"model": bench_model, "data": bench_data, "train": bench_train}
 
 
 def main(argv):
