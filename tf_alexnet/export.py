@@ -25,6 +25,8 @@ from absl import app, flags, logging
 import numpy as np
 import tensorflow as tf
 
+from tf_alexnet import flags as flags_lib
+
 
 FLAGS = flags.FLAGS
 META = "tf_alexnet.json"
@@ -131,23 +133,6 @@ def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
     return written
 
 
-def define_flags():
-    flags.DEFINE_string("workdir", "", "Training workdir to export (its latest checkpoint).")
-    flags.DEFINE_string("checkpoint", "", "Export this checkpoint of the workdir instead.")
-    flags.DEFINE_string("export_dir", "export/models/alexnet", "TF Serving base directory: "
-                        "versions are its integer subdirectories.")
-    flags.DEFINE_integer("version", 0, "Version number; 0: the next free integer (with "
-                         "--tflite_only: the latest).")
-    flags.DEFINE_bool("overwrite", False, "Replace an existing version.")
-    flags.DEFINE_list("tflite", [], "TFLite files to write: float32,float16,dynamic,int8.")
-    flags.DEFINE_bool("tflite_only", False, "Convert an existing SavedModel version to TFLite "
-                      "(no --workdir).")
-    flags.DEFINE_integer("calibration_images", 100, "int8: calibration images from the "
-                         "training data.")
-    flags.DEFINE_string("calibration_data", "", "int8: data spec for calibration images; "
-                        "empty: the training run's --data.")
-
-
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -174,6 +159,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
+    flags_lib.define_export_flags()
     logging.set_verbosity(logging.WARNING)
     app.run(main)

@@ -237,3 +237,29 @@ def evaluate_config(image_size, resize, mean, stats):
     return EvalConfig(data=data, workdir=FLAGS.workdir, checkpoint=FLAGS.checkpoint,
                       model=FLAGS.model, split=FLAGS.split, json=FLAGS.json,
                       max_examples=FLAGS.max_examples)
+
+
+def define_export_flags():
+    flags.DEFINE_string("workdir", "", "Training workdir to export (its latest checkpoint).")
+    flags.DEFINE_string("checkpoint", "", "Export this checkpoint of the workdir instead.")
+    flags.DEFINE_string("export_dir", "export/models/alexnet", "TF Serving base directory: "
+                        "versions are its integer subdirectories.")
+    flags.DEFINE_integer("version", 0, "Version number; 0: the next free integer (with "
+                         "--tflite_only: the latest).")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing version.")
+    flags.DEFINE_list("tflite", [], "TFLite files to write: float32,float16,dynamic,int8.")
+    flags.DEFINE_bool("tflite_only", False, "Convert an existing SavedModel version to TFLite "
+                      "(no --workdir).")
+    flags.DEFINE_integer("calibration_images", 100, "int8: calibration images from the "
+                         "training data.")
+    flags.DEFINE_string("calibration_data", "", "int8: data spec for calibration images; "
+                        "empty: the training run's --data.")
+
+
+def define_predict_flags():
+    flags.DEFINE_string("model", "", "A SavedModel directory, a TF Serving base directory "
+                        "(its latest version) or a .tflite file.")
+    flags.DEFINE_bool("json", False, "Print one JSON line per image instead of text.")
+    flags.DEFINE_integer("top_k", 5, "Classes printed per image.")
+    flags.DEFINE_bool("rest_body", False, "Print the JSON body of a TF Serving REST predict "
+                      "request for the images (serving_default, b64) instead of predicting.")

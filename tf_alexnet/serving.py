@@ -49,7 +49,12 @@ class ServingModule(tf.Module):
 
     def __init__(self, model, names_file, data_config, stats):
         super().__init__(name="alexnet_serving")
-        self.model = model
+        # Neither the Keras model nor its keras.Variables are tracked: with either, TF1-style
+        # loaders (TF Serving's C++ loader, saved_model_cli run) fail with "Could not find
+        # variable ..." (keras-team/keras#20095). As Keras' own ExportArchive does,
+        # `signatures()` tracks the tf.Variables the traced functions capture. The model is
+        # reached through a closure, which is not tracked.
+        self._logits = lambda images: model(images, training=False)
         self.size = data_config.image_size
         self.k = min(TOP_K, int(model.output_shape[-1]))
         self.names_asset = tf.saved_model.Asset(names_file)
@@ -89,7 +94,7 @@ class ServingModule(tf.Module):
                 "top_k_scores": scores, "top_k_names": names}
 
     def _probabilities(self, images):
-        return tf.nn.softmax(tf.cast(self.model(images, training=False), tf.float32))
+        return tf.nn.softmax(tf.cast(self._logits(images), tf.float32))
 
     def _map(self, fn, batch, shape):
         return tf.map_fn(fn, batch, fn_output_signature=tf.TensorSpec(shape, tf.float32))
@@ -112,11 +117,17 @@ class ServingModule(tf.Module):
         return self._outputs(self._probabilities(images))
 
     def signatures(self):
+        """{name: concrete function} to save; also tracks the captured tf.Variables."""
         # Saved as a plain function of the module too (not a signature), for TFLite.
         self.tflite_predict = tf.function(self._numeric, input_signature=[
             tf.TensorSpec([None, self.size, self.size, 3], tf.float32, name="images")])
-        self.tflite_predict.get_concrete_function()
-        return {name: getattr(self, name).get_concrete_function() for name in SIGNATURES}
+        functions = {name: getattr(self, name).get_concrete_function() for name in SIGNATURES}
+        captured = {}
+        for fn in list(functions.values()) + [self.tflite_predict.get_concrete_function()]:
+            for variable in fn.variables:
+                captured[id(variable)] = variable
+        self.captured_variables = list(captured.values())
+        return functions
 
 
 def _field(number, payload):
@@ -163,3 +174,13 @@ def write_warmup(version_dir, model_name, requests):
         for signature, inputs in requests:
             writer.write(prediction_log(model_name, signature, inputs))
     return path
+
+
+def rest_body(encoded_images, signature="serving_default"):
+    """The JSON body of a TF Serving REST predict request (POST /v1/models/NAME:predict) for
+    encoded images: binary strings travel as {"b64": ...} in the "instances" (row) format."""
+    import base64
+
+    return {"signature_name": signature,
+            "instances": [{"image_bytes": {"b64": base64.b64encode(data).decode("ascii")}}
+                          for data in encoded_images]}

@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+OUTPUTS_SORTED = ("output_0", "output_1", "output_2")  # probabilities, top_k_indices, scores
 
 
 def convert(saved_model_dir, quantization, representative_images=None):
@@ -62,17 +63,36 @@ class TFLiteRunner:
     """Runs a .tflite file's `predict_preprocessed` signature; returns probabilities."""
 
     def __init__(self, path_or_bytes, num_threads=None):
+        self.source, self.num_threads = path_or_bytes, num_threads
+        self._open(delegates=True)
+
+    def _open(self, delegates):
         from ai_edge_litert import interpreter as litert
 
-        kwargs = dict(num_threads=num_threads) if num_threads else {}
-        if isinstance(path_or_bytes, bytes):
-            self.interpreter = litert.Interpreter(model_content=path_or_bytes, **kwargs)
+        kwargs = dict(num_threads=self.num_threads) if self.num_threads else {}
+        if not delegates:
+            kwargs["experimental_op_resolver_type"] = (
+                litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        if isinstance(self.source, bytes):
+            self.interpreter = litert.Interpreter(model_content=self.source, **kwargs)
         else:
-            self.interpreter = litert.Interpreter(model_path=str(path_or_bytes), **kwargs)
+            self.interpreter = litert.Interpreter(model_path=str(self.source), **kwargs)
         (key,) = self.interpreter.get_signature_list()  # the one converted signature
         self.runner = self.interpreter.get_signature_runner(key)
+        self.delegates = delegates
 
     def __call__(self, images):
         images = np.asarray(images, np.float32)
-        # The signature runner resizes its input for each batch size it is given.
-        return self.runner(images=images)["probabilities"]
+        # The signature runner resizes its input for each batch size it is given. Freezing
+        # names the outputs output_0.. in the flattening order of the function's output
+        # dict (sorted keys), so output_0 is "probabilities".
+        try:
+            out = self.runner(images=images)
+        except RuntimeError as e:
+            # XNNPACK (the default delegate) refuses some int8 graphs with a float LRN
+            # between quantize/dequantize ("failed to prepare"); the builtin kernels run them.
+            if not self.delegates or "XNNPACK" not in str(e):
+                raise
+            self._open(delegates=False)
+            out = self.runner(images=images)
+        return out["probabilities"] if "probabilities" in out else out[OUTPUTS_SORTED[0]]

@@ -1,0 +1,295 @@
+"""The export as TF Serving and devices see it: no tf_alexnet, no XLA, named signatures."""
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from conftest import ROOT, SHARED_DATA
+from helpers import run_module, write_image
+from test_train import TINY_FLAGS, colour_classes
+
+from tf_alexnet import preprocess, serving, workdir as workdir_lib
+from tf_alexnet.config import DataConfig
+
+
+def jpeg_files(root, rng_seed=1):
+    """Real JPEG files: held-out colour photos-alike, plus ImageNet sample photos if present."""
+    rng = np.random.default_rng(rng_seed)
+    paths = []
+    for name, colour in (("red", (220, 30, 30)), ("green", (30, 200, 40)),
+                         ("blue", (20, 40, 230))):
+        for i in range(4):
+            h, w = rng.integers(50, 300, 2)
+            noise = rng.integers(-25, 25, (h, w, 3))
+            paths.append(write_image(root / f"{name}_{i}.jpg",
+                                     np.clip(np.add(colour, noise), 0, 255)))
+    sample = SHARED_DATA / "imagenet-sample"
+    if sample.exists():
+        paths += sorted(str(p) for p in sample.glob("*/*.JPEG"))[:20]
+    return [str(p) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    root = tmp_path_factory.mktemp("export")
+    data = colour_classes(root / "colours", ["blue", "green", "red"])
+    run = root / "run"
+    result = run_module("train", f"--workdir={run}", *TINY_FLAGS, f"--data=folder:{data}",
+                        "--validation_fraction=0.2", "--train_steps=150", "--mean=channel",
+                        "--dropout=0", "--learning_rate=0.01", "--warmup_epochs=1",
+                        "--width=0.25", "--fc_units=64")
+    assert result.returncode == 0, result.stderr[-3000:]
+    base = root / "models" / "alexnet"
+    result = run_module("export", f"--workdir={run}", f"--export_dir={base}",
+                        "--tflite=float32,float16,dynamic,int8", "--calibration_images=32")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(run=run, base=base, version=base / "1", images=jpeg_files(root / "jpegs"))
+
+
+def keras_probabilities(run, paths):
+    """The trained Keras model with the evaluation preprocessing: the reference."""
+    model, meta, _ = workdir_lib.restore_model(str(run))
+    config = DataConfig(image_size=meta["image_size"], resize_size=meta["resize"],
+                        mean=meta["mean"])
+    fn = preprocess.make_eval_preprocess(config, workdir_lib.load_workdir_stats(str(run)))
+    images = np.stack([fn(tf.io.read_file(p)).numpy() for p in paths])
+    return tf.nn.softmax(model(images, training=False)).numpy(), images
+
+
+CLEAN_LOADER = textwrap.dedent("""
+    import json, sys
+    sys.modules["tf_alexnet"] = None  # prove nothing of the package is needed
+    import numpy as np, tensorflow as tf
+    path, files = sys.argv[1], sys.argv[2:]
+    data = [open(f, "rb").read() for f in files]
+    out = {}
+    loaded = tf.saved_model.load(path)
+    out["v2_names"] = [n.decode() for n in loaded.signatures["serving_default"](
+        image_bytes=tf.constant(data))["top_k_names"].numpy()[:, 0]]
+    out["v2"] = loaded.signatures["serving_default"](
+        image_bytes=tf.constant(data))["probabilities"].numpy().tolist()
+    images = np.stack([tf.io.decode_jpeg(d, channels=3).numpy() for d in data[:1]])
+    with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+        meta = tf.compat.v1.saved_model.loader.load(sess, ["serve"], path)
+        feeds = {"serving_default": {"image_bytes": data},
+                 "serving_ten_crop": {"image_bytes": data},
+                 "predict_images": {"images": images.astype(np.float32)},
+                 "predict_images_uint8": {"images": images}}
+        for name, inputs in feeds.items():
+            sig = meta.signature_def[name]
+            fetch = {k: v.name for k, v in sig.outputs.items()}
+            feed = {sig.inputs[k].name: v for k, v in inputs.items()}
+            res = sess.run(fetch, feed)
+            out["v1_" + name] = res["probabilities"].tolist()
+            out["v1_" + name + "_outputs"] = sorted(sig.outputs)
+            out["v1_" + name + "_inputs"] = sorted(sig.inputs)
+    print(json.dumps(out))
+""")
+
+
+def test_clean_process_runs_every_signature_like_tf_serving(exported, tmp_path):
+    files = exported["images"][:6]
+    result = subprocess.run([sys.executable, "-c", CLEAN_LOADER, str(exported["version"]),
+                             *files], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=300, env={k: v for k, v in os.environ.items()
+                                              if k != "PYTHONPATH"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    want, _ = keras_probabilities(exported["run"], files)
+    np.testing.assert_allclose(out["v2"], want, atol=1e-4)
+    np.testing.assert_allclose(out["v1_serving_default"], want, atol=1e-4)
+    assert out["v2_names"][0] == "red"  # names come from the asset
+    # Same image as pixels: predict_images decodes nothing, so it equals serving_default.
+    np.testing.assert_allclose(out["v1_predict_images"][0], want[0], atol=1e-3)
+    np.testing.assert_allclose(out["v1_predict_images_uint8"][0], want[0], atol=1e-3)
+    ten = np.array(out["v1_serving_ten_crop"])
+    np.testing.assert_allclose(ten.sum(1), 1.0, atol=1e-5)
+    assert (ten.argmax(1) == want.argmax(1)).all()
+    for name in ("serving_default", "predict_images"):
+        assert out[f"v1_{name}_outputs"] == ["probabilities", "top_k_indices", "top_k_names",
+                                            "top_k_scores"]
+    assert out["v1_serving_default_inputs"] == ["image_bytes"]
+    assert out["v1_predict_images_inputs"] == ["images"]
+
+
+def saved_model_ops(version_dir):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString(open(os.path.join(version_dir, "saved_model.pb"), "rb").read())
+    graph = sm.meta_graphs[0].graph_def
+    ops = {n.op for n in graph.node}
+    xla = []
+    for f in graph.library.function:
+        ops |= {n.op for n in f.node_def}
+        if "_XlaMustCompile" in f.attr and f.attr["_XlaMustCompile"].b:
+            xla.append(f.signature.name)
+        xla += [n.name for n in f.node_def if n.attr.get("_XlaMustCompile")
+                and n.attr["_XlaMustCompile"].b]
+    functions = {f.signature.name for f in graph.library.function}
+    return ops - functions, xla
+
+
+def test_no_xla_and_only_core_ops(exported, tmp_path):
+    from tensorflow.python.framework import op_def_registry
+
+    ops, xla = saved_model_ops(exported["version"])
+    assert not xla
+    assert not [op for op in ops if op_def_registry.get(op) is None]
+    assert {"Conv2D", "LRN", "DecodeImage"} & ops
+    # A model trained fused (XLA grouped convolutions) exports without XLA too.
+    fused = tmp_path / "fused"
+    result = run_module("train", f"--workdir={fused}", *TINY_FLAGS, "--grouping=fused",
+                        "--train_steps=2", "--eval_split=")
+    assert result.returncode == 0, result.stderr[-2000:]
+    result = run_module("export", f"--workdir={fused}", f"--export_dir={tmp_path / 'm'}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    ops, xla = saved_model_ops(tmp_path / "m" / "1")
+    assert not xla and "Conv2D" in ops
+
+
+def test_saved_model_cli_show_and_run(exported, tmp_path):
+    cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
+    show = subprocess.run(cli + ["show", "--dir", str(exported["version"]), "--all"],
+                          capture_output=True, text=True, timeout=300)
+    assert show.returncode == 0, show.stderr[-2000:]
+    for name in serving.SIGNATURES:
+        assert f"signature_def['{name}']" in show.stdout
+    assert "inputs['image_bytes']" in show.stdout and "outputs['top_k_names']" in show.stdout
+    _, images = keras_probabilities(exported["run"], exported["images"][:2])
+    np.save(tmp_path / "batch.npy", images)
+    run = subprocess.run(cli + ["run", "--dir", str(exported["version"]), "--tag_set", "serve",
+                                "--signature_def", "predict_preprocessed", "--inputs",
+                                f"images={tmp_path / 'batch.npy'}"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "probabilities" in run.stdout and "top_k_names" in run.stdout
+
+
+def test_warmup_records_parse_and_replay(exported):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = exported["version"] / "assets.extra" / "tf_serving_warmup_requests"
+    loaded = tf.saved_model.load(str(exported["version"]))
+    seen = []
+    for record in tf.data.TFRecordDataset(str(path)):
+        log = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        request = log.predict_log.request
+        name = request.model_spec.signature_name
+        inputs = {k: tf.constant(tf.make_ndarray(v)) for k, v in request.inputs.items()}
+        out = loaded.signatures[name](**inputs)
+        assert out["probabilities"].shape[0] == 1
+        seen.append(name)
+    assert sorted(seen) == sorted(serving.SIGNATURES) and len(seen) <= 1000
+
+
+def test_grpc_request_and_rest_body_map_onto_the_signature(exported):
+    from tensorflow_serving.apis import predict_pb2
+
+    data = open(exported["images"][0], "rb").read()
+    loaded = tf.saved_model.load(str(exported["version"]))
+    signature = loaded.signatures["serving_default"]
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = "alexnet"
+    request.model_spec.signature_name = "serving_default"
+    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([data]))
+    spec = signature.structured_input_signature[1]
+    assert set(request.inputs) == set(spec)
+    assert request.inputs["image_bytes"].dtype == spec["image_bytes"].dtype.as_datatype_enum
+    grpc = signature(image_bytes=tf.constant(tf.make_ndarray(request.inputs["image_bytes"])))
+    # The REST body from the helper (python -m tf_alexnet.predict --rest_body) decodes to the
+    # same bytes and gives the same answer.
+    result = run_module("predict", "--rest_body", exported["images"][0])
+    assert result.returncode == 0, result.stderr[-2000:]
+    body = json.loads(result.stdout)
+    assert body == serving.rest_body([data])
+    assert body["signature_name"] == "serving_default"
+    rest = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]
+    assert rest == [data]
+    np.testing.assert_allclose(signature(image_bytes=tf.constant(rest))["probabilities"],
+                               grpc["probabilities"], atol=1e-6)
+    readme = (ROOT / "export" / "README.md").read_text()
+    assert "python -m tf_alexnet.predict --rest_body" in readme
+
+
+def test_tflite_matches_saved_model(exported):
+    from tf_alexnet import tflite
+
+    files = exported["images"]
+    loaded = tf.saved_model.load(str(exported["version"]))
+    _, images = keras_probabilities(exported["run"], files)
+    want = loaded.signatures["predict_preprocessed"](images=tf.constant(images))[
+        "probabilities"].numpy()
+    got = {}
+    for q in tflite.QUANTIZATIONS:
+        path = exported["base"] / f"1_{q}.tflite"
+        ops = tflite.op_names(path.read_bytes())
+        assert not [op for op in ops if "flex" in op.lower()], ops
+        runner = tflite.TFLiteRunner(path)
+        got[q] = np.concatenate([runner(images[i:i + 1]) for i in range(len(images))])
+    np.testing.assert_allclose(got["float32"], want, atol=1e-4)
+    np.testing.assert_allclose(got["float16"], want, atol=1e-2)
+    # int8 agreement on the images of the model's own classes (the held-out colour JPEGs):
+    # on photos of other things its near-uniform answers make top-1 a coin toss.
+    own = [i for i, f in enumerate(files) if "imagenet-sample" not in f]
+    agree = np.mean(got["int8"][own].argmax(1) == got["float32"][own].argmax(1))
+    assert agree >= 0.95, agree
+    assert (want[own].argmax(1) == np.repeat([2, 1, 0], 4)).mean() >= 0.9  # red, green, blue
+    assert "LOCAL_RESPONSE_NORMALIZATION" in tflite.op_names(
+        (exported["base"] / "1_int8.tflite").read_bytes())
+
+
+def test_predict_top1_and_error_paths(exported, tmp_path):
+    red = exported["images"][0]
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    for model in (exported["base"], exported["version"], exported["base"] / "1_int8.tflite"):
+        result = run_module("predict", f"--model={model}", "--json", red, str(bad),
+                            str(tmp_path / "missing.png"))
+        assert result.returncode == 1  # some images failed; the others were predicted
+        lines = [json.loads(l) for l in result.stdout.strip().splitlines()]
+        assert lines[0]["predictions"][0]["class"] == "red"
+        assert lines[1]["image"] == str(bad) and "not a JPEG" in lines[1]["error"]
+        assert "cannot read" in lines[2]["error"]
+    text = run_module("predict", f"--model={exported['base']}", red)
+    assert text.returncode == 0 and "red" in text.stdout.splitlines()[1]
+    wrong = run_module("predict", f"--model={tmp_path}", red)
+    assert wrong.returncode != 0
+    assert "neither a SavedModel" in wrong.stderr.strip().splitlines()[-1]
+
+
+def test_evaluate_exported_models(exported, tmp_path):
+    data = colour_classes(tmp_path / "eval", ["blue", "green", "red"], per_class=6)
+    scores = {}
+    for model in (exported["base"], exported["base"] / "1_float32.tflite"):
+        result = run_module("evaluate", f"--model={model}", f"--data=folder:{data}",
+                            "--split=all", "--json")
+        assert result.returncode == 0, result.stderr[-2000:]
+        scores[str(model)] = json.loads(result.stdout.strip().splitlines()[-1])
+    a, b = scores.values()
+    assert a["num_images"] == b["num_images"] == 18
+    assert a["top1_error"] == b["top1_error"] < 0.2
+
+
+def test_versions_overwrite_and_tflite_only(exported, tmp_path):
+    base = tmp_path / "alexnet"
+    assert run_module("export", f"--workdir={exported['run']}",
+                      f"--export_dir={base}").returncode == 0
+    assert run_module("export", f"--workdir={exported['run']}",
+                      f"--export_dir={base}").returncode == 0
+    assert sorted(os.listdir(base)) == ["1", "2"]
+    again = run_module("export", f"--workdir={exported['run']}", f"--export_dir={base}",
+                       "--version=1")
+    assert again.returncode != 0 and "--overwrite" in again.stderr.strip().splitlines()[-1]
+    assert run_module("export", f"--workdir={exported['run']}", f"--export_dir={base}",
+                      "--version=1", "--overwrite").returncode == 0
+    only = run_module("export", "--tflite_only", f"--export_dir={base}", "--tflite=float32")
+    assert only.returncode == 0, only.stderr[-2000:]
+    assert (base / "2_float32.tflite").exists() and (base / "2_float32.tflite.json").exists()
