@@ -191,15 +191,17 @@ def test_warmup_records_parse_and_replay(exported):
 
 
 def test_grpc_request_and_rest_body_map_onto_the_signature(exported):
-    from tensorflow_serving.apis import predict_pb2
+    import importlib.util
 
+    module_spec = importlib.util.spec_from_file_location(
+        "grpc_client", ROOT / "export" / "grpc_client.py")
+    grpc_client = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(grpc_client)
     data = open(exported["images"][0], "rb").read()
     loaded = tf.saved_model.load(str(exported["version"]))
     signature = loaded.signatures["serving_default"]
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = "alexnet"
-    request.model_spec.signature_name = "serving_default"
-    request.inputs["image_bytes"].CopyFrom(tf.make_tensor_proto([data]))
+    request = grpc_client.make_request("alexnet", [data])  # the kit's gRPC client
+    assert request.model_spec.signature_name == "serving_default"
     spec = signature.structured_input_signature[1]
     assert set(request.inputs) == set(spec)
     assert request.inputs["image_bytes"].dtype == spec["image_bytes"].dtype.as_datatype_enum

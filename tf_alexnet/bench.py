@@ -3,7 +3,7 @@
     python -m tf_alexnet.bench model      # train step + inference img/s for each grouping
     python -m tf_alexnet.bench data --data SPEC
     python -m tf_alexnet.bench train      # the package's real train step, synthetic data
-    python -m tf_alexnet.bench inference --model export/models/alexnet
+    python -m tf_alexnet.bench inference [--model export/models/alexnet]
 
 Every figure is put next to "the 2-core limit": the machine's measured fp32 matmul rate
 (a 4096x4096 TensorFlow matmul, taken in the same run) divided by the model's FLOPs per
@@ -12,6 +12,7 @@ image (2 x multiply-adds forward; x3 for a training step).
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
+import os
 import time
 
 from absl import app, flags
@@ -26,6 +27,8 @@ flags.DEFINE_integer("warmup", 2, "Untimed steps before timing (tracing, XLA com
 flags.DEFINE_list("groupings", ["towers", "fused", "none"], "Groupings for `bench model`.")
 flags.DEFINE_string("split", "train", "`bench data`: the split to read.")
 flags.DEFINE_bool("xla", False, "`bench train`: compile the step with XLA.")
+flags.DEFINE_string("model", "", "`bench inference`: an export (TF Serving base, version "
+                    "dir); empty: export a fresh paper model to a temporary directory.")
 flags.DEFINE_float("seconds", 20.0, "`bench data`: how long to measure, in seconds.")
 
 
@@ -142,7 +145,64 @@ def bench_train():
               flush=True)
 
 
-COMMANDS = {"model": bench_model, "data": bench_data, "train": bench_train}
+def _paper_export(directory):
+    """A workdir holding the (untrained) paper model, exported with float32 and int8 TFLite:
+    speed does not depend on the weights' values."""
+    from tf_alexnet import export, preprocess, workdir as workdir_lib
+    from tf_alexnet.config import DataConfig
+    from tf_alexnet.model import model_grouping, model_spec
+
+    model = build_alexnet(grouping="towers", seed=0)
+    work = os.path.join(directory, "work")
+    tf.train.Checkpoint(model=model, layers=workdir_lib.checkpoint_layers(model)).save(
+        os.path.join(work, "checkpoints", "ckpt"))
+    meta = workdir_lib.metadata(model_spec(model), model_grouping(model),
+                                [f"class_{i}" for i in range(1000)],
+                                DataConfig(data="synthetic:random"))
+    workdir_lib.save_metadata(work, meta, preprocess.Stats())
+    version = export.export_saved_model(work, os.path.join(directory, "alexnet"))
+    export.export_tflite(version, ["float32", "int8"], calibration=8)
+    return os.path.join(directory, "alexnet")
+
+
+def bench_inference():
+    """SavedModel images/s at --batch_size (predict_preprocessed, as TF Serving runs it)
+    and TFLite single-image latency, of --model or of a fresh paper-model export."""
+    import tempfile
+
+    from tf_alexnet import exported, tflite
+
+    base = FLAGS.model or _paper_export(tempfile.mkdtemp(prefix="tf_alexnet_bench_"))
+    model = exported.load(base)
+    n, size = FLAGS.batch_size, model.size
+    x = tf.random.uniform([n, size, size, 3], -120, 130)
+    signature = model._signatures["predict_preprocessed"]
+    ips = n * time_steps(lambda x: signature(images=x)["probabilities"], (x,), FLAGS.steps,
+                         FLAGS.warmup)
+    peak = matmul_gflops()
+    keras_model = build_alexnet(image_size=size, num_classes=len(model.class_names),
+                                grouping="towers")
+    limit = peak * 1e9 / (2 * model_macs(keras_model))
+    print(f"SavedModel {model.path}: {ips:.1f} images/s at batch {n} (limit {limit:.1f}, "
+          f"ratio {ips / limit:.0%})")
+    version = os.path.basename(model.path)
+    for q in ("float32", "int8"):
+        path = os.path.join(os.path.dirname(model.path), f"{version}_{q}.tflite")
+        if not os.path.exists(path):
+            continue
+        runner = tflite.TFLiteRunner(path)
+        one = x[:1].numpy()
+        for _ in range(FLAGS.warmup):
+            runner(one)
+        start = time.perf_counter()
+        for _ in range(FLAGS.steps):
+            runner(one)
+        ms = (time.perf_counter() - start) / FLAGS.steps * 1000
+        print(f"TFLite {q}: {ms:.1f} ms per image (batch 1)", flush=True)
+
+
+COMMANDS = {"model": bench_model, "data": bench_data, "train": bench_train,
+            "inference": bench_inference}
 
 
 def main(argv):
