@@ -230,3 +230,14 @@ def test_quickstart_recipe_reaches_90_percent(tmp_path):
                       f"--workdir={tmp_path}", timeout=900)
     assert result["top1_error"] <= 0.10
     assert time.time() - start < 300
+
+
+@pytest.mark.slow
+def test_cifar10_recipe_learns_real_photos(tmp_path):
+    from conftest import shared_data
+
+    shared_data("cifar10", "train")
+    result, _ = train(tmp_path, "--flagfile=configs/cifar10.flags", f"--workdir={tmp_path}",
+                      "--train_steps=400", "--eval_every_steps=400", "--eval_examples=1000",
+                      "--warmup_epochs=0.2", timeout=1800)
+    assert result["top1_error"] < 0.75  # chance is 0.9
