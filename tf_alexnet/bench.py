@@ -71,7 +71,7 @@ def time_steps(step, args, steps, warmup):
 def bench_model():
     peak = matmul_gflops()
     print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {FLAGS.batch_size}, "
-          f"image {FLAGS.image_size}, oneDNN={tf_alexnet.os.environ['TF_ENABLE_ONEDNN_OPTS']}")
+          f"image {FLAGS.image_size}, oneDNN={os.environ['TF_ENABLE_ONEDNN_OPTS']}")
     print(f"{'grouping':9s} {'GFLOP/img':>9s} {'train img/s':>12s} {'limit':>6s} {'ratio':>6s} "
           f"{'infer img/s':>12s} {'limit':>6s} {'ratio':>6s}")
     n = FLAGS.batch_size

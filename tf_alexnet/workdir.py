@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_alexnet.model import AlexNetSpec, build_from_spec, resolve_tower_devices
-from tf_alexnet.preprocess import Stats, load_stats
+from tf_alexnet.preprocess import load_stats
 
 MODEL_JSON = "model.json"
 
@@ -124,5 +124,5 @@ def restore_model(workdir, checkpoint=None, grouping=None, tower_devices=None):
     return trained, meta, path
 
 
-__all__ = ["Stats", "WorkdirError", "metadata", "save_metadata", "load_metadata",
+__all__ = ["WorkdirError", "metadata", "save_metadata", "load_metadata",
            "check_compatible", "restore_model", "latest_checkpoint", "load_workdir_stats"]
