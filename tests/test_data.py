@@ -219,3 +219,22 @@ def test_prepare_imagenet_sample(tmp_path):
                       "all", training=False)
     x, _ = next(iter(ds))
     assert x.shape == (100, 227, 227, 3)
+
+
+def test_tfds_source_through_mock_data(tmp_path):
+    """tfds: with TFDS's own mock (no download): encoded images, labels and class names flow
+    through the same preprocessing, and a training run takes it."""
+    tfds = pytest.importorskip("tensorflow_datasets")
+    from tf_alexnet import train_lib
+    from tf_alexnet.config import TrainConfig
+
+    with tfds.testing.mock_data(num_examples=8):
+        config = DataConfig(data="tfds:imagenet2012", image_size=67, batch_size=4)
+        x, y = next(iter(make_dataset(config, "validation", training=False)))
+        assert x.shape == (4, 67, 67, 3) and y.dtype == tf.int32
+        ds = make_dataset(config, "train", training=True)
+        assert len(ds.class_names) == 1000 and ds.class_names[0] == "n01440764"
+        result = train_lib.train(TrainConfig(
+            data=config, workdir=str(tmp_path), width=0.125, fc_units=32, init="he",
+            train_steps=2, eval_split="validation", eval_examples=4, log_every_steps=1))
+        assert result["step"] == 2 and result["num_images"] == 4

@@ -295,3 +295,8 @@ def test_versions_overwrite_and_tflite_only(exported, tmp_path):
     only = run_module("export", "--tflite_only", f"--export_dir={base}", "--tflite=float32")
     assert only.returncode == 0, only.stderr[-2000:]
     assert (base / "2_float32.tflite").exists() and (base / "2_float32.tflite.json").exists()
+
+
+def test_imagenet_synsets_get_readable_names_offline():
+    assert serving.display_names(["n01440764", "n01443537"]) == ["tench", "goldfish"]
+    assert serving.display_names(["cat", "dog"]) == ["cat", "dog"]
