@@ -264,3 +264,23 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
 def test_precision_and_xla_steps_run(tmp_path, extra):
     result, _ = train(tmp_path, "--train_steps=2", *extra)
     assert result["step"] == 2 and np.isfinite(result["loss"])
+
+
+def test_sigkill_resumes_from_last_periodic_checkpoint(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tf_alexnet.train", f"--workdir={tmp_path}", *TINY_FLAGS,
+         "--train_steps=100000", "--checkpoint_every_steps=2", "--log_every_steps=1",
+         "--eval_split="], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    for line in proc.stderr:
+        if "step 5:" in line or time.time() > deadline:
+            break
+    proc.kill()  # SIGKILL: no handler runs, nothing is saved at exit
+    proc.communicate(timeout=60)
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    saved = int(latest.rsplit("-", 1)[1])
+    assert saved >= 4 and saved % 2 == 0
+    result, log = train(tmp_path, f"--train_steps={saved + 2}", "--eval_split=")
+    assert f"at step {saved}" in log and result["step"] == saved + 2
