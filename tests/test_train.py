@@ -85,17 +85,22 @@ def test_incompatible_resume_is_refused(tmp_path):
     assert result.returncode != 0 and "grouping" in result.stderr
 
 
-def test_sigterm_saves_and_rerun_resumes(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def start_training_until(workdir, step, *extra):
+    """A long training subprocess, returned once it has logged `step` (or after 300 s)."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tf_alexnet.train", f"--workdir={tmp_path}", *TINY_FLAGS,
-         "--train_steps=100000", "--checkpoint_every_steps=100000", "--log_every_steps=1",
-         "--eval_split="], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        [sys.executable, "-m", "tf_alexnet.train", f"--workdir={workdir}", *TINY_FLAGS,
+         "--train_steps=100000", "--log_every_steps=1", "--eval_split=", *extra],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 300
     for line in proc.stderr:
-        if "step 3:" in line or time.time() > deadline:
+        if f"step {step}:" in line or time.time() > deadline:
             break
+    return proc
+
+
+def test_sigterm_saves_and_rerun_resumes(tmp_path):
+    proc = start_training_until(tmp_path, 3, "--checkpoint_every_steps=100000")
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err[-2000:]
@@ -267,16 +272,7 @@ def test_precision_and_xla_steps_run(tmp_path, extra):
 
 
 def test_sigkill_resumes_from_last_periodic_checkpoint(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tf_alexnet.train", f"--workdir={tmp_path}", *TINY_FLAGS,
-         "--train_steps=100000", "--checkpoint_every_steps=2", "--log_every_steps=1",
-         "--eval_split="], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    for line in proc.stderr:
-        if "step 5:" in line or time.time() > deadline:
-            break
+    proc = start_training_until(tmp_path, 5, "--checkpoint_every_steps=2")
     proc.kill()  # SIGKILL: no handler runs, nothing is saved at exit
     proc.communicate(timeout=60)
     latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))

@@ -176,7 +176,7 @@ def bench_inference():
     model = exported.load(base)
     n, size = FLAGS.batch_size, model.size
     x = tf.random.uniform([n, size, size, 3], -120, 130)
-    signature = model._signatures["predict_preprocessed"]
+    signature = model.signatures["predict_preprocessed"]
     ips = n * time_steps(lambda x: signature(images=x)["probabilities"], (x,), FLAGS.steps,
                          FLAGS.warmup)
     peak = matmul_gflops()

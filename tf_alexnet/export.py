@@ -86,7 +86,7 @@ def export_saved_model(workdir, export_dir, version=0, checkpoint=None, overwrit
                            signatures=list(serving.SIGNATURES)), f, indent=2)
         jpeg, image = _sample_jpeg()
         serving.write_warmup(out, model_name or os.path.basename(os.path.normpath(export_dir)),
-                             serving.warmup_requests("", jpeg, data.image_size, image))
+                             serving.warmup_requests(jpeg, data.image_size, image))
         if os.path.exists(target):
             shutil.rmtree(target)
         os.rename(out, target)

@@ -70,12 +70,12 @@ class Exported:
                 config, preprocess.load_stats(self.stats_path), crops="center")
         else:
             self._loaded = tf.saved_model.load(self.path)
-            self._signatures = self._loaded.signatures
+            self.signatures = self._loaded.signatures
 
     def _probabilities(self, images):
         if self.is_tflite:
             return np.concatenate([self._tflite(images[i:i + 1]) for i in range(len(images))])
-        return self._signatures["predict_preprocessed"](
+        return self.signatures["predict_preprocessed"](
             images=tf.constant(images, tf.float32))["probabilities"].numpy()
 
     def predict_preprocessed(self, images):
@@ -91,7 +91,7 @@ class Exported:
         if self.is_tflite:
             image = self._preprocess(tf.constant(encoded)).numpy()
             return self._probabilities(image[None])[0]
-        out = self._signatures["serving_default"](image_bytes=tf.constant([encoded]))
+        out = self.signatures["serving_default"](image_bytes=tf.constant([encoded]))
         return out["probabilities"].numpy()[0]
 
     def predict_files(self, paths):

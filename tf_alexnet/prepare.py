@@ -160,11 +160,13 @@ def prepare(cfg):
                        for k in range(n)]
             stats_files[split] = [f.result() for f in futures]
     bad = [f"{path}\t{reason}" for s in sources.values() for path, reason in s.bad_files]
+    counts = {}
     for split, paths in stats_files.items():
-        images = sum(int(np.load(p)["images"]) for p in paths)
-        bad += [b for p in paths for b in np.load(p)["bad"].tolist()]
+        parts = [np.load(p) for p in paths]  # each shard's sums, read once
+        counts[split] = sum(int(part["images"]) for part in parts)
+        bad += [b for part in parts for b in part["bad"].tolist()]
         with open(os.path.join(cfg.output, f"{split}.count"), "w") as f:
-            f.write(f"{images}\n")
+            f.write(f"{counts[split]}\n")
     with open(os.path.join(cfg.output, "bad_files.txt"), "w") as f:
         f.write("".join(b + "\n" for b in bad))
     stats_split = "train" if "train" in stats_files else next(iter(stats_files))
@@ -175,7 +177,7 @@ def prepare(cfg):
     with open(os.path.join(cfg.output, "stats.json"), "w") as f:
         json.dump(stats, f, indent=2)
     logging.info("Wrote %s: %d images in %s, %d bad file(s).", cfg.output,
-                 sum(int(np.load(p)["images"]) for ps in stats_files.values() for p in ps),
+                 sum(counts.values()),
                  "/".join(stats_files), len(bad))
     return stats
 

@@ -156,7 +156,7 @@ def prediction_log(model_name, signature, inputs):
     return _field(6, _field(1, request))
 
 
-def warmup_requests(model_name, sample_jpeg, size, sample_image):
+def warmup_requests(sample_jpeg, size, sample_image):
     """{signature: inputs} of the warm-up records: one per signature."""
     return [
         ("serving_default", {"image_bytes": np.array([sample_jpeg], dtype=object)}),

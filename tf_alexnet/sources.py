@@ -39,7 +39,6 @@ class Source:
     dataset: tf.data.Dataset          # unbatched (uint8 image or encoded string, int32 label)
     class_names: tuple
     num_examples: int = -1            # -1 when unknown
-    files: tuple = ()                 # filenames, for sources that have them
     stats_path: str = ""              # stats.json of the source, if it has one
     bad_files: tuple = ()
     # Turns a dataset element's first item into the image or encoded string. Folder sources
@@ -182,8 +181,8 @@ def _folder(config, root, split):
         raise DataError(f"folder:{root}: split {split!r} is empty.")
     ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(labels, tf.int32)))
     stats = os.path.join(root, "stats.json")
-    return Source(ds, classes, len(files), tuple(files),
-                  stats if os.path.exists(stats) else "", tuple(bad), load=tf.io.read_file)
+    return Source(ds, classes, len(files), stats if os.path.exists(stats) else "",
+                  tuple(bad), load=tf.io.read_file)
 
 
 def read_classes(directory):

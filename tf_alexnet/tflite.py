@@ -11,7 +11,6 @@ import numpy as np
 import tensorflow as tf
 
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
-OUTPUTS_SORTED = ("output_0", "output_1", "output_2")  # probabilities, top_k_indices, scores
 
 
 def convert(saved_model_dir, quantization, representative_images=None):
@@ -95,4 +94,4 @@ class TFLiteRunner:
                 raise
             self._open(delegates=False)
             out = self.runner(images=images)
-        return out["probabilities"] if "probabilities" in out else out[OUTPUTS_SORTED[0]]
+        return out["output_0"]
