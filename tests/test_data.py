@@ -12,7 +12,7 @@ from conftest import shared_data
 from helpers import run_module, solid, write_image
 from tf_alexnet.config import DataConfig
 from tf_alexnet.data import make_dataset
-from tf_alexnet.flags import PrepareConfig
+from tf_alexnet.config import PrepareConfig
 from tf_alexnet.prepare import prepare
 from tf_alexnet.sources import DataError
 
@@ -30,7 +30,7 @@ def colour_folder(root):
 
 
 def prep_config(data, output, **kw):
-    return PrepareConfig(data=DataConfig(data=data, **kw), output=str(output), splits=("all",),
+    return PrepareConfig(data=DataConfig(source=data, **kw), output=str(output), splits=("all",),
                          num_shards=2, workers=2, jpeg_quality=95)
 
 
@@ -54,7 +54,7 @@ def test_prepare_known_colours(tmp_path):
     assert mean_image.shape == (256, 256, 3)
     np.testing.assert_allclose(mean_image.astype(np.float64).mean((0, 1)), pixels.mean(0), atol=1e-3)
     # Shards read back: 256x256 JPEGs with the right labels and colours.
-    ds = make_dataset(DataConfig(data=f"tfrecord:{out}", image_size=227, mean="none",
+    ds = make_dataset(DataConfig(source=f"tfrecord:{out}", image_size=227, mean="none",
                                  batch_size=6), "all", training=False)
     assert ds.class_names == ("blue", "green", "red")
     images, labels = next(iter(ds))
@@ -94,7 +94,7 @@ def bad_folder(root):
 
 def test_bad_files_skipped_and_counted(tmp_path, caplog):
     root = bad_folder(tmp_path / "bad")
-    config = DataConfig(data=f"folder:{root}", image_size=67, batch_size=2)
+    config = DataConfig(source=f"folder:{root}", image_size=67, batch_size=2)
     ds = make_dataset(config, "all", training=False)
     assert ds.class_names == ("cat", "dog")  # the empty class folder is skipped
     assert sorted(os.path.basename(p) for p, _ in ds.bad_files) == [
@@ -111,7 +111,7 @@ def test_bad_files_skipped_and_counted(tmp_path, caplog):
 
 def test_fail_mode_names_first_bad_file(tmp_path):
     root = bad_folder(tmp_path / "bad")
-    config = DataConfig(data=f"folder:{root}", image_size=67, on_bad_image="fail")
+    config = DataConfig(source=f"folder:{root}", image_size=67, on_bad_image="fail")
     with pytest.raises(DataError, match="a_truncated.jpg"):
         make_dataset(config, "all", training=False)
     result = run_module("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'o'}",
@@ -139,18 +139,18 @@ def test_decode_error_inside_a_whole_jpeg_is_skipped_by_prepare(tmp_path):
 ])
 def test_clear_errors(spec, message):
     with pytest.raises(DataError, match=message):
-        make_dataset(DataConfig(data=spec, image_size=67), "train", training=True)
+        make_dataset(DataConfig(source=spec, image_size=67), "train", training=True)
 
 
 def test_empty_folder_is_a_clear_error(tmp_path):
     (tmp_path / "only_empty_class").mkdir()
     with pytest.raises(DataError, match="no images found"):
-        make_dataset(DataConfig(data=f"folder:{tmp_path}", image_size=67), "all", False)
+        make_dataset(DataConfig(source=f"folder:{tmp_path}", image_size=67), "all", False)
 
 
 def test_missing_imagenet_manual_download_says_where_tars_go(tmp_path):
     pytest.importorskip("tensorflow_datasets")
-    config = DataConfig(data="tfds:imagenet2012", tfds_data_dir=str(tmp_path / "tfds"),
+    config = DataConfig(source="tfds:imagenet2012", tfds_data_dir=str(tmp_path / "tfds"),
                         tfds_manual_dir=str(tmp_path / "manual"))
     with pytest.raises(DataError, match="ILSVRC2012_img_train.tar.*manual"):
         make_dataset(config, "train", training=True)
@@ -160,7 +160,7 @@ def test_folder_carves_train_and_validation_deterministically(tmp_path):
     for name in ("a", "b"):
         for i in range(40):
             write_image(tmp_path / name / f"{i}.png", solid(8, 8, (i, i, i)))
-    config = DataConfig(data=f"folder:{tmp_path}", image_size=67, validation_fraction=0.25)
+    config = DataConfig(source=f"folder:{tmp_path}", image_size=67, validation_fraction=0.25)
     from tf_alexnet.sources import folder_files
     train, _, _, _ = folder_files(config, str(tmp_path), "train")
     val, _, _, _ = folder_files(config, str(tmp_path), "validation")
@@ -170,7 +170,7 @@ def test_folder_carves_train_and_validation_deterministically(tmp_path):
 
 
 def test_same_seed_same_batches_and_resume():
-    config = DataConfig(data="synthetic:shapes", image_size=67, batch_size=8,
+    config = DataConfig(source="synthetic:shapes", image_size=67, batch_size=8,
                         synthetic_examples=64, seed=5)
     first = [b[0].numpy() for b in make_dataset(config, "train", True).take(3)]
     again = [b[0].numpy() for b in make_dataset(config, "train", True).take(3)]
@@ -183,7 +183,7 @@ def test_same_seed_same_batches_and_resume():
 
 
 def test_synthetic_classes_and_ten_crop_batches():
-    config = DataConfig(data="synthetic:shapes", image_size=67, batch_size=4,
+    config = DataConfig(source="synthetic:shapes", image_size=67, batch_size=4,
                         eval_crops="ten", synthetic_examples=40)
     ds = make_dataset(config, "validation", training=False)
     assert ds.class_names[:3] == ("disk", "square", "triangle") and ds.num_examples == 4
@@ -193,7 +193,7 @@ def test_synthetic_classes_and_ten_crop_batches():
 
 def test_cifar10_folder_has_ten_sorted_classes():
     root = shared_data("cifar10", "train")
-    ds = make_dataset(DataConfig(data=f"folder:{root}", image_size=67, batch_size=16),
+    ds = make_dataset(DataConfig(source=f"folder:{root}", image_size=67, batch_size=16),
                       "validation", training=False)
     assert ds.class_names == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                               "horse", "ship", "truck")
@@ -215,7 +215,7 @@ def test_prepare_imagenet_sample(tmp_path):
     grays = [p for p in sorted(root.glob("*/*.JPEG"))
              if tf.io.decode_jpeg(tf.io.read_file(str(p))).shape[-1] == 1]
     assert grays, "the sample holds grayscale JPEGs"
-    ds = make_dataset(DataConfig(data=f"folder:{root}", image_size=227, batch_size=100),
+    ds = make_dataset(DataConfig(source=f"folder:{root}", image_size=227, batch_size=100),
                       "all", training=False)
     x, _ = next(iter(ds))
     assert x.shape == (100, 227, 227, 3)
@@ -229,7 +229,7 @@ def test_tfds_source_through_mock_data(tmp_path):
     from tf_alexnet.config import TrainConfig
 
     with tfds.testing.mock_data(num_examples=8):
-        config = DataConfig(data="tfds:imagenet2012", image_size=67, batch_size=4)
+        config = DataConfig(source="tfds:imagenet2012", image_size=67, batch_size=4)
         x, y = next(iter(make_dataset(config, "validation", training=False)))
         assert x.shape == (4, 67, 67, 3) and y.dtype == tf.int32
         ds = make_dataset(config, "train", training=True)

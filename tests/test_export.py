@@ -15,8 +15,7 @@ from conftest import ROOT, SHARED_DATA
 from helpers import run_module, write_image
 from test_train import TINY_FLAGS, colour_classes
 
-from tf_alexnet import preprocess, serving, workdir as workdir_lib
-from tf_alexnet.config import DataConfig
+from tf_alexnet import preprocess, rundir, serving
 
 
 def jpeg_files(root, rng_seed=1):
@@ -55,10 +54,8 @@ def exported(tmp_path_factory):
 
 def keras_probabilities(run, paths):
     """The trained Keras model with the evaluation preprocessing: the reference."""
-    model, meta, _ = workdir_lib.restore_model(str(run))
-    config = DataConfig(image_size=meta["image_size"], resize_size=meta["resize"],
-                        mean=meta["mean"])
-    fn = preprocess.make_eval_preprocess(config, workdir_lib.load_workdir_stats(str(run)))
+    model, info, _ = rundir.restore_model(str(run))
+    fn = preprocess.make_eval_preprocess(info.preprocessing)
     images = np.stack([fn(tf.io.read_file(p)).numpy() for p in paths])
     return tf.nn.softmax(model(images, training=False)).numpy(), images
 

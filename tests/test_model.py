@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, TINY
-from tf_alexnet.model import (build_alexnet, canonical_weights, convert_grouping,
-                              feature_map_sizes, model_grouping)
+from tf_alexnet.model import (AlexNetSpec, build_alexnet, canonical_weights, convert_grouping,
+                              feature_map_sizes)
 
 
 @pytest.mark.parametrize("grouping,params", [("towers", 60_965_224), ("fused", 60_965_224),
@@ -77,27 +77,28 @@ def test_convert_grouping_keeps_function(source, target):
         if layer.weights:
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel * 3, np.linspace(-0.5, 0.5, bias.size).astype("float32")])
-    other = convert_grouping(model, target)
-    assert model_grouping(other) == target
+    other = convert_grouping(model, AlexNetSpec.create(**TINY), source, target)
+    assert ("conv1a" in {layer.name for layer in other.layers}) == (target == "towers")
     x = _images(4, 67)
     want, got = model(x, training=False).numpy(), other(x, training=False).numpy()
     assert np.abs(want).max() > 1e-2
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
-    back = convert_grouping(other, source)
-    for name, (k, b) in canonical_weights(model).items():
-        np.testing.assert_array_equal(canonical_weights(back)[name][0], k)
+    back = convert_grouping(other, AlexNetSpec.create(**TINY), target, source)
+    for name, (k, b) in canonical_weights(model, source).items():
+        np.testing.assert_array_equal(canonical_weights(back, source)[name][0], k)
 
 
 def test_paper_size_fused_equals_towers():
     model = build_alexnet(grouping="fused", seed=2)
-    towers = convert_grouping(model, "towers")
+    towers = convert_grouping(model, AlexNetSpec(), "fused", "towers")
     x = _images(2, 227)
     np.testing.assert_allclose(towers(x).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_ungrouped_cannot_convert():
     with pytest.raises(ValueError, match="only the grouped"):
-        convert_grouping(build_alexnet(**TINY, grouping="none"), "towers")
+        convert_grouping(build_alexnet(**TINY, grouping="none"), AlexNetSpec.create(**TINY),
+                         "none", "towers")
 
 
 @pytest.mark.parametrize("grouping", ["towers", "fused", "none"])
@@ -127,10 +128,11 @@ PLACEMENT_SCRIPT = textwrap.dedent("""
     import numpy as np, tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from tf_alexnet.model import build_alexnet, convert_grouping
+    from tf_alexnet.model import AlexNetSpec, build_alexnet, convert_grouping
     tiny = json.loads(sys.argv[1])
     placed = build_alexnet(**tiny, tower_devices=("/CPU:0", "/CPU:1"), seed=5)
-    plain = convert_grouping(placed, "towers")  # same weights, no placement
+    # same weights, no placement
+    plain = convert_grouping(placed, AlexNetSpec.create(**tiny), "towers", "towers")
     graph = tf.function(lambda x: placed(x, training=False)).get_concrete_function(
         tf.TensorSpec([2, 67, 67, 3])).graph
     ops = [(op.name, op.type, op.device) for op in graph.get_operations()]

@@ -71,7 +71,7 @@ def test_same_result_eagerly_and_in_dataset_map():
     # Same random draws; only float rounding may differ between eager and graph kernels.
     for a, b in zip(eager, mapped):
         np.testing.assert_allclose(a, b, atol=1e-3)
-    eval_fn = preprocess.make_eval_preprocess(config, preprocess.Stats())
+    eval_fn = preprocess.make_eval_preprocess(config.preprocessing(preprocess.Stats()), config.eval_crops)
     mapped = next(iter(tf.data.Dataset.from_tensors(encoded).map(eval_fn)))
     np.testing.assert_allclose(eval_fn(encoded).numpy(), mapped.numpy(), atol=1e-3)
 
@@ -79,7 +79,7 @@ def test_same_result_eagerly_and_in_dataset_map():
 def test_ten_crops_are_corners_center_and_flips():
     config = dataclasses.replace(BASE, eval_crops="ten")
     image = position_image()
-    crops = preprocess.make_eval_preprocess(config, preprocess.Stats())(tf.constant(image))
+    crops = preprocess.make_eval_preprocess(config.preprocessing(preprocess.Stats()), config.eval_crops)(tf.constant(image))
     crops = crops.numpy()
     assert crops.shape == (10, 227, 227, 3)
     want = [image[t:t + 227, l:l + 227] for t, l in [(0, 0), (0, 29), (29, 0), (29, 29),
@@ -93,7 +93,7 @@ def test_center_crop_and_mean_image():
     mean_image = np.random.default_rng(1).random((256, 256, 3)).astype(np.float32) * 100
     stats = preprocess.Stats(mean_image=mean_image)
     image = position_image()
-    got = preprocess.make_eval_preprocess(dataclasses.replace(BASE, mean="image"), stats)(
+    got = preprocess.make_eval_preprocess(dataclasses.replace(BASE, mean="image").preprocessing(stats))(
         tf.constant(image)).numpy()
     np.testing.assert_allclose(got, (image.astype(np.float32) - mean_image)[14:241, 14:241],
                                rtol=1e-6)

@@ -167,7 +167,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     from tf_alexnet.config import DataConfig, TrainConfig
     from tf_alexnet import train_lib
-    base = TrainConfig(data=DataConfig(data="synthetic:shapes", synthetic_examples=64,
+    base = TrainConfig(data=DataConfig(source="synthetic:shapes", synthetic_examples=64,
                                        image_size=67, batch_size=16, pca_sigma=0.1),
                        workdir="", width=0.125, fc_units=32, init="he", dropout=0.0,
                        learning_rate=0.002, train_steps=3, eval_split="", log_every_steps=1,
@@ -247,18 +247,18 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
                       "--warmup_epochs=0.2", timeout=1800)
     assert result["top1_error"] < 0.75  # chance is 0.9
     # int8 TFLite agrees with float32 on real photos (the validation split).
-    from tf_alexnet import exported
+    from tf_alexnet import loading
     from tf_alexnet.config import DataConfig
     from tf_alexnet.data import make_dataset
 
     export = run_module("export", f"--workdir={tmp_path}", f"--export_dir={tmp_path}/m",
                         "--tflite=float32,int8")
     assert export.returncode == 0, export.stderr[-2000:]
-    f32, i8 = (exported.load(str(tmp_path / "m" / f"1_{q}.tflite")) for q in ("float32", "int8"))
-    config = DataConfig(data=f"folder:{shared_data('cifar10', 'train')}", image_size=67,
-                        mean=f32.meta["mean"], stats=f32.stats_path, batch_size=100)
-    images = np.concatenate([x.numpy() for x, _ in
-                             make_dataset(config, "validation", False).take(3)])
+    f32, i8 = (loading.load(str(tmp_path / "m" / f"1_{q}.tflite")) for q in ("float32", "int8"))
+    config = DataConfig(source=f"folder:{shared_data('cifar10', 'train')}", image_size=67,
+                        batch_size=100)
+    images = np.concatenate([x.numpy() for x, _ in make_dataset(
+        config, "validation", False, preprocessing=f32.info.preprocessing).take(3)])
     agree = np.mean(f32.predict_preprocessed(images).argmax(1)
                     == i8.predict_preprocessed(images).argmax(1))
     assert agree >= 0.95, agree

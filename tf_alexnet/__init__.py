@@ -2,7 +2,7 @@
 
 Importing the package turns on oneDNN before TensorFlow is imported: on the AMD CPUs this
 project runs on, oneDNN is off by default and the convolutions run about 2x slower without it
-(../shared/FACTS.md §1). The variable only has an effect when set before `import tensorflow`,
+(`python -m tf_alexnet.bench model` with TF_ENABLE_ONEDNN_OPTS=0 and =1 shows it). The variable only has an effect when set before `import tensorflow`,
 so every entry point (`python -m tf_alexnet.<cmd>`) gets it from here. An explicit setting in
 the environment wins.
 """

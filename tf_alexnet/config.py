@@ -1,12 +1,24 @@
-"""Frozen configs: what the flags (tf_alexnet/flags.py) turn into and the code takes."""
+"""Every frozen config of the package: what the flags (tf_alexnet/flags.py) turn into.
+
+Only flags.py reads FLAGS; every other module takes one of these. A field has the name of
+its flag (`--lr_schedule` -> `lr_schedule`), except `DataConfig.source`, which `--data` sets.
+"""
 
 import dataclasses
+
+from tf_alexnet.preprocess import Preprocessing
+
+
+def _raise_problems(checks):
+    problems = [message for ok, message in checks if not ok]
+    if problems:
+        raise ValueError("; ".join(problems))
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Input pipeline settings (see tf_alexnet/data.py for the source specs)."""
-    data: str = "synthetic:shapes"
+    """Input pipeline settings (see tf_alexnet/sources.py for the source specs)."""
+    source: str = "synthetic:shapes"  # --data
     image_size: int = 227          # crop side fed to the network (pixels)
     resize_size: int = 0           # shorter side before cropping; 0: image_size * 256 / 227
     batch_size: int = 128          # global batch (images)
@@ -23,32 +35,31 @@ class DataConfig:
     synthetic_examples: int = 6000  # synthetic: training examples (validation: one tenth)
     num_classes: int = 0           # synthetic:random / synthetic:shapes classes; 0 = default
     shuffle_buffer: int = 10000
-    cache: bool = False            # cache decoded eval data in memory
+    cache_eval: bool = False       # cache decoded eval data in memory
 
     @property
     def resize(self):
         """The shorter side before cropping: 256 for the paper's 227 crops."""
         return self.resize_size or int(round(self.image_size * 256 / 227))
 
+    def preprocessing(self, stats):
+        """The evaluation transform these settings give with `stats`."""
+        return Preprocessing(self.image_size, self.resize, self.mean, stats)
+
     def validate(self):
-        problems = []
-        if self.image_size < 1 or self.resize < self.image_size:
-            problems.append(f"--resize_size {self.resize} must be >= --image_size "
-                            f"{self.image_size}")
-        if self.batch_size < 1:
-            problems.append("--batch_size must be >= 1")
-        if not 0.0 < self.validation_fraction < 1.0:
-            problems.append("--validation_fraction must be in (0, 1)")
-        if self.mean not in ("auto", "image", "channel", "none"):
-            problems.append(f"--mean {self.mean!r} is not one of auto|image|channel|none")
-        if self.eval_crops not in ("center", "ten"):
-            problems.append(f"--eval_crops {self.eval_crops!r} is not one of center|ten")
-        if self.on_bad_image not in ("skip", "fail"):
-            problems.append(f"--on_bad_image {self.on_bad_image!r} is not one of skip|fail")
-        if self.pca_sigma < 0:
-            problems.append("--pca_sigma must be >= 0")
-        if problems:
-            raise ValueError("; ".join(problems))
+        _raise_problems([
+            (self.image_size >= 1 and self.resize >= self.image_size,
+             f"--resize_size {self.resize} must be >= --image_size {self.image_size}"),
+            (self.batch_size >= 1, "--batch_size must be >= 1"),
+            (0.0 < self.validation_fraction < 1.0, "--validation_fraction must be in (0, 1)"),
+            (self.mean in ("auto", "image", "channel", "none"),
+             f"--mean {self.mean!r} is not one of auto|image|channel|none"),
+            (self.eval_crops in ("center", "ten"),
+             f"--eval_crops {self.eval_crops!r} is not one of center|ten"),
+            (self.on_bad_image in ("skip", "fail"),
+             f"--on_bad_image {self.on_bad_image!r} is not one of skip|fail"),
+            (self.pca_sigma >= 0, "--pca_sigma must be >= 0"),
+        ])
         return self
 
 
@@ -75,7 +86,7 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     decay_biases: bool = False
-    schedule: str = "plateau"      # plateau | step | cosine
+    lr_schedule: str = "plateau"   # plateau | step | cosine
     lr_factor: float = 0.1
     plateau_patience: int = 1      # evaluations without improvement
     plateau_max_reductions: int = 3
@@ -95,11 +106,11 @@ class TrainConfig:
 
     def validate(self):
         self.data.validate()
-        checks = [
+        _raise_problems([
             (self.grouping in ("auto", "towers", "fused", "none"),
              f"--grouping {self.grouping!r} is not one of auto|towers|fused|none"),
-            (self.schedule in ("plateau", "step", "cosine"),
-             f"--lr_schedule {self.schedule!r} is not one of plateau|step|cosine"),
+            (self.lr_schedule in ("plateau", "step", "cosine"),
+             f"--lr_schedule {self.lr_schedule!r} is not one of plateau|step|cosine"),
             (self.strategy in ("default", "mirrored", "multi_worker"),
              f"--strategy {self.strategy!r} is not one of default|mirrored|multi_worker"),
             (self.precision in ("float32", "mixed_float16", "mixed_bfloat16"),
@@ -112,8 +123,86 @@ class TrainConfig:
             (self.log_every_steps > 0, "--log_every_steps must be > 0"),
             (self.checkpoint_every_steps > 0, "--checkpoint_every_steps must be > 0"),
             (bool(self.workdir), "--workdir is required"),
-        ]
-        problems = [message for ok, message in checks if not ok]
-        if problems:
-            raise ValueError("; ".join(problems))
+        ])
         return self
+
+
+@dataclasses.dataclass(frozen=True)
+class PrepareConfig:
+    """`python -m tf_alexnet.prepare`: 256x256 TFRecord shards and statistics."""
+    data: DataConfig
+    output: str
+    splits: tuple = ()             # empty: every split the source has
+    num_shards: int = 0            # per split; 0: one per 1,000 images
+    workers: int = 0               # parallel shard writers; 0: CPU count
+    jpeg_quality: int = 90
+
+    def validate(self):
+        self.data.validate()
+        _raise_problems([(1 <= self.jpeg_quality <= 100, "--jpeg_quality must be in 1..100"),
+                         (bool(self.output), "--output is required")])
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    """`python -m tf_alexnet.evaluate`: the data to score; sizes and mean come from the
+    model (its RunInfo), so `data` carries only the source, batch and crops."""
+    data: DataConfig
+    workdir: str = ""
+    checkpoint: str = ""
+    model: str = ""
+    split: str = "validation"
+    json: bool = False
+    max_examples: int = 0
+
+    def validate(self):
+        self.data.validate()
+        _raise_problems([(bool(self.workdir) != bool(self.model),
+                          "Give one of --workdir (a training run) or --model (an export).")])
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportConfig:
+    """`python -m tf_alexnet.export`: a SavedModel version and TFLite files."""
+    workdir: str = ""
+    checkpoint: str = ""
+    export_dir: str = "export/models/alexnet"
+    version: int = 0               # 0: the next free integer (--tflite_only: the latest)
+    overwrite: bool = False
+    tflite: tuple = ()             # float32, float16, dynamic, int8
+    tflite_only: bool = False
+    calibration_images: int = 100
+    calibration_data: str = ""     # data spec; empty: the training run's
+
+    def validate(self):
+        _raise_problems([(self.tflite_only or bool(self.workdir),
+                          "--workdir is required (or --tflite_only)."),
+                         (self.version >= 0, "--version must be >= 0"),
+                         (self.calibration_images >= 1, "--calibration_images must be >= 1")])
+        return self
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """`python -m tf_alexnet.predict`: top classes of image files."""
+    images: tuple
+    model: str = ""
+    json: bool = False
+    top_k: int = 5
+    rest_body: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """`python -m tf_alexnet.bench`: what to measure and for how long."""
+    command: str
+    data: DataConfig
+    steps: int = 8                 # timed steps per measurement
+    warmup: int = 2                # untimed steps first (tracing, XLA compilation)
+    groupings: tuple = ("towers", "fused", "none")
+    split: str = "train"           # bench data
+    xla: bool = False              # bench train
+    model: str = ""                # bench inference: an export; empty: a fresh paper model
+    seconds: float = 20.0          # bench data

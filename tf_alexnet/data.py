@@ -19,12 +19,12 @@ def resolve_stats(config, source):
         return preprocess.Stats()
     path = source.stats_path if config.stats == "auto" else config.stats
     try:
-        return preprocess.load_stats(path)
+        return preprocess.Stats.load(path)
     except (OSError, KeyError, ValueError) as e:
         raise DataError(f"--stats {path}: cannot read dataset statistics ({e}).") from None
 
 
-def make_dataset(config, split, training, start_example=0):
+def make_dataset(config, split, training, start_example=0, preprocessing=None):
     """Batched, prefetched (images float32 [B, S, S, 3] or [B, 10, S, S, 3], labels int32 [B]).
 
     Args:
@@ -54,7 +54,8 @@ def make_dataset(config, split, training, start_example=0):
                     **parallel)
         drop = True
     else:
-        eval_fn = preprocess.make_eval_preprocess(config, stats)
+        eval_fn = preprocess.make_eval_preprocess(
+            preprocessing or config.preprocessing(stats), config.eval_crops)
         ds = ds.map(lambda x, y: (eval_fn(load(x)), y), **parallel)
         drop = False
     if config.on_bad_image == "skip":
@@ -63,14 +64,14 @@ def make_dataset(config, split, training, start_example=0):
         # does not, because ignore_errors(log_warning=True) there made the process take up
         # to 45 s to exit after a 13-epoch run (measured on the quickstart).
         ds = ds.ignore_errors(log_warning=not training)
-    if not training and config.cache:
+    if not training and config.cache_eval:
         ds = ds.cache()
     ds = ds.batch(config.batch_size, drop_remainder=drop).prefetch(tf.data.AUTOTUNE)
     ds.class_names = source.class_names
     ds.num_examples = source.num_examples
     ds.stats = stats
     if source.bad_files:
-        logging.warning("%s: %d bad image(s) left out of split %r.", config.data,
+        logging.warning("%s: %d bad image(s) left out of split %r.", config.source,
                         len(source.bad_files), split)
     ds.bad_files = source.bad_files
     return ds

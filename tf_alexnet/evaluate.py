@@ -1,69 +1,65 @@
 """Scores a trained model: top-1 and top-5 error, center or 10 crops.
 
-    python -m tf_alexnet.evaluate --workdir W --data SPEC --split NAME --crops center|ten [--json]
+    python -m tf_alexnet.evaluate --workdir W --data SPEC --split NAME --eval_crops center|ten [--json]
     python -m tf_alexnet.evaluate --model PATH --data SPEC ...   (SavedModel or .tflite)
 
 The data's labels are matched to the model's classes by name, so a folder with the same
 class names in another order scores correctly; a class unknown to the model is an error.
-Image size, resize and mean subtraction are those the model was trained with.
+Image size, resize, mean and statistics are the model's own (its RunInfo), which is why
+this command has no flags for them.
 """
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import json
-import os
 import sys
 
-from absl import app, flags, logging
+from absl import app, logging
 
 from tf_alexnet import flags as flags_lib
 
-FLAGS = flags.FLAGS
+
+def load_predictor(config):
+    """(predict(images) -> probabilities, RunInfo, what was loaded) of a workdir or export."""
+    if config.workdir:
+        from tf_alexnet import metrics, rundir
+
+        model, info, path = rundir.restore_model(config.workdir, config.checkpoint or None)
+        return metrics.make_predict_fn(model), info, path
+    from tf_alexnet import loading
+
+    model = loading.load(config.model)
+    return model.predict_preprocessed, model.info, model.path
 
 
-def _workdir_predictor():
-    from tf_alexnet import evaluation, workdir as workdir_lib
+def evaluate(config):
+    """The metrics dict of `config` (an EvalConfig), with what was scored on what."""
+    from tf_alexnet import metrics
+    from tf_alexnet.data import make_dataset
 
-    model, meta, path = workdir_lib.restore_model(FLAGS.workdir, FLAGS.checkpoint or None)
-    stats = os.path.join(FLAGS.workdir, "stats.json")
-    return (evaluation.make_predict_fn(model), meta["class_names"], meta, stats, path)
-
-
-def _exported_predictor():
-    from tf_alexnet import exported
-
-    model = exported.load(FLAGS.model)
-    return (model.predict_preprocessed, model.class_names, model.meta, model.stats_path,
-            model.path)
+    predict, info, source = load_predictor(config)
+    ds = make_dataset(config.data, config.split, training=False,
+                      preprocessing=info.preprocessing)
+    mapping = metrics.label_map(ds.class_names, info.class_names)
+    result = metrics.evaluate(predict, ds, mapping, config.max_examples)
+    return dict(result, crops=config.data.eval_crops, split=config.split,
+                data=config.data.source, model=source)
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from tf_alexnet import evaluation
-    from tf_alexnet.data import DataError, make_dataset
-    from tf_alexnet.workdir import WorkdirError
-
     try:
-        if bool(FLAGS.workdir) == bool(FLAGS.model):
-            raise ValueError("Give one of --workdir (a training run) or --model (an export).")
-        predict, classes, meta, stats, source = (
-            _workdir_predictor() if FLAGS.workdir else _exported_predictor())
-        config = flags_lib.evaluate_config(meta["image_size"], meta["resize"], meta["mean"],
-                                           stats)
-        ds = make_dataset(config.data, config.split, training=False)
-        mapping = evaluation.label_map(ds.class_names, classes)
-        result = evaluation.evaluate(predict, ds, mapping, config.max_examples)
-    except (DataError, WorkdirError, ValueError, OSError) as e:
+        config = flags_lib.evaluate_config()
+        result = evaluate(config)
+    except (ValueError, OSError) as e:  # DataError, WorkdirError, ExportError included
         sys.exit(f"evaluate: {e}")
-    result.update(crops=config.data.eval_crops, split=config.split, data=config.data.data,
-                  model=source)
     if config.json:
         print(json.dumps(result))
     else:
-        print(f"{source} on {config.data.data} [{config.split}], {result['num_images']} images, "
-              f"{config.data.eval_crops} crop(s): top-1 error {result['top1_error']:.4f}, "
-              f"top-5 error {result['top5_error']:.4f}")
+        print(f"{result['model']} on {result['data']} [{config.split}], "
+              f"{result['num_images']} images, {result['crops']} crop(s): top-1 error "
+              f"{result['top1_error']:.4f}, top-5 error {result['top5_error']:.4f}")
 
 
 if __name__ == "__main__":

@@ -4,36 +4,52 @@ All layers are serializable (`.keras` files) under the package name `tf_alexnet`
 """
 
 import contextlib
+import dataclasses
 
 import keras
 import tensorflow as tf
 
-# Local response normalization presets (../shared/FACTS.md §4), as arguments of
-# tf.nn.local_response_normalization. TF's alpha multiplies each squared term directly;
-# PyTorch, Caffe and cuda-convnet divide their alpha by the window size n. The paper's text
-# writes alpha=1e-4 without a division, so "paper" keeps 1e-4, while the two code bases the
-# other presets come from effectively used 1e-4 / 5 = 2e-5 per term.
+
+@dataclasses.dataclass(frozen=True)
+class LRNParams:
+    """The arguments of `tf.nn.local_response_normalization`: n = 2 * depth_radius + 1
+    channels in the window, k = bias; alpha multiplies each squared term (not divided by n)."""
+    depth_radius: int = 2
+    bias: float = 2.0
+    alpha: float = 1e-4
+    beta: float = 0.75
+
+    @classmethod
+    def of(cls, value):
+        """An LRNParams from a preset name, a dict or (key, value) pairs, or as it is."""
+        if isinstance(value, LRNParams):
+            return value
+        if isinstance(value, str):
+            if value not in LRN_PRESETS:
+                raise ValueError(f"Unknown LRN preset {value!r}; choose one of "
+                                 f"{sorted(LRN_PRESETS)}.")
+            return LRN_PRESETS[value]
+        args = dict(value)  # a dict, or the sorted pairs older model.json files hold
+        return cls(int(args["depth_radius"]), float(args["bias"]), float(args["alpha"]),
+                   float(args["beta"]))
+
+
+# Presets. The paper's §3.3 prints the formula with alpha = 1e-4 multiplying the sum of
+# squares, which is what TF's op computes; cuda-convnet's layer definitions (the 2012 code)
+# and Caffe's bvlc_alexnet divide their alpha (1e-4) by n = 5, i.e. 2e-5 per squared term,
+# and Caffe uses k = 1. tests/test_layers.py checks each against the numpy formula.
 LRN_PRESETS = {
-    "paper": dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75),
-    "cuda_convnet": dict(depth_radius=2, bias=2.0, alpha=2e-5, beta=0.75),
-    "caffe": dict(depth_radius=2, bias=1.0, alpha=2e-5, beta=0.75),
+    "paper": LRNParams(2, 2.0, 1e-4, 0.75),
+    "cuda_convnet": LRNParams(2, 2.0, 2e-5, 0.75),
+    "caffe": LRNParams(2, 1.0, 2e-5, 0.75),
 }
-
-
-def lrn_arguments(preset):
-    """Returns the LRN keyword arguments of a preset name, or of a dict given as it is."""
-    if isinstance(preset, dict):
-        return dict(preset)
-    if preset not in LRN_PRESETS:
-        raise ValueError(f"Unknown LRN preset {preset!r}; choose one of {sorted(LRN_PRESETS)}.")
-    return dict(LRN_PRESETS[preset])
 
 
 class _OnDevice:
     """Mixin: builds the layer's variables and runs its ops under `tf.device(self.device)`.
 
     Keras 3 functional models drop `tf.device` scopes that surround model construction
-    (FACTS §5), so placement has to happen inside the layer, when it builds and when it runs.
+    (tests/test_model.py's placement test reads the devices of the traced ops), so placement has to happen inside the layer, when it builds and when it runs.
     `device=None` places nothing. Soft placement lets a model built for GPUs run on a CPU.
     """
 
@@ -90,7 +106,7 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
     Args:
       depth_radius, bias, alpha, beta: as `tf.nn.local_response_normalization`
         (n = 2 * depth_radius + 1, k = bias). Override the preset when given.
-      preset: "paper", "cuda_convnet" or "caffe" (../shared/FACTS.md §4).
+      preset: "paper", "cuda_convnet" or "caffe" (see LRN_PRESETS).
       groups: channels are split in this many equal groups, each normalized on its own.
         The paper normalizes each GPU's half separately, so the fused two-group model uses
         groups=2 to compute exactly what the two towers compute.
@@ -100,13 +116,13 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
     def __init__(self, depth_radius=None, bias=None, alpha=None, beta=None, preset="paper",
                  groups=1, device=None, **kwargs):
         super().__init__(**kwargs)
-        args = lrn_arguments(preset)
         given = dict(depth_radius=depth_radius, bias=bias, alpha=alpha, beta=beta)
-        args.update({k: v for k, v in given.items() if v is not None})
-        self.depth_radius = int(args["depth_radius"])
-        self.bias = float(args["bias"])
-        self.alpha = float(args["alpha"])
-        self.beta = float(args["beta"])
+        params = dataclasses.replace(LRNParams.of(preset),
+                                     **{k: v for k, v in given.items() if v is not None})
+        self.depth_radius = int(params.depth_radius)
+        self.bias = float(params.bias)
+        self.alpha = float(params.alpha)
+        self.beta = float(params.beta)
         self.groups = int(groups)
         self._init_device(device)
 

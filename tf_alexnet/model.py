@@ -15,8 +15,9 @@ Groupings (all compute the same function for the same weights, see `convert_grou
     (conv3 is split by its outputs, each half seeing both columns' conv2 maps, as in the
     paper's Figure 2). With `tower_devices` the halves are placed on two devices.
   "fused":  conv2/4/5 are `Conv2D(groups=2)`. Keras runs grouped convolutions through XLA
-    on the TF backend, which is slow on CPU and leaves XLA-only functions in exports
-    (../shared/FACTS.md §3); prefer towers unless XLA is what you want.
+    on the TF backend (keras/src/backend/tensorflow/nn.py: "grouped convolutions are broken
+    on CPU without XLA"), which is slow on CPU and leaves XLA-only functions in exports;
+    prefer towers unless XLA is what you want.
   "none":   the same widths without groups (62,378,344 parameters instead of 60,965,224).
 
 LRN in the grouped models normalizes each half separately, as each GPU did in the paper.
@@ -28,8 +29,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_alexnet.layers import (LocalResponseNormalization, PlacedConv2D, PlacedMaxPooling2D,
-                               lrn_arguments)
+from tf_alexnet.layers import (LocalResponseNormalization, LRNParams, PlacedConv2D,
+                               PlacedMaxPooling2D)
 
 GROUPINGS = ("towers", "fused", "none")
 PAPER_FILTERS = (96, 256, 384, 384, 256)
@@ -41,7 +42,8 @@ MIN_IMAGE_SIZE = 67  # the smallest input that leaves a 1x1 map after pool5
 # conv2/conv4/conv5/fc6/fc7). The others' biases are 0.
 #   paper: N(0, 0.01) everywhere, biases 1 (the paper's §5).
 #   caffe: bvlc_alexnet's fix for the paper init's long flat loss at ln(classes):
-#          fc6/fc7 from N(0, 0.005), those biases 0.1 (../shared/FACTS.md §7).
+#          fc6/fc7 from N(0, 0.005), those biases 0.1 (BVLC Caffe's
+#          models/bvlc_alexnet/train_val.prototxt).
 #   he:    He-normal kernels, zero biases, fc8 from N(0, 0.01); conv1's He scale is
 #          divided by 64 because the paper's inputs are 0..255 pixels minus the mean
 #          (std ~ 60), not unit-variance. Not the paper, but the quickest start for short
@@ -62,8 +64,23 @@ class AlexNetSpec:
     image_size: int = 227
     filters: tuple = PAPER_FILTERS
     fc_units: int = 4096
-    lrn: tuple = tuple(sorted(lrn_arguments("paper").items()))
+    lrn: LRNParams = LRNParams()
     dropout: float = 0.5
+
+    @classmethod
+    def create(cls, num_classes=1000, image_size=227, width=1.0, fc_units=4096, lrn="paper",
+               dropout=0.5):
+        """The spec of `build_alexnet`'s arguments (`width` scales the conv filters)."""
+        return cls(int(num_classes), int(image_size), scaled_filters(width), int(fc_units),
+                   LRNParams.of(lrn), float(dropout))
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(int(d["num_classes"]), int(d["image_size"]), tuple(d["filters"]),
+                   int(d["fc_units"]), LRNParams.of(d["lrn"]), float(d["dropout"]))
 
 
 def scaled_filters(width):
@@ -130,9 +147,7 @@ def build_alexnet(num_classes=1000, image_size=227, grouping="towers", tower_dev
       fc_units: width of fc6 and fc7.
       seed: makes the initial weights and dropout masks reproducible.
     """
-    spec = AlexNetSpec(num_classes=int(num_classes), image_size=int(image_size),
-                       filters=scaled_filters(width), fc_units=int(fc_units),
-                       lrn=tuple(sorted(lrn_arguments(lrn).items())), dropout=float(dropout))
+    spec = AlexNetSpec.create(num_classes, image_size, width, fc_units, lrn, dropout)
     return build_from_spec(spec, grouping, resolve_tower_devices(tower_devices), init, seed, name)
 
 
@@ -146,7 +161,7 @@ def build_from_spec(spec, grouping, devices, init="paper", seed=None, name="alex
         raise ValueError(f"image_size {spec.image_size} is too small: AlexNet needs at least "
                          f"{MIN_IMAGE_SIZE} pixels (227 for the paper's 55/27/13/6 maps).")
     f1, f2, f3, f4, f5 = spec.filters
-    lrn = dict(spec.lrn)
+    lrn = dataclasses.asdict(spec.lrn)
 
     def conv(layer, filters, size, stride=1, padding="same", groups=1, device=None):
         kwargs = dict(strides=stride, padding=padding, groups=groups, activation="relu",
@@ -202,34 +217,12 @@ def build_from_spec(spec, grouping, devices, init="paper", seed=None, name="alex
     return keras.Model(inputs, logits, name=name)
 
 
-def model_grouping(model):
-    """"towers", "fused" or "none", read off the model's layers."""
-    names = {layer.name for layer in model.layers}
-    if "conv1a" in names:
-        return "towers"
-    return "fused" if model.get_layer("conv2").groups > 1 else "none"
-
-
-def model_spec(model):
-    """The `AlexNetSpec` of a model built by `build_alexnet` (or loaded from one)."""
-    weights = canonical_weights(model)
-    lrn = model.get_layer("lrn1a" if model_grouping(model) == "towers" else "lrn1")
-    return AlexNetSpec(
-        num_classes=weights["fc8"][0].shape[-1], image_size=model.input_shape[1],
-        filters=tuple(weights[n][0].shape[-1] for n in CONV_NAMES),
-        fc_units=weights["fc6"][0].shape[-1],
-        lrn=tuple(sorted(dict(depth_radius=lrn.depth_radius, bias=lrn.bias, alpha=lrn.alpha,
-                              beta=lrn.beta).items())),
-        dropout=float(model.get_layer("drop6").rate))
-
-
-def canonical_weights(model):
+def canonical_weights(model, grouping):
     """{layer: [kernel, bias]} in the fused layout (conv2 kernel [5, 5, 48, 256], ...).
 
     A fused kernel [k, k, cin/2, cout] holds tower a's kernel in [..., :cout/2] and tower b's
     in [..., cout/2:], so the towers' halves are concatenated on the last axis.
     """
-    grouping = model_grouping(model)
     out = {}
     for layer in CONV_NAMES + DENSE_NAMES:
         if grouping == "towers" and layer in CONV_NAMES:
@@ -240,9 +233,8 @@ def canonical_weights(model):
     return out
 
 
-def set_canonical_weights(model, weights):
-    """Loads `canonical_weights` output into a model of any grouping with the same spec."""
-    grouping = model_grouping(model)
+def set_canonical_weights(model, grouping, weights):
+    """Loads `canonical_weights` output into a model of `grouping` with the same spec."""
     for layer, (kernel, bias) in weights.items():
         if grouping == "towers" and layer in CONV_NAMES:
             half = kernel.shape[-1] // 2
@@ -252,17 +244,16 @@ def set_canonical_weights(model, weights):
             model.get_layer(layer).set_weights([kernel, bias])
 
 
-def convert_grouping(model, grouping, tower_devices=None):
-    """A new model of `grouping` ("towers" or "fused") computing the same function.
+def convert_grouping(model, spec, source, target, tower_devices=None):
+    """A new `target` model ("towers" or "fused") computing what `model` (of `spec`, built
+    as `source`) computes.
 
     Fused and towers hold the same numbers (canonical_weights); an ungrouped model is a
     different network and cannot be converted.
     """
-    source = model_grouping(model)
-    if "none" in (source, grouping) and source != grouping:
-        raise ValueError(f"Cannot convert a {source!r} model to {grouping!r}: only the grouped "
+    if "none" in (source, target) and source != target:
+        raise ValueError(f"Cannot convert a {source!r} model to {target!r}: only the grouped "
                          "models ('towers' and 'fused') are the same network.")
-    new = build_from_spec(model_spec(model), grouping, resolve_tower_devices(tower_devices),
-                 name=model.name)
-    set_canonical_weights(new, canonical_weights(model))
+    new = build_from_spec(spec, target, resolve_tower_devices(tower_devices), name=model.name)
+    set_canonical_weights(new, target, canonical_weights(model, source))
     return new

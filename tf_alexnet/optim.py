@@ -74,13 +74,13 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, kind, base_lr, total_steps, boundaries=(), factor=0.1, patience=1,
-                 max_reductions=3, min_delta=0.0, warmup_steps=0):
+                 max_reductions=3, warmup_steps=0):
         if kind not in ("plateau", "step", "cosine"):
             raise ValueError(f"Unknown schedule {kind!r}: use plateau, step or cosine.")
         self.kind, self.base_lr, self.total_steps = kind, float(base_lr), max(1, total_steps)
         self.boundaries = tuple(int(b) for b in boundaries)
         self.factor, self.patience = float(factor), int(patience)
-        self.max_reductions, self.min_delta = int(max_reductions), float(min_delta)
+        self.max_reductions = int(max_reductions)
         self.warmup_steps = int(warmup_steps)
         with tf.init_scope():
             self.scale = tf.Variable(1.0, trainable=False, name="lr_scale")
@@ -108,7 +108,7 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
 
     def report(self, top1_error):
         """Host side, after an evaluation. Returns True when the rate was just divided."""
-        improved = top1_error < float(self.best.numpy()) - self.min_delta
+        improved = top1_error < float(self.best.numpy())
         if improved:
             self.best.assign(top1_error)
             self.bad_evals.assign(0)
@@ -121,9 +121,3 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
             self.bad_evals.assign(0)
             return True
         return False
-
-    def get_config(self):
-        return dict(kind=self.kind, base_lr=self.base_lr, total_steps=self.total_steps,
-                    boundaries=self.boundaries, factor=self.factor, patience=self.patience,
-                    max_reductions=self.max_reductions, min_delta=self.min_delta,
-                    warmup_steps=self.warmup_steps)

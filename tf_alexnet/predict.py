@@ -13,21 +13,20 @@ import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 import json
 import sys
 
-from absl import app, flags, logging
+from absl import app, logging
 import numpy as np
 
 from tf_alexnet import flags as flags_lib
 
-FLAGS = flags.FLAGS
-
 
 def main(argv):
-    images = argv[1:]
-    if not images:
+    if not argv[1:]:
         raise app.UsageError("Give one or more image files after the flags.")
-    from tf_alexnet import exported
+    config = flags_lib.predict_config(argv[1:])
+    images = config.images
+    from tf_alexnet import loading
 
-    if FLAGS.rest_body:  # no model needed: the request body for TF Serving's REST API
+    if config.rest_body:  # no model needed: the request body for TF Serving's REST API
         from tf_alexnet.serving import rest_body
         try:
             encoded = [open(path, "rb").read() for path in images]
@@ -36,22 +35,22 @@ def main(argv):
         print(json.dumps(rest_body(encoded)))
         return
     try:
-        model = exported.load(FLAGS.model)
-    except exported.ExportError as e:
+        model = loading.load(config.model)
+    except loading.ExportError as e:
         sys.exit(f"predict: {e}")
     failed = 0
     for path, probs, error in model.predict_files(images):
         if error:
             failed += 1
-            if FLAGS.json:
+            if config.json:
                 print(json.dumps({"image": path, "error": error}))
             else:
                 print(f"{path}: error: {error}", file=sys.stderr)
             continue
-        top = np.argsort(-probs)[:FLAGS.top_k]
+        top = np.argsort(-probs)[:config.top_k]
         predictions = [{"class": model.class_names[i], "name": model.display_names[i],
                         "index": int(i), "probability": float(probs[i])} for i in top]
-        if FLAGS.json:
+        if config.json:
             print(json.dumps({"image": path, "predictions": predictions}))
         else:
             print(path)

@@ -33,12 +33,12 @@ import tensorflow as tf
 import keras
 
 from tf_alexnet import flags as flags_lib
-from tf_alexnet.preprocess import decode_square
+from tf_alexnet.preprocess import Stats, decode_square
 from tf_alexnet.sources import DataError, folder_splits, open_source, parse_spec
 
 
 def default_splits(config):
-    kind, arg = parse_spec(config.data)
+    kind, arg = parse_spec(config.source)
     if kind == "folder" and folder_splits(arg):
         return tuple(folder_splits(arg))
     return ("train", "validation")
@@ -109,7 +109,7 @@ def write_shard(source, split, index, num_shards, cfg, process, progress):
 
 
 def combine_stats(paths):
-    """stats.json content and the mean image from per-shard sums."""
+    """(Stats with the mean image, extra stats.json keys) from per-shard sums."""
     parts = [np.load(p) for p in paths]
     images = sum(int(p["images"]) for p in parts)
     if images == 0:
@@ -120,12 +120,10 @@ def combine_stats(paths):
     eigval, eigvec = np.linalg.eigh(cov)
     order = np.argsort(eigval)[::-1]
     eigval, eigvec = eigval[order], eigvec[:, order]
-    stats = dict(num_images=images, mean_rgb=(mean * 255).tolist(),
-                 std_rgb=(np.sqrt(np.diag(cov)) * 255).tolist(),
-                 pca_eigenvalues=eigval.tolist(), pca_eigenvectors=eigvec.tolist(),
-                 covariance=cov.tolist())
     mean_image = (sum(p["image_sum"] for p in parts) / images).astype(np.float32)
-    return stats, mean_image
+    stats = Stats(tuple(mean * 255), tuple(np.sqrt(np.diag(cov)) * 255), tuple(eigval),
+                  tuple(map(tuple, eigvec)), mean_image, source="prepare")
+    return stats, dict(num_images=images, covariance=cov.tolist())
 
 
 def prepare(cfg):
@@ -170,20 +168,18 @@ def prepare(cfg):
     with open(os.path.join(cfg.output, "bad_files.txt"), "w") as f:
         f.write("".join(b + "\n" for b in bad))
     stats_split = "train" if "train" in stats_files else next(iter(stats_files))
-    stats, mean_image = combine_stats(stats_files[stats_split])
-    stats["split"] = stats_split
-    stats["bad_files"] = len(bad)
-    np.save(os.path.join(cfg.output, "mean_image.npy"), mean_image)
-    with open(os.path.join(cfg.output, "stats.json"), "w") as f:
-        json.dump(stats, f, indent=2)
+    stats, extra = combine_stats(stats_files[stats_split])
+    extra.update(split=stats_split, bad_files=len(bad))
+    stats.save(cfg.output, **extra)
     logging.info("Wrote %s: %d images in %s, %d bad file(s).", cfg.output,
                  sum(counts.values()),
                  "/".join(stats_files), len(bad))
-    return stats
+    return {**stats.to_json(), **extra}
 
 
 def main(argv):
-    del argv
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     try:
         stats = prepare(flags_lib.prepare_config())
     except (DataError, ValueError) as e:

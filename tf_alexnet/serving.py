@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_alexnet import preprocess
+from tf_alexnet.metrics import average_crops
 
 TOP_K = 5
 SIGNATURES = ("serving_default", "predict_images", "predict_images_uint8",
@@ -47,7 +48,7 @@ def display_names(class_names):
 class ServingModule(tf.Module):
     """Holds the Keras model, the class-name table and the preprocessing constants."""
 
-    def __init__(self, model, names_file, data_config, stats):
+    def __init__(self, model, names_file, preprocessing):
         super().__init__(name="alexnet_serving")
         # Neither the Keras model nor its keras.Variables are tracked: with either, TF1-style
         # loaders (TF Serving's C++ loader, saved_model_cli run) fail with "Could not find
@@ -55,30 +56,28 @@ class ServingModule(tf.Module):
         # `signatures()` tracks the tf.Variables the traced functions capture. The model is
         # reached through a closure, which is not tracked.
         self._logits = lambda images: model(images, training=False)
-        self.size = data_config.image_size
+        self.size = preprocessing.image_size
         self.k = min(TOP_K, int(model.output_shape[-1]))
         self.names_asset = tf.saved_model.Asset(names_file)
         self.names = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(
                 self.names_asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
                 tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
-        self._center = preprocess.make_eval_preprocess(data_config, stats, crops="center")
-        self._ten = preprocess.make_eval_preprocess(data_config, stats, crops="ten")
+        self._center = preprocess.make_eval_preprocess(preprocessing, crops="center")
+        self._ten = preprocess.make_eval_preprocess(preprocessing, crops="ten")
         s = self.size
-        spec = lambda shape, dtype, name: tf.TensorSpec(shape, dtype, name=name)
-        self.serving_default = tf.function(
-            self._from_bytes, input_signature=[spec([None], tf.string, "image_bytes")])
-        self.serving_ten_crop = tf.function(
-            self._ten_from_bytes, input_signature=[spec([None], tf.string, "image_bytes")])
-        self.predict_images = tf.function(
-            self._from_images, input_signature=[spec([None, None, None, 3], tf.float32,
-                                                     "images")])
-        self.predict_images_uint8 = tf.function(
-            self._from_images, input_signature=[spec([None, None, None, 3], tf.uint8,
-                                                     "images")])
-        self.predict_preprocessed = tf.function(
-            self._from_preprocessed, input_signature=[spec([None, s, s, 3], tf.float32,
-                                                           "images")])
+
+        def function(body, shape, dtype, name):
+            return tf.function(body, input_signature=[tf.TensorSpec(shape, dtype, name=name)])
+
+        self.serving_default = function(self._center_crop, [None], tf.string, "image_bytes")
+        self.serving_ten_crop = function(self._ten_crops, [None], tf.string, "image_bytes")
+        self.predict_images = function(self._center_crop, [None, None, None, 3], tf.float32,
+                                       "images")
+        self.predict_images_uint8 = function(self._center_crop, [None, None, None, 3],
+                                             tf.uint8, "images")
+        self.predict_preprocessed = function(self._from_preprocessed, [None, s, s, 3],
+                                             tf.float32, "images")
 
     def _numeric(self, images):
         """predict_preprocessed without the name table: what TFLite converts."""
@@ -99,19 +98,13 @@ class ServingModule(tf.Module):
     def _map(self, fn, batch, shape):
         return tf.map_fn(fn, batch, fn_output_signature=tf.TensorSpec(shape, tf.float32))
 
-    def _from_bytes(self, image_bytes):
-        images = self._map(self._center, image_bytes, [self.size, self.size, 3])
+    def _center_crop(self, images_or_bytes):
+        images = self._map(self._center, images_or_bytes, [self.size, self.size, 3])
         return self._outputs(self._probabilities(images))
 
-    def _ten_from_bytes(self, image_bytes):
+    def _ten_crops(self, image_bytes):
         crops = self._map(self._ten, image_bytes, [10, self.size, self.size, 3])
-        flat = tf.reshape(crops, [-1, self.size, self.size, 3])
-        probs = tf.reshape(self._probabilities(flat), [tf.shape(crops)[0], 10, -1])
-        return self._outputs(tf.reduce_mean(probs, 1))
-
-    def _from_images(self, images):
-        images = self._map(self._center, images, [self.size, self.size, 3])
-        return self._outputs(self._probabilities(images))
+        return self._outputs(average_crops(self._probabilities, crops))
 
     def _from_preprocessed(self, images):
         return self._outputs(self._probabilities(images))

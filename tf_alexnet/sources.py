@@ -57,7 +57,7 @@ def parse_spec(spec):
 
 def open_source(config, split):
     """Returns the `Source` for `split` of `config.data`."""
-    kind, arg = parse_spec(config.data)
+    kind, arg = parse_spec(config.source)
     return {"tfds": _tfds, "folder": _folder, "tfrecord": _tfrecord,
             "synthetic": _synthetic}[kind](config, arg, split)
 

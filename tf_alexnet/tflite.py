@@ -2,9 +2,10 @@
 
 Builtin ops only (no Flex/SELECT_TF_OPS: the pip interpreters cannot run them). LRN becomes
 the builtin LOCAL_RESPONSE_NORMALIZATION, which exists in float32 only, so the int8 model
-keeps it in float between quantize/dequantize (FACTS §9). Image decoding cannot be
-converted: a .tflite takes preprocessed [N, S, S, 3] float32 images, and `exported.py`
-preprocesses with the same functions as evaluation.
+keeps it in float between quantize/dequantize (tests/test_export.py checks that the int8
+file holds the builtin op). Image decoding cannot be converted: a .tflite takes preprocessed
+[N, S, S, 3] float32 images, and `loading.py` preprocesses with the same functions as
+evaluation.
 """
 
 import numpy as np

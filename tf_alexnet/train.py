@@ -19,13 +19,11 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     from tf_alexnet import train_lib
-    from tf_alexnet.data import DataError
-    from tf_alexnet.workdir import WorkdirError
 
     try:
         config = flags_lib.train_config()
         result = train_lib.train(config, flags_lib.resolved_flagfile())
-    except (DataError, WorkdirError, ValueError, train_lib.NonFiniteLoss) as e:
+    except (ValueError, train_lib.NonFiniteLoss) as e:  # DataError, WorkdirError included
         logging.error("%s", e)
         sys.exit(f"train: {e}")
     print(json.dumps(result))

@@ -1,28 +1,33 @@
-"""The training loop: one tf.function step, periodic evaluation, checkpoints, summaries.
+"""The training loop in three parts: open the run, build the state, run the loop.
 
-`train(config)` resumes from the workdir's latest checkpoint when there is one: the step,
-the optimizer's velocities, the learning-rate schedule's state and the data position (the
-stream is seeded by example index, see data.make_dataset) all continue where they stopped.
+    open_run(config, strategy)  the data (opened once), steps, grouping, and the RunInfo,
+                                checked against the workdir's when resuming
+    build_state(run)            model, optimizer, checkpoint manager; restores the latest
+    TrainLoop(run, state).run() the compiled step, logs, evaluations, checkpoints
+
+`train(config)` does the three inside `process_settings`, which sets the precision policy,
+op determinism and the SIGINT/SIGTERM handlers for the run and restores them afterwards.
+A resumed run continues the step, the optimizer's velocities, the learning-rate schedule's
+state and the data position (the stream is seeded by example index, see data.make_dataset).
 """
 
+import contextlib
+import dataclasses
 import logging
 import math
 import os
 import shutil
 import signal
-import sys
 import tempfile
-import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from tf_alexnet import evaluation, workdir as workdir_lib
+from tf_alexnet import rundir
 from tf_alexnet.data import make_dataset
-from tf_alexnet.model import build_from_spec, AlexNetSpec, resolve_tower_devices, scaled_filters
-from tf_alexnet.layers import lrn_arguments
-from tf_alexnet.optim import LearningRate, PaperSGD
+from tf_alexnet.model import AlexNetSpec, build_from_spec, resolve_tower_devices
+from tf_alexnet.rundir import RunInfo
+from tf_alexnet.train_step import make_optimizer
 
 
 class NonFiniteLoss(RuntimeError):
@@ -51,10 +56,11 @@ def is_chief(strategy):
         and "chief" not in resolver.cluster_spec().as_dict())
 
 
-def resolve_grouping(config, strategy, previous=None):
+def resolve_grouping(config, previous=None):
     """(grouping, tower devices): "auto" keeps a resumed run's grouping, else picks towers
-    on CPU (3x faster training than Keras' XLA grouped conv there, FACTS §2) and on two or
-    more GPUs under the default strategy (the paper's placement), fused on other GPU setups."""
+    on CPU (3x faster training than Keras' XLA grouped conv there: `bench model`) and on two
+    or more GPUs under the default strategy (the paper's placement), fused on other GPU
+    setups."""
     default = config.strategy == "default"
     gpus = tf.config.list_logical_devices("GPU")
     grouping = config.grouping
@@ -70,100 +76,109 @@ def resolve_grouping(config, strategy, previous=None):
     return grouping, devices
 
 
-def model_spec(config, num_classes):
-    return AlexNetSpec(num_classes=num_classes, image_size=config.data.image_size,
-                       filters=scaled_filters(config.width),
-                       fc_units=config.fc_units,
-                       lrn=tuple(sorted(lrn_arguments(config.lrn).items())),
-                       dropout=config.dropout)
+@dataclasses.dataclass
+class Run:
+    """What a run is, before any model exists: config, data, lengths and its RunInfo."""
+    config: object
+    strategy: object
+    chief: bool
+    info: RunInfo
+    devices: tuple
+    eval_ds: object
+    label_map: object
+    steps_per_epoch: int
+    total_steps: int
 
 
-def make_optimizer(config, steps_per_epoch, total_steps):
-    schedule = LearningRate(
-        config.schedule, config.learning_rate, total_steps,
-        boundaries=[round(e * steps_per_epoch) for e in config.step_epochs],
-        factor=config.lr_factor, patience=config.plateau_patience,
-        max_reductions=config.plateau_max_reductions,
-        warmup_steps=round(config.warmup_epochs * steps_per_epoch))
-    optimizer = PaperSGD(schedule, momentum=config.momentum, decay=config.weight_decay,
-                         decay_biases=config.decay_biases)
-    if config.precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer, schedule
+def _lengths(config, examples):
+    """(steps per epoch, total steps) of a training split of `examples` images."""
+    if examples <= 0 and not config.train_steps:
+        raise ValueError(f"{config.data.source}: unknown size; give --train_steps.")
+    per_epoch = (max(1, examples // config.data.batch_size) if examples > 0
+                 else config.train_steps)
+    return per_epoch, config.train_steps or math.ceil(config.epochs * per_epoch)
 
 
-def make_train_step(model, optimizer, strategy, global_batch, sums, jit_compile=False):
-    """tf.function(iterator): one step on the next global batch.
+def open_run(config, strategy):
+    """Opens the data and the workdir; raises before any model is built if they disagree."""
+    from tf_alexnet import metrics
 
-    Loss is softmax cross-entropy averaged over the global batch (each replica divides its
-    sum by the global batch; the optimizer sums the replicas' gradients). The step adds the
-    batch's loss sum, correct top-1 count and size to `sums` (variables read only at log
-    intervals, so nothing waits on the host inside the step)."""
-    def replica_step(images, labels):
-        with tf.GradientTape() as tape:
-            logits = tf.cast(model(images, training=True), tf.float32)
-            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
-            scaled = optimizer.scale_loss(loss)
-        grads = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        correct = tf.reduce_sum(tf.cast(
-            tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
-        return tf.stack([tf.reduce_sum(per_example), correct,
-                         tf.cast(tf.size(labels), tf.float32)])
-
-    if jit_compile:  # XLA compiles the model step; reading the iterator stays outside it
-        replica_step = tf.function(replica_step, jit_compile=True)
-
-    @tf.function
-    def step(iterator):
-        images, labels = next(iterator)
-        per_replica = strategy.run(replica_step, args=(images, labels))
-        sums.assign_add(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
-
-    return step
+    data = config.data
+    train_ds = make_dataset(data, config.split, training=True)  # opens the data: fail early
+    classes = tuple(train_ds.class_names)
+    if config.num_classes and config.num_classes != len(classes):
+        raise ValueError(f"--num_classes {config.num_classes} but {data.source} has "
+                         f"{len(classes)} classes.")
+    previous = None
+    if os.path.exists(os.path.join(config.workdir, rundir.MODEL_JSON)):
+        previous = rundir.load_run_info(config.workdir)
+    grouping, devices = resolve_grouping(config, previous and previous.grouping)
+    spec = AlexNetSpec.create(len(classes), data.image_size, config.width, config.fc_units,
+                              config.lrn, config.dropout)
+    info = RunInfo(spec, grouping, classes, data.preprocessing(train_ds.stats), data.source)
+    if previous and rundir.latest_checkpoint(config.workdir):
+        rundir.check_compatible(previous, info)
+    eval_ds = make_dataset(data, config.eval_split, False) if config.eval_split else None
+    mapping = metrics.label_map(eval_ds.class_names, classes) if eval_ds else None
+    return Run(config, strategy, is_chief(strategy), info, devices, eval_ds, mapping,
+               *_lengths(config, train_ds.num_examples))
 
 
-def filter_grid(model):
-    """conv1's filters as one image [1, H, W, 3], each filter scaled to [0, 1]."""
-    names = [l.name for l in model.layers]
-    layers = ["conv1a", "conv1b"] if "conv1a" in names else ["conv1"]
-    kernel = tf.concat([model.get_layer(n).kernel for n in layers], -1)  # [k, k, 3, F]
-    f = tf.transpose(kernel, [3, 0, 1, 2])
-    lo = tf.reduce_min(f, [1, 2, 3], keepdims=True)
-    hi = tf.reduce_max(f, [1, 2, 3], keepdims=True)
-    f = tf.pad((f - lo) / (hi - lo + 1e-8), [[0, 0], [1, 1], [1, 1], [0, 0]])
-    count, k = f.shape[0], f.shape[1]
-    cols = 16 if count >= 16 else count
-    rows = -(-count // cols)
-    f = tf.concat([f, tf.zeros([rows * cols - count, k, k, 3])], 0)
-    f = tf.reshape(f, [rows, cols, k, k, 3])
-    return tf.reshape(tf.transpose(f, [0, 2, 1, 3, 4]), [1, rows * k, cols * k, 3])
+@dataclasses.dataclass
+class State:
+    """What a checkpoint holds, and the manager that writes it."""
+    model: object
+    optimizer: object
+    schedule: object
+    step: tf.Variable
+    checkpoint: tf.train.Checkpoint
+    manager: tf.train.CheckpointManager
+    restored_from: str
 
 
-class Progress:
-    """A progress bar per epoch on a terminal; log lines at log intervals otherwise."""
+def build_state(run):
+    """The model, optimizer and checkpoint of `run`, restored from the workdir's latest."""
+    config = run.config
+    with run.strategy.scope():
+        model = build_from_spec(run.info.spec, run.info.grouping, run.devices, config.init,
+                                config.data.seed)
+        optimizer, schedule = make_optimizer(config, run.steps_per_epoch, run.total_steps)
+        optimizer.build(model.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
+                                     layers=rundir.checkpoint_layers(model),
+                                     **schedule.trackables())
+    ckpt_dir = os.path.join(config.workdir, "checkpoints")
+    if not run.chief:  # every worker saves (collectively); only the chief's copy is kept
+        ckpt_dir = tempfile.mkdtemp(prefix="tf_alexnet_worker_")
+    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, config.keep_checkpoints)
+    latest = rundir.latest_checkpoint(config.workdir)
+    if latest:
+        try:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as e:
+            raise rundir.WorkdirError(f"Cannot resume from {latest}: {e}") from None
+        logging.info("Resumed from %s at step %d.", latest, int(step.numpy()))
+    return State(model, optimizer, schedule, step, checkpoint, manager, latest)
 
-    def __init__(self, steps_per_epoch):
-        self.tty = sys.stdout.isatty()
-        self.steps_per_epoch = steps_per_epoch
-        self.bar, self.last = None, 0
 
-    def update(self, step, epoch, values):
-        if not self.tty:
-            logging.info("epoch %d step %d: %s", epoch + 1, step,
-                         ", ".join(f"{k} {v:.4g}" for k, v in values))
-            return
-        in_epoch = step - epoch * self.steps_per_epoch
-        if self.bar is None or in_epoch <= self.last:
-            print(f"Epoch {epoch + 1}")
-            self.bar = keras.utils.Progbar(self.steps_per_epoch, unit_name="step",
-                                           stateful_metrics=[k for k, _ in values])
-        self.bar.update(in_epoch, values)
-        self.last = in_epoch
+def save_run_files(run, flagfile):
+    """The chief writes the RunInfo and the resolved flags into the workdir."""
+    if run.chief:
+        run.info.save(run.config.workdir)
+        if flagfile:
+            with open(os.path.join(run.config.workdir, "flags.txt"), "w") as f:
+                f.write(flagfile)
 
 
-def _install_stop_handlers():
+@contextlib.contextmanager
+def process_settings(config):
+    """Sets the run's process-wide settings; yields {"signal": None or the one received}.
+
+    SIGINT/SIGTERM handlers (save a checkpoint after this step), the precision policy and
+    op determinism are restored on exit, so that `train` can be called as a library."""
+    from tensorflow.python.framework import config as tf_config
+
     stop = {"signal": None}
 
     def handler(signum, frame):
@@ -171,157 +186,37 @@ def _install_stop_handlers():
         logging.warning("Received %s: saving a checkpoint after this step.",
                         signal.Signals(signum).name)
 
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handler)
-    return stop
+    handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    policy = keras.mixed_precision.global_policy()
+    determinism = tf_config.is_op_determinism_enabled()
+    if config.deterministic:
+        keras.utils.set_random_seed(config.data.seed)
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        yield stop
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+        if not determinism:
+            tf_config.disable_op_determinism()
+        for sig, previous in handlers.items():
+            signal.signal(sig, previous)
 
 
 def train(config, flagfile=None):
     """Trains (or resumes) as `config` says; returns the last evaluation's metrics.
 
     `flagfile`: text written to workdir/flags.txt (by the chief) to reproduce the run."""
-    if config.deterministic:
-        keras.utils.set_random_seed(config.data.seed)
-        tf.config.experimental.enable_op_determinism()
-    if config.precision != "float32":
-        keras.mixed_precision.set_global_policy(config.precision)
-    strategy = make_strategy(config.strategy)
-    chief = is_chief(strategy)
-    data = config.data
-    train_ds = make_dataset(data, config.split, training=True)  # opens the data: fail early
-    classes = train_ds.class_names
-    num_classes = config.num_classes or len(classes)
-    if config.num_classes and num_classes != len(classes):
-        raise ValueError(f"--num_classes {num_classes} but {data.data} has {len(classes)} "
-                         "classes.")
-    examples = train_ds.num_examples
-    if examples <= 0 and not config.train_steps:
-        raise ValueError(f"{data.data}: unknown size; give --train_steps.")
-    steps_per_epoch = max(1, examples // data.batch_size) if examples > 0 else config.train_steps
-    total_steps = config.train_steps or math.ceil(config.epochs * steps_per_epoch)
+    from tf_alexnet.loop import TrainLoop
 
-    previous = None
-    if os.path.exists(os.path.join(config.workdir, workdir_lib.MODEL_JSON)):
-        previous = workdir_lib.load_metadata(config.workdir)
-    grouping, devices = resolve_grouping(config, strategy, previous and previous["grouping"])
-    spec = model_spec(config, num_classes)
-    meta = workdir_lib.metadata(spec, grouping, classes, data)
-    if previous and workdir_lib.latest_checkpoint(config.workdir):
-        workdir_lib.check_compatible(previous, meta)
+    with process_settings(config) as stop:
+        run = open_run(config, make_strategy(config.strategy))
+        state = build_state(run)
+        save_run_files(run, flagfile)
+        return TrainLoop(run, state, stop).run_to_end()
 
-    with strategy.scope():
-        model = build_from_spec(spec, grouping, devices, config.init, data.seed)
-        optimizer, schedule = make_optimizer(config, steps_per_epoch, total_steps)
-        optimizer.build(model.trainable_variables)
-    step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var,
-                                     layers=workdir_lib.checkpoint_layers(model),
-                                     **schedule.trackables())
-    ckpt_dir = os.path.join(config.workdir, "checkpoints")
-    if not chief:  # every worker saves (collectively); only the chief's copy is kept
-        ckpt_dir = tempfile.mkdtemp(prefix="tf_alexnet_worker_")
-    manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, config.keep_checkpoints)
-    latest = workdir_lib.latest_checkpoint(config.workdir)
-    if latest:
-        try:
-            checkpoint.restore(latest).assert_existing_objects_matched()
-        except (AssertionError, ValueError) as e:
-            raise workdir_lib.WorkdirError(f"Cannot resume from {latest}: {e}") from None
-        logging.info("Resumed from %s at step %d.", latest, int(step_var.numpy()))
-    if chief:
-        workdir_lib.save_metadata(config.workdir, meta, train_ds.stats)
-        if flagfile:
-            with open(os.path.join(config.workdir, "flags.txt"), "w") as f:
-                f.write(flagfile)
 
-    start = int(step_var.numpy())
-    if start:
-        train_ds = make_dataset(data, config.split, True, start_example=start * data.batch_size)
-    if config.strategy == "multi_worker":
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
-        train_ds = train_ds.with_options(options)
-    iterator = iter(strategy.experimental_distribute_dataset(train_ds))
-    eval_ds = make_dataset(data, config.eval_split, False) if config.eval_split else None
-    mapping = evaluation.label_map(eval_ds.class_names, classes) if eval_ds else None
-
-    sums = tf.Variable(tf.zeros([3]), trainable=False)
-    train_step = make_train_step(model, optimizer, strategy, data.batch_size, sums, config.xla)
-    predict = evaluation.make_predict_fn(model)
-    writers = {k: tf.summary.create_file_writer(os.path.join(config.workdir, k)) if chief
-               else tf.summary.create_noop_writer() for k in ("train", "eval")}
-    progress = Progress(steps_per_epoch) if chief else None
-    stop = _install_stop_handlers()
-    eval_every = config.eval_every_steps or steps_per_epoch
-    last_log_step, last_log_time, last_good = start, time.perf_counter(), latest
-    metrics = {}
-
-    def save(step):
-        nonlocal last_good
-        loss_sum = float(sums.numpy()[0])
-        if not math.isfinite(loss_sum):
-            raise NonFiniteLoss(
-                f"Loss became non-finite between steps {last_log_step + 1} and {step}; "
-                f"stopped without saving. Last good checkpoint: {last_good or 'none'}.")
-        path = manager.save(checkpoint_number=step)
-        last_good = path if chief else last_good
-        if not chief:
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
-        return path
-
-    def run_eval(step):
-        result = evaluation.evaluate(predict, eval_ds, mapping, config.eval_examples)
-        reduced = schedule.report(result["top1_error"])
-        with writers["eval"].as_default(step=step):
-            for k in ("top1_error", "top5_error", "loss"):
-                tf.summary.scalar(k, result[k])
-            tf.summary.image("conv1_filters", filter_grid(model))
-        if chief:
-            logging.info("step %d eval on %d images: top-1 error %.4f, top-5 error %.4f%s",
-                         step, result["num_images"], result["top1_error"],
-                         result["top5_error"],
-                         "; learning rate divided" if reduced else "")
-        return result
-
-    step = start
-    while step < total_steps:
-        train_step(iterator)
-        step += 1
-        step_var.assign(step)
-        epoch = (step - 1) // steps_per_epoch
-        if step % config.log_every_steps == 0 or step == total_steps or stop["signal"]:
-            loss_sum, correct, count = sums.numpy()
-            sums.assign(tf.zeros([3]))
-            now = time.perf_counter()
-            if not math.isfinite(loss_sum):
-                raise NonFiniteLoss(
-                    f"Loss became non-finite between steps {last_log_step + 1} and {step}; "
-                    f"stopped. Last good checkpoint: {last_good or 'none'}.")
-            ips = count / max(now - last_log_time, 1e-9)
-            lr = float(schedule(optimizer.iterations))
-            values = [("loss", loss_sum / count), ("top1", correct / count), ("lr", lr),
-                      ("img/s", ips)]
-            with writers["train"].as_default(step=step):
-                tf.summary.scalar("loss", loss_sum / count)
-                tf.summary.scalar("top1_error", 1 - correct / count)
-                tf.summary.scalar("learning_rate", lr)
-                tf.summary.scalar("images_per_sec", ips)
-            if progress:
-                progress.update(step, epoch, values)
-            last_log_step, last_log_time = step, now
-        if stop["signal"]:
-            path = save(step)
-            logging.warning("Stopped by %s at step %d; saved %s. Rerun the same command to "
-                            "resume.", signal.Signals(stop["signal"]).name, step, path)
-            return dict(stopped_at=step, checkpoint=path)
-        if eval_ds is not None and (step % eval_every == 0 or step == total_steps):
-            metrics = run_eval(step)
-            save(step)
-        elif step % config.checkpoint_every_steps == 0 or step == total_steps:
-            save(step)
-    for w in writers.values():
-        w.flush()
-    if eval_ds is not None and not metrics:  # resumed at the end: report the final model
-        metrics = evaluation.evaluate(predict, eval_ds, mapping, config.eval_examples)
-    return dict(metrics, step=step)
+def remove_worker_checkpoints(run, state):
+    """Off the chief, the collective save's copy is a temporary directory: delete it."""
+    if not run.chief:
+        shutil.rmtree(state.manager.directory, ignore_errors=True)

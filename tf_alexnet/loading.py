@@ -3,7 +3,7 @@
 `load(path)` returns an `Exported` with:
   predict_preprocessed(images [N, S, S, 3] or [N, 10, S, S, 3]) -> probabilities [N, C]
   predict_files(paths) -> [(path, probabilities or None, error or None)]
-  class_names, display_names, meta (sizes, mean), stats_path, path
+  info (the RunInfo the export carries), class_names, display_names, path
 For a .tflite the preprocessing runs in Python with the same functions as evaluation (the
 SavedModel does it in its graph).
 """
@@ -15,7 +15,10 @@ import numpy as np
 import tensorflow as tf
 
 from tf_alexnet import preprocess
-from tf_alexnet.config import DataConfig
+from tf_alexnet.metrics import average_crops
+from tf_alexnet.preprocess import STATS_JSON, Stats
+from tf_alexnet.rundir import RunInfo
+from tf_alexnet.savedmodel import META, serving_versions
 
 
 class ExportError(ValueError):
@@ -32,12 +35,22 @@ def resolve(path):
         return path
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return path
-    versions = sorted(int(d) for d in os.listdir(path)
-                      if d.isdigit() and os.path.exists(os.path.join(path, d, "saved_model.pb")))
+    versions = [v for v in serving_versions(path)
+                if os.path.exists(os.path.join(path, str(v), "saved_model.pb"))]
     if not versions:
         raise ExportError(f"{path}: neither a SavedModel (no saved_model.pb) nor a TF Serving "
                           "base directory (no integer version with one).")
     return os.path.join(path, str(versions[-1]))
+
+
+def _read_info(meta_path, extra_dir, what):
+    if not os.path.exists(meta_path):
+        raise ExportError(f"{what}: {meta_path} is missing; not a tf_alexnet export.")
+    with open(meta_path) as f:
+        raw = json.load(f)
+    extra = os.path.join(extra_dir or os.path.dirname(meta_path), raw.get("extra_dir", ""))
+    info = RunInfo.from_json(raw, Stats.load(os.path.join(extra, STATS_JSON)))
+    return info, raw
 
 
 class Exported:
@@ -45,46 +58,30 @@ class Exported:
         self.path = resolve(path)
         self.is_tflite = self.path.endswith(".tflite")
         if self.is_tflite:
-            meta_path = self.path + ".json"
-            if not os.path.exists(meta_path):
-                raise ExportError(f"{self.path}: its sidecar {meta_path} is missing.")
-            self.meta = json.load(open(meta_path))
-            extra = os.path.join(os.path.dirname(self.path), self.meta["extra_dir"])
-        else:
-            extra = os.path.join(self.path, "assets.extra")
-            meta_path = os.path.join(extra, "tf_alexnet.json")
-            if not os.path.exists(meta_path):
-                raise ExportError(f"{self.path}: no assets.extra/tf_alexnet.json; not a "
-                                  "tf_alexnet export.")
-            self.meta = json.load(open(meta_path))
-        self.stats_path = os.path.join(extra, "stats.json")
-        self.class_names = self.meta["class_names"]
-        self.display_names = self.meta.get("display_names", self.class_names)
-        self.size = self.meta["image_size"]
-        if self.is_tflite:
+            self.info, raw = _read_info(self.path + ".json", os.path.dirname(self.path),
+                                        self.path)
             from tf_alexnet.tflite import TFLiteRunner
             self._tflite = TFLiteRunner(self.path)
-            config = DataConfig(image_size=self.size, resize_size=self.meta["resize"],
-                                mean=self.meta["mean"])
-            self._preprocess = preprocess.make_eval_preprocess(
-                config, preprocess.load_stats(self.stats_path), crops="center")
+            self._preprocess = preprocess.make_eval_preprocess(self.info.preprocessing)
         else:
+            self.info, raw = _read_info(os.path.join(self.path, "assets.extra", META), None,
+                                        self.path)
             self._loaded = tf.saved_model.load(self.path)
             self.signatures = self._loaded.signatures
+        self.class_names = list(self.info.class_names)
+        self.display_names = raw.get("display_names", self.class_names)
+        self.size = self.info.preprocessing.image_size
 
     def _probabilities(self, images):
+        images = np.asarray(images, np.float32)
         if self.is_tflite:
             return np.concatenate([self._tflite(images[i:i + 1]) for i in range(len(images))])
         return self.signatures["predict_preprocessed"](
             images=tf.constant(images, tf.float32))["probabilities"].numpy()
 
     def predict_preprocessed(self, images):
-        images = np.asarray(images, np.float32)
-        if images.ndim == 5:  # [N, 10, S, S, 3]: average the crops' softmax
-            n, crops = images.shape[:2]
-            flat = self._probabilities(images.reshape((-1,) + images.shape[2:]))
-            return flat.reshape(n, crops, -1).mean(1)
-        return self._probabilities(images)
+        """Probabilities [N, C] of images [N, S, S, 3], or of [N, K, S, S, 3] crops averaged."""
+        return np.asarray(average_crops(self._probabilities, np.asarray(images, np.float32)))
 
     def predict_bytes(self, encoded):
         """Probabilities for one encoded image (raises tf.errors.InvalidArgumentError)."""

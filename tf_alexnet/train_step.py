@@ -1,0 +1,57 @@
+"""The optimizer and the one compiled training step.
+
+The step reads the next global batch, runs the model under the strategy, applies the
+paper's update and adds the batch's loss sum, correct top-1 count and size to a metrics
+variable. Nothing in it waits on the host: the loop reads the sums at log intervals only.
+"""
+
+import keras
+import tensorflow as tf
+
+from tf_alexnet.optim import LearningRate, PaperSGD
+
+
+def make_optimizer(config, steps_per_epoch, total_steps):
+    """(optimizer, schedule) of a TrainConfig: PaperSGD over the configured schedule."""
+    schedule = LearningRate(
+        config.lr_schedule, config.learning_rate, total_steps,
+        boundaries=[round(e * steps_per_epoch) for e in config.step_epochs],
+        factor=config.lr_factor, patience=config.plateau_patience,
+        max_reductions=config.plateau_max_reductions,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch))
+    optimizer = PaperSGD(schedule, momentum=config.momentum, decay=config.weight_decay,
+                         decay_biases=config.decay_biases)
+    if config.precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    return optimizer, schedule
+
+
+def make_train_step(model, optimizer, strategy, global_batch, sums, jit_compile=False):
+    """tf.function(iterator): one step on the next global batch.
+
+    Loss is softmax cross-entropy averaged over the global batch (each replica divides its
+    sum by the global batch; the optimizer sums the replicas' gradients). The step adds
+    [loss sum, correct top-1, images] to `sums`."""
+    def replica_step(images, labels):
+        with tf.GradientTape() as tape:
+            logits = tf.cast(model(images, training=True), tf.float32)
+            per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+            scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        correct = tf.reduce_sum(tf.cast(
+            tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
+        return tf.stack([tf.reduce_sum(per_example), correct,
+                         tf.cast(tf.size(labels), tf.float32)])
+
+    if jit_compile:  # XLA compiles the model step; reading the iterator stays outside it
+        replica_step = tf.function(replica_step, jit_compile=True)
+
+    @tf.function
+    def step(iterator):
+        images, labels = next(iterator)
+        per_replica = strategy.run(replica_step, args=(images, labels))
+        sums.assign_add(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+
+    return step
