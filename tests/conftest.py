@@ -11,9 +11,6 @@ import pytest  # noqa: E402
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-# Small variant of the paper's network: same code path, built from parameters.
-TINY = dict(num_classes=10, image_size=67, width=0.125, fc_units=64)
-
 
 def shared_data(*parts):
     """Path under ../shared/data, or skip the test when that data is not beside the project."""

@@ -1,13 +1,30 @@
-"""Small files and runners for tests."""
+"""Tiny configs, small files and runners shared by the tests, and the per-grouping checks.
 
+The tiny model is the paper's network built from parameters (narrow, 67 px): the same code
+path as the real one. `check_*` are the model checks every grouping must pass (in the
+spirit of keras-hub's TestCase.run_* helpers); tests/test_groupings.py runs them.
+"""
+
+import json
 import os
 import subprocess
 import sys
+import textwrap
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from conftest import ROOT
+
+# Small variant of the paper's network: same code path, built from parameters.
+TINY = dict(num_classes=10, image_size=67, width=0.125, fc_units=64)
+# The same, as training flags on the embedded synthetic data.
+TINY_FLAGS = ["--data=synthetic:shapes", "--synthetic_examples=64", "--image_size=67",
+              "--width=0.125", "--fc_units=32", "--batch_size=16", "--init=he",
+              "--learning_rate=0.002", "--log_every_steps=2", "--eval_examples=16"]
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (20, 40, 230),
+           "purple": (150, 20, 160)}
 
 
 def write_image(path, array, fmt=None):
@@ -25,9 +42,115 @@ def solid(h, w, colour):
     return np.broadcast_to(np.asarray(colour, np.uint8), (h, w, len(colour))).copy()
 
 
+def colour_classes(root, names, per_class=24):
+    """An image folder of noisy 40x40 PNGs, one class per colour name of COLOURS."""
+    rng = np.random.default_rng(0)
+    for name in names:
+        for i in range(per_class):
+            noise = rng.integers(-25, 25, (40, 40, 3))
+            write_image(root / name / f"{i}.png", np.clip(np.add(COLOURS[name], noise), 0, 255))
+    return root
+
+
+def random_images(n, size, seed=0):
+    """Float32 [n, size, size, 3] in the network's input range (0..255 minus a mean)."""
+    return (np.random.default_rng(seed).random((n, size, size, 3)) * 255 - 120).astype(
+        "float32")
+
+
 def run_module(module, *args, timeout=600, env=None):
     """Runs `python -m tf_alexnet.<module> args` from the project root; CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run([sys.executable, "-m", f"tf_alexnet.{module}", *map(str, args)],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                           env=full_env)
+
+
+def check_keras_round_trip(model, tmp_path):
+    """A .keras file reloads to the same layers and the same function."""
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x = random_images(3, model.input_shape[1])
+    np.testing.assert_array_equal(loaded(x, training=False).numpy(),
+                                  model(x, training=False).numpy())
+    assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
+
+
+def check_precision(build, policy):
+    """Under a mixed policy the model computes in low precision, returns finite logits close
+    to the float32 model with the same weights, and has finite gradients."""
+    reference = build()
+    keras.mixed_precision.set_global_policy(policy)
+    try:
+        model = build()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model.set_weights(reference.get_weights())
+    compute = {"mixed_bfloat16": "bfloat16", "mixed_float16": "float16"}[policy]
+    assert model.get_layer("fc6").compute_dtype == compute
+    x = random_images(2, model.input_shape[1]) / 60.0
+    with tf.GradientTape() as tape:
+        logits = tf.cast(model(x, training=False), tf.float32)
+        loss = tf.reduce_sum(logits ** 2)
+    grads = tape.gradient(loss, model.trainable_variables)
+    assert all(np.isfinite(g.numpy()).all() for g in grads)
+    want = reference(x, training=False).numpy()
+    np.testing.assert_allclose(logits.numpy(), want, atol=0.05 * np.abs(want).max() + 1e-3)
+
+
+CLEAN_PREDICT = textwrap.dedent("""
+    import json, sys
+    sys.modules["tf_alexnet"] = None  # nothing of the package is needed to serve
+    import numpy as np, tensorflow as tf
+    loaded = tf.saved_model.load(sys.argv[1])
+    x = np.load(sys.argv[2])
+    out = loaded.signatures["predict_preprocessed"](images=tf.constant(x))
+    print(json.dumps(out["probabilities"].numpy().tolist()))
+""")
+
+
+def check_export(model, spec, grouping, tmp_path):
+    """A workdir holding `model` exports to a SavedModel that a process without tf_alexnet
+    runs to the Keras model's probabilities, with no XLA-compiled function in it."""
+    from tf_alexnet import rundir, savedmodel
+    from tf_alexnet.preprocess import Preprocessing
+
+    work = tmp_path / "work"
+    tf.train.Checkpoint(model=model, layers=rundir.checkpoint_layers(model)).save(
+        str(work / "checkpoints" / "ckpt"))
+    classes = tuple(f"c{i}" for i in range(spec.num_classes))
+    rundir.RunInfo(spec, grouping, classes, Preprocessing(spec.image_size, 76, "none"),
+                   "synthetic:shapes").save(str(work))
+    version = savedmodel.export_saved_model(str(work), str(tmp_path / "models"))
+    x = random_images(2, spec.image_size)
+    np.save(tmp_path / "x.npy", x)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-c", CLEAN_PREDICT, version, str(tmp_path / "x.npy")],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    want = tf.nn.softmax(model(x, training=False)).numpy()
+    np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), want,
+                               atol=1e-5)
+    ops, xla = saved_model_ops(version)
+    assert not xla and "Conv2D" in ops
+    return version
+
+
+def saved_model_ops(version_dir):
+    """(op types of a SavedModel's graph and functions, names of XLA must-compile ones)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    sm = saved_model_pb2.SavedModel()
+    sm.ParseFromString(open(os.path.join(version_dir, "saved_model.pb"), "rb").read())
+    graph = sm.meta_graphs[0].graph_def
+    ops = {n.op for n in graph.node}
+    xla = []
+    for f in graph.library.function:
+        ops |= {n.op for n in f.node_def}
+        if "_XlaMustCompile" in f.attr and f.attr["_XlaMustCompile"].b:
+            xla.append(f.signature.name)
+        xla += [n.name for n in f.node_def if n.attr.get("_XlaMustCompile")
+                and n.attr["_XlaMustCompile"].b]
+    functions = {f.signature.name for f in graph.library.function}
+    return ops - functions, xla

@@ -20,7 +20,7 @@ def numpy_lrn(a, k, n, alpha, beta):
     return out
 
 
-PRESET_FORMULA = {  # (k, n, alpha-per-squared-term, beta), ../shared/FACTS.md §4
+PRESET_FORMULA = {  # (k, n, alpha-per-squared-term, beta): the paper §3.3, cuda-convnet, Caffe
     "paper": (2.0, 5, 1e-4, 0.75),
     "cuda_convnet": (2.0, 5, 2e-5, 0.75),
     "caffe": (1.0, 5, 2e-5, 0.75),

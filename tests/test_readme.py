@@ -1,6 +1,6 @@
 """The README's Quickstart is what CI and users run: keep it true."""
 
-import re
+import json
 
 from conftest import ROOT
 from helpers import run_module
@@ -31,4 +31,7 @@ def test_quickstart_first_command_runs_the_quickstart_recipe(tmp_path):
     result = run_module("train", *train_part[3:], f"--workdir={tmp_path}", "--train_steps=3",
                         "--synthetic_examples=320")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert re.search(r'"top1_error"', result.stdout)
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["step"] == 3
+    assert out["num_images"] == 32  # the validation split: a tenth of 320
+    assert 0.0 <= out["top1_error"] <= 1.0 and 0.0 <= out["top5_error"] <= out["top1_error"]

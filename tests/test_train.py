@@ -13,11 +13,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT
-from helpers import run_module, write_image
-
-TINY_FLAGS = ["--data=synthetic:shapes", "--synthetic_examples=64", "--image_size=67",
-              "--width=0.125", "--fc_units=32", "--batch_size=16", "--init=he",
-              "--learning_rate=0.002", "--log_every_steps=2", "--eval_examples=16"]
+from helpers import COLOURS, TINY_FLAGS, colour_classes, run_module, write_image
 
 
 def train(workdir, *extra, timeout=600):
@@ -127,15 +123,30 @@ def test_paper_recipe_without_imagenet_stops_at_once_with_steps(tmp_path):
     assert "ILSVRC2012_img_train.tar" in result.stderr.strip().splitlines()[-1]
 
 
-def colour_classes(root, names, per_class=24):
-    rng = np.random.default_rng(0)
-    base = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (20, 40, 230),
-            "purple": (150, 20, 160)}
-    for name in names:
-        for i in range(per_class):
-            noise = rng.integers(-25, 25, (40, 40, 3))
-            write_image(root / name / f"{i}.png", np.clip(np.add(base[name], noise), 0, 255))
-    return root
+def ten_crop_reference(run, paths):
+    """Loss and top-1 error of the paper's 10-crop test, computed here with numpy: the four
+    corner crops, the center crop and their mirrors of each 76x76 square, softmax averaged."""
+    from tf_alexnet import rundir
+
+    model, info, _ = rundir.restore_model(str(run))
+    p = info.preprocessing
+    classes = {name: i for i, name in enumerate(info.class_names)}
+    losses, wrong = [], 0
+    for path in paths:
+        image = tf.io.decode_png(tf.io.read_file(str(path)), channels=3)
+        square = tf.image.resize(tf.cast(image, tf.float32), [p.resize] * 2,
+                                 antialias=True).numpy() - np.asarray(p.stats.mean_rgb)
+        s, c, m = p.resize, p.image_size, (p.resize - p.image_size) // 2
+        crops = [square[t:t + c, l:l + c] for t, l in [(0, 0), (0, s - c), (s - c, 0),
+                                                       (s - c, s - c), (m, m)]]
+        crops = np.stack(crops + [x[:, ::-1] for x in crops]).astype(np.float32)
+        logits = model(crops, training=False).numpy().astype(np.float64)
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        probs = (probs / probs.sum(1, keepdims=True)).mean(0)
+        label = classes[path.parent.name]
+        losses.append(-np.log(max(probs[label], 1e-12)))  # as metrics.evaluate clips
+        wrong += int(probs.argmax() != label)
+    return dict(loss=float(np.mean(losses)), top1_error=wrong / len(paths))
 
 
 def test_evaluate_matches_labels_by_class_name(tmp_path):
@@ -150,9 +161,27 @@ def test_evaluate_matches_labels_by_class_name(tmp_path):
     scores = json.loads(result.stdout.strip().splitlines()[-1])
     assert scores["num_images"] == 16 and scores["top1_error"] < 0.2
     assert set(scores) >= {"top1_error", "top5_error", "num_images"}
-    ten = run_module("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
-                     "--split=all", "--crops=ten")
-    assert ten.returncode == 0 and "top-1 error" in ten.stdout
+    # Ten crops differ only where the image does: half of each photo is covered.
+    covered = tmp_path / "covered"
+    rng = np.random.default_rng(1)
+    for name in ("blue", "red"):
+        for i in range(8):
+            image = np.clip(np.add(COLOURS[name], rng.integers(-25, 25, (40, 40, 3))), 0, 255)
+            top, left = rng.integers(0, 20, 2)
+            image[top:top + 20, left:left + 20] = 128
+            write_image(covered / name / f"{i}.png", image)
+    ten = run_module("evaluate", f"--workdir={run}", f"--data=folder:{covered}",
+                     "--split=all", "--crops=ten", "--json")  # --crops: the old spelling
+    assert ten.returncode == 0, ten.stderr[-2000:]
+    ten = json.loads(ten.stdout.strip().splitlines()[-1])
+    want = ten_crop_reference(run, sorted(covered.glob("*/*.png")))
+    assert ten["crops"] == "ten" and ten["num_images"] == 16
+    np.testing.assert_allclose(ten["loss"], want["loss"], rtol=1e-4)
+    assert ten["top1_error"] == pytest.approx(want["top1_error"])
+    # evaluate takes sizes and mean from the model: it has no flags that it would ignore.
+    ignored = run_module("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
+                         "--image_size=99")
+    assert ignored.returncode != 0 and "image_size" in ignored.stderr
     unknown = colour_classes(tmp_path / "unknown", ["purple"], per_class=2)
     result = run_module("evaluate", f"--workdir={run}", f"--data=folder:{unknown}",
                         "--split=all")

@@ -151,6 +151,66 @@ def build_alexnet(num_classes=1000, image_size=227, grouping="towers", tower_dev
     return build_from_spec(spec, grouping, resolve_tower_devices(tower_devices), init, seed, name)
 
 
+class _LayerFactory:
+    """Makes the conv, LRN and pool layers of one model (grouping, init and seed fixed)."""
+
+    def __init__(self, spec, grouping, init, seed):
+        self.spec, self.placed, self.init, self.seed = spec, grouping == "towers", init, seed
+
+    def conv(self, layer, filters, size, stride=1, padding="same", groups=1, device=None):
+        kwargs = dict(strides=stride, padding=padding, groups=groups, activation="relu",
+                      name=layer, **_initializers(layer, self.init, self.seed))
+        if self.placed:
+            return PlacedConv2D(filters, size, device=device, **kwargs)
+        return keras.layers.Conv2D(filters, size, **kwargs)
+
+    def lrn(self, layer, groups=1, device=None):
+        return LocalResponseNormalization(**dataclasses.asdict(self.spec.lrn), groups=groups,
+                                          device=device, name=layer)
+
+    def pool(self, layer, device=None):
+        if self.placed:
+            return PlacedMaxPooling2D(3, 2, device=device, name=layer)
+        return keras.layers.MaxPooling2D(3, 2, name=layer)
+
+
+def _tower_features(make, inputs, devices):
+    """conv1..pool5 as the paper's two columns; each half on its device (or none)."""
+    f1, f2, f3, f4, f5 = (f // 2 for f in make.spec.filters)
+    towers = []
+    for half, device in zip("ab", devices or (None, None)):
+        x = make.conv("conv1" + half, f1, 11, 4, "valid", device=device)(inputs)
+        x = make.lrn("lrn1" + half, device=device)(x)
+        x = make.pool("pool1" + half, device)(x)
+        x = make.conv("conv2" + half, f2, 5, device=device)(x)
+        x = make.lrn("lrn2" + half, device=device)(x)
+        towers.append(make.pool("pool2" + half, device)(x))
+    # conv3 is where the paper's two GPUs exchange maps: each half sees all of conv2.
+    both = keras.layers.Concatenate(name="concat2")(towers)
+    outs = []
+    for half, device in zip("ab", devices or (None, None)):
+        x = make.conv("conv3" + half, f3, 3, device=device)(both)
+        x = make.conv("conv4" + half, f4, 3, device=device)(x)
+        x = make.conv("conv5" + half, f5, 3, device=device)(x)
+        outs.append(make.pool("pool5" + half, device)(x))
+    return keras.layers.Concatenate(name="concat5")(outs)
+
+
+def _single_features(make, inputs, groups):
+    """conv1..pool5 as single layers; conv2/4/5 and the LRNs in `groups` groups."""
+    f1, f2, f3, f4, f5 = make.spec.filters
+    x = make.conv("conv1", f1, 11, 4, "valid")(inputs)
+    x = make.lrn("lrn1", groups)(x)
+    x = make.pool("pool1")(x)
+    x = make.conv("conv2", f2, 5, groups=groups)(x)
+    x = make.lrn("lrn2", groups)(x)
+    x = make.pool("pool2")(x)
+    x = make.conv("conv3", f3, 3)(x)
+    x = make.conv("conv4", f4, 3, groups=groups)(x)
+    x = make.conv("conv5", f5, 3, groups=groups)(x)
+    return make.pool("pool5")(x)
+
+
 def build_from_spec(spec, grouping, devices, init="paper", seed=None, name="alexnet"):
     """Builds the network of an `AlexNetSpec` (what build_alexnet and resumed runs use)."""
     if grouping not in GROUPINGS:
@@ -160,52 +220,12 @@ def build_from_spec(spec, grouping, devices, init="paper", seed=None, name="alex
     if spec.image_size < MIN_IMAGE_SIZE:
         raise ValueError(f"image_size {spec.image_size} is too small: AlexNet needs at least "
                          f"{MIN_IMAGE_SIZE} pixels (227 for the paper's 55/27/13/6 maps).")
-    f1, f2, f3, f4, f5 = spec.filters
-    lrn = dataclasses.asdict(spec.lrn)
-
-    def conv(layer, filters, size, stride=1, padding="same", groups=1, device=None):
-        kwargs = dict(strides=stride, padding=padding, groups=groups, activation="relu",
-                      name=layer, **_initializers(layer, init, seed))
-        if device is not None or grouping == "towers":
-            return PlacedConv2D(filters, size, device=device, **kwargs)
-        return keras.layers.Conv2D(filters, size, **kwargs)
-
-    def pool(layer, device=None):
-        if grouping == "towers":
-            return PlacedMaxPooling2D(3, 2, device=device, name=layer)
-        return keras.layers.MaxPooling2D(3, 2, name=layer)
-
+    make = _LayerFactory(spec, grouping, init, seed)
     inputs = keras.Input((spec.image_size, spec.image_size, 3), name="images")
     if grouping == "towers":
-        towers = []
-        for half, device in zip("ab", devices or (None, None)):
-            x = conv("conv1" + half, f1 // 2, 11, 4, "valid", device=device)(inputs)
-            x = LocalResponseNormalization(**lrn, device=device, name="lrn1" + half)(x)
-            x = pool("pool1" + half, device)(x)
-            x = conv("conv2" + half, f2 // 2, 5, device=device)(x)
-            x = LocalResponseNormalization(**lrn, device=device, name="lrn2" + half)(x)
-            towers.append(pool("pool2" + half, device)(x))
-        # conv3 is where the paper's two GPUs exchange maps: each half sees all of conv2.
-        both = keras.layers.Concatenate(name="concat2")(towers)
-        outs = []
-        for half, device in zip("ab", devices or (None, None)):
-            x = conv("conv3" + half, f3 // 2, 3, device=device)(both)
-            x = conv("conv4" + half, f4 // 2, 3, device=device)(x)
-            x = conv("conv5" + half, f5 // 2, 3, device=device)(x)
-            outs.append(pool("pool5" + half, device)(x))
-        x = keras.layers.Concatenate(name="concat5")(outs)
+        x = _tower_features(make, inputs, devices)
     else:
-        groups = 2 if grouping == "fused" else 1
-        x = conv("conv1", f1, 11, 4, "valid")(inputs)
-        x = LocalResponseNormalization(**lrn, groups=groups, name="lrn1")(x)
-        x = pool("pool1")(x)
-        x = conv("conv2", f2, 5, groups=groups)(x)
-        x = LocalResponseNormalization(**lrn, groups=groups, name="lrn2")(x)
-        x = pool("pool2")(x)
-        x = conv("conv3", f3, 3)(x)
-        x = conv("conv4", f4, 3, groups=groups)(x)
-        x = conv("conv5", f5, 3, groups=groups)(x)
-        x = pool("pool5")(x)
+        x = _single_features(make, inputs, 2 if grouping == "fused" else 1)
     x = keras.layers.Flatten(name="flatten")(x)
     dropout_seed = None if seed is None else seed + 7
     for layer in ("fc6", "fc7"):

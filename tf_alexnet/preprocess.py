@@ -45,7 +45,7 @@ class Stats:
     pca_eigenvalues: tuple = IMAGENET_EIGVAL
     pca_eigenvectors: tuple = IMAGENET_EIGVEC
     mean_image: object = dataclasses.field(default=None, compare=False, repr=False)
-    source: str = "imagenet"
+    source: str = dataclasses.field(default="imagenet", compare=False)  # where they came from
 
     def to_json(self):
         return dict(mean_rgb=list(self.mean_rgb), std_rgb=list(self.std_rgb),

@@ -1,0 +1,49 @@
+"""Every check a model must pass, run once per grouping (towers, fused, none).
+
+The checks themselves live in tests/helpers.py (`check_*`); each compares against an
+independent reference: the paper's parameter counts, a reloaded file, the float32 model,
+a process without tf_alexnet loading the export.
+"""
+
+import pytest
+import tensorflow as tf
+
+from helpers import TINY, check_export, check_keras_round_trip, check_precision
+from tf_alexnet.model import AlexNetSpec, build_alexnet
+
+GROUPINGS = ("towers", "fused", "none")
+# The paper's network has 60,965,224 parameters with conv2/4/5 in two groups (its §3.5 and
+# Figure 2); without groups those layers see all inputs: 62,378,344.
+PAPER_PARAMETERS = {"towers": 60_965_224, "fused": 60_965_224, "none": 62_378_344}
+
+
+@pytest.fixture(autouse=True)
+def exact_float32():
+    """No TF32 on GPUs (Ampere and later): the comparisons here are to float32 rounding."""
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    yield
+    tf.config.experimental.enable_tensor_float_32_execution(True)
+
+
+@pytest.mark.parametrize("grouping", GROUPINGS)
+def test_build_has_the_papers_parameters(grouping):
+    model = build_alexnet(grouping=grouping)
+    assert model.count_params() == PAPER_PARAMETERS[grouping]
+    assert model.input_shape == (None, 227, 227, 3) and model.output_shape == (None, 1000)
+
+
+@pytest.mark.parametrize("grouping", GROUPINGS)
+def test_keras_file_round_trip(grouping, tmp_path):
+    check_keras_round_trip(build_alexnet(**TINY, grouping=grouping, seed=4), tmp_path)
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+@pytest.mark.parametrize("grouping", GROUPINGS)
+def test_precision_policy(grouping, policy):
+    check_precision(lambda: build_alexnet(**TINY, grouping=grouping, seed=5), policy)
+
+
+@pytest.mark.parametrize("grouping", GROUPINGS)
+def test_export_serves_the_same_function(grouping, tmp_path):
+    model = build_alexnet(**TINY, grouping=grouping, seed=6)
+    check_export(model, AlexNetSpec.create(**TINY), grouping, tmp_path)
