@@ -19,3 +19,14 @@ def shared_data(*parts):
         pytest.skip(f"{path} is absent: the shared data is only beside the project's own "
                     "checkout (see ../shared/README.md)")
     return path
+
+
+@pytest.fixture
+def exact_float32():
+    """TF32 off (Ampere and later GPUs run float32 matmuls and convolutions in TF32 by
+    default): for tests that compare two computations to float32 rounding."""
+    import tensorflow as tf
+
+    tf.config.experimental.enable_tensor_float_32_execution(False)
+    yield
+    tf.config.experimental.enable_tensor_float_32_execution(True)

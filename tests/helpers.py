@@ -103,6 +103,7 @@ CLEAN_PREDICT = textwrap.dedent("""
     import json, sys
     sys.modules["tf_alexnet"] = None  # nothing of the package is needed to serve
     import numpy as np, tensorflow as tf
+    tf.config.experimental.enable_tensor_float_32_execution(False)  # exact on GPUs too
     loaded = tf.saved_model.load(sys.argv[1])
     x = np.load(sys.argv[2])
     out = loaded.signatures["predict_preprocessed"](images=tf.constant(x))

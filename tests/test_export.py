@@ -16,6 +16,9 @@ from helpers import TINY_FLAGS, colour_classes, run_module, saved_model_ops, wri
 
 from tf_alexnet import preprocess, rundir, serving
 
+# The export is compared with the Keras model to float32 rounding: no TF32 on GPUs.
+pytestmark = pytest.mark.usefixtures("exact_float32")
+
 
 def jpeg_files(root, rng_seed=1):
     """Real JPEG files: held-out colour photos-alike, plus ImageNet sample photos if present."""
@@ -63,6 +66,7 @@ CLEAN_LOADER = textwrap.dedent("""
     import json, sys
     sys.modules["tf_alexnet"] = None  # prove nothing of the package is needed
     import numpy as np, tensorflow as tf
+    tf.config.experimental.enable_tensor_float_32_execution(False)  # exact on GPUs too
     path, files = sys.argv[1], sys.argv[2:]
     data = [open(f, "rb").read() for f in files]
     out = {}

@@ -6,7 +6,6 @@ a process without tf_alexnet loading the export.
 """
 
 import pytest
-import tensorflow as tf
 
 from helpers import TINY, check_export, check_keras_round_trip, check_precision
 from tf_alexnet.model import AlexNetSpec, build_alexnet
@@ -17,12 +16,8 @@ GROUPINGS = ("towers", "fused", "none")
 PAPER_PARAMETERS = {"towers": 60_965_224, "fused": 60_965_224, "none": 62_378_344}
 
 
-@pytest.fixture(autouse=True)
-def exact_float32():
-    """No TF32 on GPUs (Ampere and later): the comparisons here are to float32 rounding."""
-    tf.config.experimental.enable_tensor_float_32_execution(False)
-    yield
-    tf.config.experimental.enable_tensor_float_32_execution(True)
+# The comparisons here are to float32 rounding: no TF32 on GPUs (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("exact_float32")
 
 
 @pytest.mark.parametrize("grouping", GROUPINGS)

@@ -126,3 +126,37 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path):
     image_mod.new("RGB", (64, 48), (200, 50, 10)).convert("CMYK").save(path, "JPEG")
     square = preprocess.decode_square(tf.io.read_file(str(path)), 256).numpy()
     np.testing.assert_allclose(square.mean((0, 1)), (200, 50, 10), atol=3)
+
+
+def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
+    """A batch of uint8 crops augmented as in the train step equals the paper's transform
+    (§4.1) written here in numpy per image, with the draws the host path has always taken
+    from an example's seed: top, left, flip and alpha from stateless_split(seed, 4)."""
+    rng = np.random.default_rng(3)
+    size, crop, sigma = 76, 67, 0.1
+    config = DataConfig(image_size=crop, resize_size=size, mean="image", flip=True,
+                        pca_sigma=sigma)
+    stats = preprocess.Stats(mean_image=rng.random((size, size, 3)).astype(np.float32) * 200)
+    squares = rng.integers(0, 256, (16, size, size, 3), np.uint8)
+    seeds = [tf.constant([9, i], tf.int64) for i in range(16)]
+    train_crop = preprocess.make_train_crop(config)
+    features = [train_crop(tf.constant(x), s) for x, s in zip(squares, seeds)]
+    batch = {k: tf.stack([f[k] for f in features]) for k in features[0]}
+    assert batch["image"].dtype == tf.uint8  # what crosses to the device
+    got = tf.function(preprocess.make_augment_on_device(config, stats))(batch).numpy()
+    eigvec = np.array(preprocess.IMAGENET_EIGVEC)
+    eigval = np.array(preprocess.IMAGENET_EIGVAL)
+    flips = []
+    for x, seed, out in zip(squares, seeds, got):
+        s = tf.random.experimental.stateless_split(seed, 4)
+        top = int(tf.random.stateless_uniform([], s[0], 0, size - crop + 1, tf.int32))
+        left = int(tf.random.stateless_uniform([], s[1], 0, size - crop + 1, tf.int32))
+        flip = bool(tf.random.stateless_uniform([], s[2]) < 0.5)
+        alpha = tf.random.stateless_normal([3], s[3]).numpy() * sigma
+        want = (x[top:top + crop, left:left + crop].astype(np.float64)
+                - stats.mean_image[top:top + crop, left:left + crop])
+        want = want[:, ::-1] if flip else want
+        want = want + eigvec @ (alpha * eigval) * 255.0
+        np.testing.assert_allclose(out, want, atol=2e-3)
+        flips.append(flip)
+    assert 0 < sum(flips) < len(flips)  # both decisions occur in the batch

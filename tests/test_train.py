@@ -54,6 +54,25 @@ def test_train_checkpoints_and_resumes_with_same_step_accounting(tmp_path):
     assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 8
 
 
+def test_many_steps_per_call_resume_exactly_as_one_step_per_call(tmp_path):
+    """--steps_per_loop=3: the compiled loop runs 3 steps per call and stops at log,
+    checkpoint and end boundaries; 4 steps + a resumed 4 equal 8 steps taken one per call."""
+    run = tmp_path / "run"
+    result, _ = train(run, "--train_steps=4", "--deterministic", "--steps_per_loop=3",
+                      "--log_every_steps=3")
+    assert result["step"] == 4  # 3, then 1 to the end
+    assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
+    result, log = train(run, "--train_steps=8", "--deterministic", "--steps_per_loop=3",
+                        "--log_every_steps=3")
+    assert "at step 4" in log and result["step"] == 8
+    straight = tmp_path / "straight"
+    train(straight, "--train_steps=8", "--deterministic", "--steps_per_loop=1")
+    a, b = weights(run), weights(straight)
+    assert a.keys() == b.keys() and len(a) > 10
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6, err_msg=k)
+
+
 def test_flag_after_flagfile_overrides_it(tmp_path):
     flagfile = tmp_path / "recipe.flags"
     flagfile.write_text("\n".join(TINY_FLAGS + ["--train_steps=99", f"--workdir={tmp_path}/w"]))
@@ -194,6 +213,7 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     import numpy as np, tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    tf.config.experimental.enable_tensor_float_32_execution(False)  # exact on GPUs too
     from tf_alexnet.config import DataConfig, TrainConfig
     from tf_alexnet import train_lib
     base = TrainConfig(data=DataConfig(source="synthetic:shapes", synthetic_examples=64,
@@ -296,8 +316,11 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
 @pytest.mark.parametrize("extra", [["--precision=mixed_bfloat16"], ["--xla"],
                                    ["--precision=mixed_float16"]])
 def test_precision_and_xla_steps_run(tmp_path, extra):
-    result, _ = train(tmp_path, "--train_steps=2", *extra)
+    result, log = train(tmp_path, "--train_steps=2", *extra)
     assert result["step"] == 2 and np.isfinite(result["loss"])
+    assert "First call of the train step" in log  # compile time is reported apart
+    if extra == ["--xla"]:  # the towers model compiled; its program kept for the next run
+        assert "Precision float32" in log and list((tmp_path / "xla_cache").iterdir())
 
 
 def test_sigkill_resumes_from_last_periodic_checkpoint(tmp_path):
@@ -309,3 +332,28 @@ def test_sigkill_resumes_from_last_periodic_checkpoint(tmp_path):
     assert saved >= 4 and saved % 2 == 0
     result, log = train(tmp_path, f"--train_steps={saved + 2}", "--eval_split=")
     assert f"at step {saved}" in log and result["step"] == saved + 2
+
+
+@pytest.mark.parametrize("gpus,capability,xla,want", [
+    (0, None, False, ("float32", 1, "towers")),
+    (1, (9, 0), False, ("mixed_bfloat16", 50, "towers")),   # H100
+    (1, (9, 0), True, ("mixed_bfloat16", 50, "fused")),     # XLA compiles the grouped conv
+    (1, (7, 0), True, ("float32", 50, "fused")),            # V100: no bfloat16 tensor cores
+    (2, (8, 0), True, ("mixed_bfloat16", 50, "towers")),    # the paper's two placed towers
+])
+def test_auto_settings_by_device(monkeypatch, gpus, capability, xla, want):
+    """--precision, --steps_per_loop and --grouping "auto" as the README's table says, on
+    the devices TensorFlow reports (faked here: this machine has no GPU)."""
+    from tf_alexnet import train_lib
+    from tf_alexnet.config import DataConfig, TrainConfig
+
+    fake = [tf.config.LogicalDevice(f"/device:GPU:{i}", "GPU") for i in range(gpus)]
+    monkeypatch.setattr(tf.config, "list_physical_devices",
+                        lambda kind=None: fake if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config, "list_logical_devices",
+                        lambda kind=None: fake if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "get_device_details",
+                        lambda device: {"compute_capability": capability})
+    config = train_lib.resolve_auto(TrainConfig(data=DataConfig(), workdir="w", xla=xla))
+    grouping, _ = train_lib.resolve_grouping(config)
+    assert (config.precision, config.steps_per_loop, grouping) == want

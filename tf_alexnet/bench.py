@@ -12,6 +12,7 @@ image (2 x multiply-adds forward; x3 for a training step).
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
+import dataclasses
 import os
 import time
 
@@ -68,11 +69,10 @@ def bench_model(cfg):
           f"{'infer img/s':>12s} {'limit':>6s} {'ratio':>6s}")
     n = cfg.data.batch_size
     x = tf.random.uniform([n, size, size, 3], -120, 130)
-    y = tf.random.uniform([n], 0, 1000, tf.int32)
     for grouping in cfg.groupings:
         model = build_alexnet(image_size=size, grouping=grouping, seed=0)
         flops = 2 * model_macs(model)
-        train_ips = train_step_ips(cfg, model, x, y)
+        train_ips = train_step_ips(cfg, model)
         infer = tf.function(lambda x: model(x, training=False))
         infer_ips = n * time_steps(infer, (x,), cfg.steps, cfg.warmup)
         train_limit, infer_limit = peak * 1e9 / (3 * flops), peak * 1e9 / flops
@@ -82,55 +82,125 @@ def bench_model(cfg):
     print("limit = matmul peak / FLOPs per image (forward; x3 for a train step)")
 
 
-def bench_data(cfg):
-    """Images/s through the full training pipeline (decode, crop, flip, lighting, mean)."""
-    from tf_alexnet.data import make_dataset
-
-    config = cfg.data
-    it = iter(make_dataset(config, cfg.split, training=True))
+def pipeline_rate(ds, cfg):
+    """Images/s of a training dataset over cfg.seconds, after cfg.warmup batches."""
+    it = iter(ds)
     for _ in range(cfg.warmup):
         next(it)
     start, images = time.perf_counter(), 0
     while time.perf_counter() - start < cfg.seconds:
         images += int(next(it)[1].shape[0])
-    rate = images / (time.perf_counter() - start)
-    print(f"{config.source} split={cfg.split}: {rate:.0f} images/s through the training "
-          f"pipeline ({config.resize}->{config.image_size} crops, batch {config.batch_size}, "
-          f"{images} images in {cfg.seconds:.0f} s)")
+    return images / (time.perf_counter() - start)
 
 
-def train_step_ips(cfg, model, images, labels):
-    """Images/s of the package's own train step (train_step.make_train_step, PaperSGD) on a
-    fixed batch: the model's training speed without input pipeline cost."""
+def bench_data(cfg):
+    """Images/s of the training pipeline as `train` runs it (decode, random crop, uint8 out;
+    the flip, lighting and mean subtraction run on the device), and of the same pipeline
+    doing that augmentation on the host too, as before it moved to the device."""
+    from tf_alexnet.data import make_dataset
+    from tf_alexnet.preprocess import make_augment_on_device
+
+    config = cfg.data
+    ds = make_dataset(config, cfg.split, training=True)
+    augment = make_augment_on_device(config, ds.stats)
+    host = ds.map(lambda features, labels: (augment(features), labels),
+                  num_parallel_calls=tf.data.AUTOTUNE)
+    for name, dataset in (("augmentation on the device", ds),
+                          ("augmentation on the host", host)):
+        rate = pipeline_rate(dataset, cfg)
+        print(f"{config.source} split={cfg.split}, {name}: {rate:.0f} images/s "
+              f"({config.resize}->{config.image_size} crops, batch {config.batch_size})",
+              flush=True)
+
+
+class ResidentBatch:
+    """An 'iterator' whose next() is one batch held in device memory: the bare step reads
+    no input at all."""
+
+    def __init__(self, n, size, classes=1000, seed=0):
+        g = tf.random.Generator.from_seed(seed)
+        self.batch = ({"image": tf.cast(g.uniform([n, size, size, 3], 0, 256, tf.int32),
+                                        tf.uint8),
+                       "offset": g.uniform([n, 2], 0, 1, tf.int32),
+                       "flip": g.uniform([n]) < 0.5, "alpha": g.normal([n, 3]) * 0.1},
+                      g.uniform([n], 0, classes, tf.int32))
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return self.batch
+
+
+def bytes_per_image(size):
+    """Host -> device bytes of one training example: the uint8 crop and its draws."""
+    return size * size * 3 + 2 * 4 + 1 + 3 * 4
+
+
+def train_step_ips(cfg, model, steps_per_call=1):
+    """Images/s of the package's compiled train step (train_step.make_train_step, PaperSGD,
+    the on-device augmentation) on a batch already in device memory: the model's training
+    speed without input pipeline cost."""
     from tf_alexnet.config import TrainConfig
+    from tf_alexnet.preprocess import Stats, make_augment_on_device
     from tf_alexnet.train_step import make_optimizer, make_train_step
 
-    n = int(images.shape[0])
+    n, size = cfg.data.batch_size, cfg.data.image_size
     optimizer, _ = make_optimizer(TrainConfig(data=cfg.data, workdir=""), 10000, 10**6)
-    iterator = iter(tf.data.Dataset.from_tensors((images, labels)).repeat())
     sums = tf.Variable(tf.zeros([3]))
-    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), n, sums, cfg.xla)
+    augment = make_augment_on_device(dataclasses.replace(cfg.data, mean="channel"), Stats())
+    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), n, sums, augment,
+                           cfg.xla)
+    batch, count = ResidentBatch(n, size, model.output_shape[-1]), tf.constant(steps_per_call)
 
-    def run(it):
-        step(it)
+    def run():
+        step(batch, count)
         return sums
 
-    return n * time_steps(run, (iterator,), cfg.steps, cfg.warmup)
+    return n * steps_per_call * time_steps(run, (), max(1, cfg.steps // steps_per_call),
+                                           cfg.warmup)
+
+
+def loop_config(cfg, grouping, workdir):
+    """The TrainConfig of the measured train run: synthetic:random data, no evaluation, one
+    checkpoint at the end, "auto" settings resolved for this machine."""
+    from tf_alexnet import train_lib
+    from tf_alexnet.config import TrainConfig
+
+    steps = cfg.warmup + cfg.steps
+    return train_lib.resolve_auto(TrainConfig(
+        data=dataclasses.replace(cfg.data, source="synthetic:random", mean="channel",
+                                 synthetic_examples=steps * cfg.data.batch_size),
+        workdir=workdir, grouping=grouping, tower_devices="none", eval_split="",
+        train_steps=steps, log_every_steps=steps, checkpoint_every_steps=steps, xla=cfg.xla,
+        steps_per_loop=cfg.steps_per_loop))
 
 
 def bench_train(cfg):
-    """The train step of the paper model at --batch_size (128 in the paper)."""
+    """In one run, per grouping: (a) the real train loop on synthetic data and (b) the bare
+    compiled step on a device-resident batch; their ratio is what the input pipeline and
+    the loop cost."""
+    import tempfile
+
     peak = matmul_gflops()
     n, size = cfg.data.batch_size, cfg.data.image_size
-    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; train step, batch {n}, image {size}")
-    x = tf.random.uniform([n, size, size, 3], -120, 130)
-    y = tf.random.uniform([n], 0, 1000, tf.int32)
+    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {n}, image {size}; host->device "
+          f"{bytes_per_image(size):,} bytes per image (uint8 crop + its augmentation draws)")
+    from tf_alexnet import train_lib
+
     for grouping in cfg.groupings:
-        model = build_alexnet(image_size=size, grouping=grouping, seed=0)
-        ips = train_step_ips(cfg, model, x, y)
+        config = loop_config(cfg, grouping, tempfile.mkdtemp(prefix="tf_alexnet_bench_"))
+        # (a) python -m tf_alexnet.train itself: pipeline, prefetch, loop, timed after its
+        # first (compiling) call.
+        loop = train_lib.train(config)["images_per_sec"]
+        per_call = config.steps_per_loop
+        with train_lib.process_settings(config):  # the same precision for (b)
+            model = build_alexnet(image_size=size, grouping=grouping, seed=0)
+            bare = train_step_ips(cfg, model, per_call)
         limit = peak * 1e9 / (3 * 2 * model_macs(model))
-        print(f"{grouping:9s} {ips:8.1f} img/s  limit {limit:5.1f} img/s  ratio {ips / limit:.0%}",
-              flush=True)
+        print(f"{grouping:9s} train loop {loop:8.1f} img/s  bare step {bare:8.1f} img/s  "
+              f"loop/bare {loop / bare:.0%}  ({per_call} step(s) per call; fp32 limit "
+              f"{limit:.1f} img/s, bare/limit {bare / limit:.0%})", flush=True)
 
 
 def _paper_export(directory):

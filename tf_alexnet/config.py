@@ -6,8 +6,6 @@ its flag (`--lr_schedule` -> `lr_schedule`), except `DataConfig.source`, which `
 
 import dataclasses
 
-from tf_alexnet.preprocess import Preprocessing
-
 
 def _raise_problems(checks):
     problems = [message for ok, message in checks if not ok]
@@ -44,6 +42,8 @@ class DataConfig:
 
     def preprocessing(self, stats):
         """The evaluation transform these settings give with `stats`."""
+        from tf_alexnet.preprocess import Preprocessing  # TensorFlow: not at flag parsing
+
         return Preprocessing(self.image_size, self.resize, self.mean, stats)
 
     def validate(self):
@@ -94,8 +94,10 @@ class TrainConfig:
     warmup_epochs: float = 0.0
     # Execution
     strategy: str = "default"      # default | mirrored | multi_worker
-    precision: str = "float32"     # float32 | mixed_float16 | mixed_bfloat16
+    precision: str = "auto"        # auto | float32 | mixed_float16 | mixed_bfloat16
     xla: bool = False
+    xla_autotune_level: int = 1    # XLA's GPU autotuning (its default, 4, re-checks all)
+    steps_per_loop: int = 0        # train steps per compiled call; 0: auto (1 CPU, 50 GPU)
     deterministic: bool = False
     # Intervals
     log_every_steps: int = 50
@@ -113,8 +115,11 @@ class TrainConfig:
              f"--lr_schedule {self.lr_schedule!r} is not one of plateau|step|cosine"),
             (self.strategy in ("default", "mirrored", "multi_worker"),
              f"--strategy {self.strategy!r} is not one of default|mirrored|multi_worker"),
-            (self.precision in ("float32", "mixed_float16", "mixed_bfloat16"),
-             f"--precision {self.precision!r} is not float32|mixed_float16|mixed_bfloat16"),
+            (self.precision in ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
+             f"--precision {self.precision!r} is not auto|float32|mixed_float16|"
+             "mixed_bfloat16"),
+            (self.steps_per_loop >= 0, "--steps_per_loop must be >= 0 (0: auto)"),
+            (0 <= self.xla_autotune_level <= 4, "--xla_autotune_level must be in 0..4"),
             (self.learning_rate > 0, "--learning_rate must be > 0"),
             (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),
             (self.weight_decay >= 0, "--weight_decay must be >= 0"),
@@ -204,5 +209,6 @@ class BenchConfig:
     groupings: tuple = ("towers", "fused", "none")
     split: str = "train"           # bench data
     xla: bool = False              # bench train
+    steps_per_loop: int = 0        # bench train; 0: auto, as train
     model: str = ""                # bench inference: an export; empty: a fresh paper model
     seconds: float = 20.0          # bench data

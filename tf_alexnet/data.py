@@ -25,13 +25,18 @@ def resolve_stats(config, source):
 
 
 def make_dataset(config, split, training, start_example=0, preprocessing=None):
-    """Batched, prefetched (images float32 [B, S, S, 3] or [B, 10, S, S, 3], labels int32 [B]).
+    """Batched, prefetched (features, labels int32 [B]).
+
+    Training: features = {"image": uint8 [B, S, S, 3] random crops, "offset", "flip",
+    "alpha"} over an endless shuffled stream; the flip, lighting and mean subtraction run on
+    the training device (preprocess.make_augment_on_device). Evaluation: float32 images
+    [B, S, S, 3] or [B, 10, S, S, 3], fully preprocessed, one pass in order (the last batch
+    may be smaller).
 
     Args:
       config: a `DataConfig`.
       split: "train", "validation", "test" or "all" (as the source has them).
-      training: random crops, flips and lighting over an endless shuffled stream, or the
-        evaluation crops over one pass in order (last batch may be smaller).
+      training: the training stream, or the evaluation crops (above).
       start_example: training only: skip this many examples of the stream (resume).
         Augmentation is seeded by (seed, index in the stream), so resuming at example k
         sees exactly what an uninterrupted run sees from k on.
@@ -45,12 +50,12 @@ def make_dataset(config, split, training, start_example=0, preprocessing=None):
     load = source.load or (lambda x: x)
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if training:
-        train_fn = preprocess.make_train_preprocess(config, stats)
+        train_crop = preprocess.make_train_crop(config)
         buffer = source.num_examples if source.load else config.shuffle_buffer
         buffer = max(1, min(buffer if buffer > 0 else config.shuffle_buffer, 1_000_000))
         ds = ds.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True).repeat()
         ds = ds.enumerate().skip(start_example)
-        ds = ds.map(lambda i, ex: (train_fn(load(ex[0]), tf.stack([config.seed, i])), ex[1]),
+        ds = ds.map(lambda i, ex: (train_crop(load(ex[0]), tf.stack([config.seed, i])), ex[1]),
                     **parallel)
         drop = True
     else:

@@ -135,9 +135,19 @@ def _define_execution_flags(t):
     flags.DEFINE_enum("strategy", t.strategy, ["default", "mirrored", "multi_worker"],
                       "tf.distribute strategy: default (one device, or the two towers), "
                       "mirrored (data parallel over local GPUs), multi_worker (TF_CONFIG).")
-    flags.DEFINE_enum("precision", t.precision, ["float32", "mixed_float16",
-                                                 "mixed_bfloat16"], "Compute precision.")
-    flags.DEFINE_bool("xla", t.xla, "Compile the train step with XLA (jit_compile).")
+    flags.DEFINE_enum("precision", t.precision, ["auto", "float32", "mixed_float16",
+                                                 "mixed_bfloat16"],
+                      "Compute precision; auto: mixed_bfloat16 on GPUs of compute capability "
+                      ">= 8.0, float32 elsewhere.")
+    flags.DEFINE_bool("xla", t.xla, "Compile the train step with XLA (jit_compile), keeping "
+                      "compiled programs in WORKDIR/xla_cache for later runs.")
+    flags.DEFINE_integer("xla_autotune_level", t.xla_autotune_level, "With --xla on GPUs: "
+                         "XLA's autotune level 0-4 (XLA_FLAGS=--xla_gpu_autotune_level; 4, "
+                         "XLA's default, re-checks every algorithm and compiles minutes "
+                         "longer).")
+    flags.DEFINE_integer("steps_per_loop", t.steps_per_loop, "Train steps per call of the "
+                         "compiled loop (logs, evaluations, checkpoints and SIGTERM act "
+                         "between calls); 0: auto, 1 on CPU, 50 on GPUs.")
     flags.DEFINE_bool("deterministic", t.deterministic, "Enable TF op determinism: same seed "
                       "gives the same weights (slower).")
     flags.DEFINE_integer("log_every_steps", t.log_every_steps, "Steps between metric reads, "
@@ -263,6 +273,8 @@ def define_bench_flags():
                       "`bench train`.")
     flags.DEFINE_string("split", b.split, "`bench data`: the split to read.")
     flags.DEFINE_bool("xla", b.xla, "`bench train`: compile the step with XLA.")
+    flags.DEFINE_integer("steps_per_loop", b.steps_per_loop, "`bench train`: train steps per "
+                         "compiled call; 0: auto (1 on CPU, 50 on GPUs).")
     flags.DEFINE_string("model", b.model, "`bench inference`: an export (TF Serving base, "
                         "version dir); empty: export a fresh paper model to a temporary "
                         "directory.")

@@ -15,12 +15,14 @@ import tensorflow as tf
 from tf_alexnet import metrics
 from tf_alexnet.data import make_dataset
 from tf_alexnet.logs import Progress, Summaries, filter_grid
+from tf_alexnet.preprocess import make_augment_on_device
 from tf_alexnet.train_lib import NonFiniteLoss, remove_worker_checkpoints
 from tf_alexnet.train_step import make_train_step
 
 
 def training_iterator(run, start_step):
-    """The distributed iterator of the training stream from `start_step` on."""
+    """The distributed iterator of the training stream from `start_step` on; batches are
+    fetched to the replicas' devices ahead of the step (a GPU's memory, when there is one)."""
     config = run.config
     ds = make_dataset(config.data, config.split, True,
                       start_example=start_step * config.data.batch_size)
@@ -29,7 +31,8 @@ def training_iterator(run, start_step):
         options.experimental_distribute.auto_shard_policy = (
             tf.data.experimental.AutoShardPolicy.DATA)
         ds = ds.with_options(options)
-    return iter(run.strategy.experimental_distribute_dataset(ds))
+    fetch = tf.distribute.InputOptions(experimental_fetch_to_device=True)
+    return iter(run.strategy.experimental_distribute_dataset(ds, fetch))
 
 
 class TrainLoop:
@@ -41,22 +44,40 @@ class TrainLoop:
         self.start = int(state.step.numpy())
         self.iterator = training_iterator(run, self.start)
         self.sums = tf.Variable(tf.zeros([3]), trainable=False)
+        augment = make_augment_on_device(config.data, run.info.preprocessing.stats)
         self.train_step = make_train_step(state.model, state.optimizer, run.strategy,
-                                          config.data.batch_size, self.sums, config.xla)
+                                          config.data.batch_size, self.sums, augment,
+                                          config.xla)
         self.predict = metrics.make_predict_fn(state.model)
         self.summaries = Summaries(config.workdir, run.chief)
         self.progress = Progress(run.steps_per_epoch) if run.chief else None
         self.eval_every = config.eval_every_steps or run.steps_per_epoch
-        self.last_log_step, self.last_log_time = self.start, time.perf_counter()
+        self.started = time.perf_counter()
+        self.last_log_step, self.last_log_time = self.start, self.started
         self.last_good = state.restored_from
+
+    def next_boundary(self, step):
+        """The next step at which the loop must act (log, evaluate, save or end), at most
+        steps_per_loop ahead: the compiled step runs up to it in one call."""
+        config = self.run.config
+        every = [config.log_every_steps, config.checkpoint_every_steps]
+        if self.run.eval_ds is not None:
+            every.append(self.eval_every)
+        return min([self.run.total_steps, step + config.steps_per_loop]
+                   + [(step // k + 1) * k for k in every])
 
     def run_to_end(self):
         """Trains to the end (or to a stop signal); returns the metrics dict."""
         config, total = self.run.config, self.run.total_steps
-        metrics_, step = {}, self.start
+        metrics_, step, timed = {}, self.start, None
         while step < total:
-            self.train_step(self.iterator)
-            step += 1
+            boundary = self.next_boundary(step)
+            self.train_step(self.iterator, tf.constant(boundary - step, tf.int32))
+            if timed is None:  # the first call traces and compiles: timed apart
+                timed = (boundary, time.perf_counter())
+                logging.info("First call of the train step (tracing, compilation and %d "
+                             "step(s)): %.1f s.", boundary - step, timed[1] - self.started)
+            step = boundary
             self.state.step.assign(step)
             if step % config.log_every_steps == 0 or step == total or self.stop["signal"]:
                 self.log(step)
@@ -75,7 +96,17 @@ class TrainLoop:
         self.summaries.flush()
         if self.run.eval_ds is not None and not metrics_:  # resumed at the end
             metrics_ = self.score()
-        return dict(metrics_, step=step)
+        return dict(metrics_, step=step, **self.speed(timed, step))
+
+    def speed(self, timed, step):
+        """Training images/s after the first call (which compiles), and that call's time."""
+        if timed is None:
+            return {}
+        out = dict(first_call_seconds=timed[1] - self.started)
+        if step > timed[0] and self.last_log_step == step:
+            images = (step - timed[0]) * self.run.config.data.batch_size
+            out["images_per_sec"] = images / (self.last_log_time - timed[1])
+        return out
 
     def check_finite(self, loss_sum, step, action):
         if not math.isfinite(loss_sum):

@@ -2,8 +2,10 @@
 
 Every image first becomes a `resize` x `resize` square (256 in the paper): shorter side
 resized to 256, then the central 256 x 256 (§2 of the paper). From there:
-  training:   a random image_size crop (227), horizontal flip, PCA lighting (§4.1),
-              minus the mean (the dataset's mean image as in the paper, or per channel);
+  training:   a random image_size crop (227) on the host, delivered as uint8; then on the
+              training device, inside the compiled step: minus the mean (the dataset's
+              mean image as in the paper, or per channel), horizontal flip, PCA lighting
+              (§4.1);
   evaluation: minus the mean, then the center crop, or the paper's 10 crops (4 corners and
               the center, and their mirror images) whose softmax the model averages.
 
@@ -154,49 +156,103 @@ def _mean_tensor(stats, mode, size):
     return tf.constant(np.asarray(stats.mean_rgb, np.float32))
 
 
-def lighting_noise(seed, sigma, eigval, eigvec):
-    """The paper's PCA lighting: [p1 p2 p3] [a1 l1, a2 l2, a3 l3]^T with a_i ~ N(0, sigma),
-    returned in 0..255 units (the eigen-decomposition is of pixels in [0, 1])."""
-    alpha = tf.random.stateless_normal([3], seed) * sigma
-    eigvec = tf.constant(eigvec, tf.float32)
-    return tf.linalg.matvec(eigvec, alpha * tf.constant(eigval, tf.float32)) * 255.0
+def _to_uint8(image):
+    return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
 
-def make_train_preprocess(config, stats):
-    """Returns fn(image_or_encoded, seed[2]) -> float32 [S, S, 3]: the training transform."""
-    size, crop = config.resize, config.image_size
-    mean = _mean_tensor(stats, config.mean, size)
+def _random_crop(x, top, left, size, crop):
+    """uint8 [crop, crop, 3] at (top, left) of the size x size square of `x`."""
+    def general():
+        return _to_uint8(to_square(x, size)[top:top + crop, left:left + crop])
 
-    def preprocess(x, seed):
+    if x.dtype != tf.string:  # decoded pixels: already the square (synthetic) is a slice
+        square = _center_square(x)
+        return tf.cond(tf.shape(square)[0] == size,
+                       lambda: tf.cast(square[top:top + crop, left:left + crop], tf.uint8),
+                       general)
+
+    # A JPEG already size x size (prepared shards): decode only the crop.
+    def fused_or_general():
+        shape = tf.image.extract_jpeg_shape(x)
+        return tf.cond(tf.logical_and(shape[0] == size, shape[1] == size),
+                       lambda: tf.io.decode_and_crop_jpeg(
+                           x, tf.stack([top, left, crop, crop]), channels=3),
+                       general)
+    return tf.cond(tf.io.is_jpeg(x), fused_or_general, general)
+
+
+def make_train_crop(config):
+    """The host half of the paper's training transform (§4.1):
+
+        fn(image_or_encoded, seed[2]) -> {"image": uint8 [S, S, 3], "offset": int32 [2],
+                                         "flip": bool [], "alpha": float32 [3]}
+
+    Decode, shorter side to `resize`, central square and the random S x S crop happen on the
+    host, so only the uint8 crop (155 KB at 227 px, a quarter of float32) crosses to the
+    device. The flip and the lighting coefficients alpha_i ~ N(0, pca_sigma) are drawn here
+    from the same per-example seed and applied by `make_augment_on_device`'s function.
+    """
+    size, crop, sigma = config.resize, config.image_size, config.pca_sigma
+
+    def train_crop(x, seed):
         seeds = tf.random.experimental.stateless_split(seed, 4)
         top = tf.random.stateless_uniform([], seeds[0], 0, size - crop + 1, tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size - crop + 1, tf.int32)
+        image = tf.ensure_shape(_random_crop(x, top, left, size, crop), [crop, crop, 3])
+        flip = (tf.random.stateless_uniform([], seeds[2]) < 0.5 if config.flip
+                else tf.constant(False))
+        alpha = tf.random.stateless_normal([3], seeds[3]) * sigma
+        return {"image": image, "offset": tf.stack([top, left]), "flip": flip, "alpha": alpha}
 
-        def general():
-            return to_square(x, size)[top:top + crop, left:left + crop]
+    return train_crop
 
-        if x.dtype == tf.string:
-            # A JPEG already size x size (prepared shards): decode only the crop.
-            def fused_or_general():
-                shape = tf.image.extract_jpeg_shape(x)
-                return tf.cond(
-                    tf.logical_and(shape[0] == size, shape[1] == size),
-                    lambda: tf.cast(tf.io.decode_and_crop_jpeg(
-                        x, tf.stack([top, left, crop, crop]), channels=3), tf.float32),
-                    general)
-            image = tf.cond(tf.io.is_jpeg(x), fused_or_general, general)
-        else:
-            image = general()
-        image = tf.ensure_shape(image, [crop, crop, 3])
+
+def _mean_windows(mean_image, offsets, crop):
+    """The crop x crop windows of mean_image [size, size, 3] at offsets [B, 2]."""
+    steps = tf.range(crop)
+    rows = tf.gather(mean_image, offsets[:, 0:1] + steps)          # [B, crop, size, 3]
+    return tf.gather(rows, offsets[:, 1:2] + steps, axis=2, batch_dims=1)
+
+
+def make_augment_on_device(config, stats):
+    """The device half of the training transform, run inside the compiled train step:
+
+        augment_on_device(features batch) -> float32 [B, S, S, 3]
+
+    cast to float, minus the mean (the mean image's window at each crop's offset, or the
+    channel mean), horizontal flip where drawn, plus the paper's PCA lighting
+    [p1 p2 p3][alpha_1 lambda_1, alpha_2 lambda_2, alpha_3 lambda_3]^T in 0..255 units (the
+    eigen-decomposition is of pixels in [0, 1]). Same order and numbers as on one image.
+    """
+    mean = _mean_tensor(stats, config.mean, config.resize)
+    eigval = tf.constant(stats.pca_eigenvalues, tf.float32)
+    eigvec = tf.constant(stats.pca_eigenvectors, tf.float32)  # columns are eigenvectors
+
+    def augment_on_device(features):
+        images = tf.cast(features["image"], tf.float32)
         if mean is not None:
-            image -= mean[top:top + crop, left:left + crop] if mean.shape.rank == 3 else mean
+            images -= (_mean_windows(mean, features["offset"], images.shape[1])
+                       if mean.shape.rank == 3 else mean)
         if config.flip:
-            flip = tf.random.stateless_uniform([], seeds[2]) < 0.5
-            image = tf.cond(flip, lambda: tf.reverse(image, [1]), lambda: image)
+            images = tf.where(features["flip"][:, None, None, None],
+                              tf.reverse(images, [2]), images)
         if config.pca_sigma > 0:
-            image += lighting_noise(seeds[3], config.pca_sigma, stats.pca_eigenvalues,
-                                    stats.pca_eigenvectors)
-        return image
+            noise = tf.matmul(features["alpha"] * eigval, eigvec, transpose_b=True) * 255.0
+            images += noise[:, None, None, :]
+        return images
+
+    return augment_on_device
+
+
+def make_train_preprocess(config, stats):
+    """Both halves on one image on the host: fn(image_or_encoded, seed[2]) -> float32
+    [S, S, 3]. What the pipeline did before the device half existed; `bench data` measures
+    it for comparison."""
+    train_crop, augment = make_train_crop(config), make_augment_on_device(config, stats)
+
+    def preprocess(x, seed):
+        batch = tf.nest.map_structure(lambda t: t[None], train_crop(x, seed))
+        return augment(batch)[0]
 
     return preprocess
 

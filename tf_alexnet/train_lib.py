@@ -56,17 +56,34 @@ def is_chief(strategy):
         and "chief" not in resolver.cluster_spec().as_dict())
 
 
+def resolve_auto(config):
+    """The config with "auto" made concrete for this machine: precision mixed_bfloat16 on
+    GPUs of compute capability >= 8.0 (bfloat16 tensor cores), else float32; steps_per_loop
+    1 on CPU (a call costs nothing there next to a step) and 50 on GPUs, where one Python
+    call per step would leave the GPU waiting."""
+    gpus = tf.config.list_physical_devices("GPU")
+    precision = config.precision
+    if precision == "auto":
+        capabilities = [tf.config.experimental.get_device_details(g).get(
+            "compute_capability") or (0, 0) for g in gpus]
+        precision = ("mixed_bfloat16" if gpus and min(capabilities) >= (8, 0)
+                     else "float32")
+    steps = config.steps_per_loop or (50 if gpus else 1)
+    return dataclasses.replace(config, precision=precision, steps_per_loop=steps)
+
+
 def resolve_grouping(config, previous=None):
     """(grouping, tower devices): "auto" keeps a resumed run's grouping, else picks towers
-    on CPU (3x faster training than Keras' XLA grouped conv there: `bench model`) and on two
-    or more GPUs under the default strategy (the paper's placement), fused on other GPU
-    setups."""
+    on CPU (3x faster training than Keras' XLA grouped conv there: `bench model`), on two
+    or more GPUs under the default strategy (the paper's placement) and on GPUs without
+    --xla (fastest uncompiled); fused with --xla on GPUs (XLA compiles the grouped conv,
+    the fastest step measured on one H100: README, "Which strategy")."""
     default = config.strategy == "default"
     gpus = tf.config.list_logical_devices("GPU")
     grouping = config.grouping
     if grouping == "auto":
-        grouping = previous or ("towers" if not gpus or (default and len(gpus) >= 2)
-                                else "fused")
+        fused = gpus and config.xla and not (default and len(gpus) >= 2)
+        grouping = previous or ("fused" if fused else "towers")
     devices = None
     if grouping == "towers" and default:
         devices = resolve_tower_devices(config.tower_devices)
@@ -113,6 +130,10 @@ def open_run(config, strategy):
     if os.path.exists(os.path.join(config.workdir, rundir.MODEL_JSON)):
         previous = rundir.load_run_info(config.workdir)
     grouping, devices = resolve_grouping(config, previous and previous.grouping)
+    gpus = tf.config.list_logical_devices("GPU")
+    if config.strategy == "default" and not devices and gpus:
+        # One device: its strategy fetches each batch to the GPU ahead of the step.
+        strategy = tf.distribute.OneDeviceStrategy(gpus[0].name)
     spec = AlexNetSpec.create(len(classes), data.image_size, config.width, config.fc_units,
                               config.lrn, config.dropout)
     info = RunInfo(spec, grouping, classes, data.preprocessing(train_ds.stats), data.source)
@@ -209,6 +230,9 @@ def train(config, flagfile=None):
     `flagfile`: text written to workdir/flags.txt (by the chief) to reproduce the run."""
     from tf_alexnet.loop import TrainLoop
 
+    config = resolve_auto(config)
+    logging.info("Precision %s, %d step(s) per compiled call%s.", config.precision,
+                 config.steps_per_loop, ", XLA" if config.xla else "")
     with process_settings(config) as stop:
         run = open_run(config, make_strategy(config.strategy))
         state = build_state(run)

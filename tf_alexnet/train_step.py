@@ -26,13 +26,20 @@ def make_optimizer(config, steps_per_epoch, total_steps):
     return optimizer, schedule
 
 
-def make_train_step(model, optimizer, strategy, global_batch, sums, jit_compile=False):
-    """tf.function(iterator): one step on the next global batch.
+def make_train_step(model, optimizer, strategy, global_batch, sums, augment,
+                    jit_compile=False):
+    """tf.function(iterator, count): `count` training steps on the next global batches.
 
-    Loss is softmax cross-entropy averaged over the global batch (each replica divides its
-    sum by the global batch; the optimizer sums the replicas' gradients). The step adds
-    [loss sum, correct top-1, images] to `sums`."""
-    def replica_step(images, labels):
+    Each step takes a batch of uint8 crops with their augmentation draws, runs `augment`
+    (the flip, lighting and mean subtraction; preprocess.make_augment_on_device) and the
+    model on the replica's device, and applies the update. Loss is softmax cross-entropy
+    averaged over the global batch (each replica divides its sum by the global batch; the
+    optimizer sums the replicas' gradients). Each step adds [loss sum, correct top-1,
+    images] to `sums`. Pass `count` as a tensor: a Python int would retrace per value.
+    With `jit_compile`, XLA compiles the augmentation and the model step of a replica;
+    reading the iterator stays outside it."""
+    def replica_step(features, labels):
+        images = augment(features)
         with tf.GradientTape() as tape:
             logits = tf.cast(model(images, training=True), tf.float32)
             per_example = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
@@ -45,13 +52,15 @@ def make_train_step(model, optimizer, strategy, global_batch, sums, jit_compile=
         return tf.stack([tf.reduce_sum(per_example), correct,
                          tf.cast(tf.size(labels), tf.float32)])
 
-    if jit_compile:  # XLA compiles the model step; reading the iterator stays outside it
+    if jit_compile:
         replica_step = tf.function(replica_step, jit_compile=True)
 
     @tf.function
-    def step(iterator):
-        images, labels = next(iterator)
-        per_replica = strategy.run(replica_step, args=(images, labels))
-        sums.assign_add(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
+    def steps(iterator, count):
+        for _ in tf.range(count):
+            features, labels = next(iterator)
+            per_replica = strategy.run(replica_step, args=(features, labels))
+            sums.assign_add(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica,
+                                            axis=None))
 
-    return step
+    return steps
