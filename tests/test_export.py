@@ -45,7 +45,7 @@ def exported(tmp_path_factory):
     result = run_module("train", f"--workdir={run}", *TINY_FLAGS, f"--data=folder:{data}",
                         "--validation_fraction=0.2", "--train_steps=150", "--mean=channel",
                         "--dropout=0", "--learning_rate=0.01", "--warmup_epochs=1",
-                        "--width=0.25", "--fc_units=64")
+                        "--width=0.25", "--fc_units=64", "--deterministic")
     assert result.returncode == 0, result.stderr[-3000:]
     base = root / "models" / "alexnet"
     result = run_module("export", f"--workdir={run}", f"--export_dir={base}",

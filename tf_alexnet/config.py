@@ -5,10 +5,19 @@ its flag (`--lr_schedule` -> `lr_schedule`), except `DataConfig.source`, which `
 """
 
 import dataclasses
+import math
 
 
-def _raise_problems(checks):
-    problems = [message for ok, message in checks if not ok]
+def _raise_problems(checks, config=None):
+    """ValueError listing every failed check; first, any float field that is nan or inf
+    (named by its flag), since no comparison below would catch a nan."""
+    problems = []
+    for f in dataclasses.fields(config) if config is not None else ():
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"--{'data' if f.name == 'source' else f.name} must be a finite "
+                            f"number, not {value}")
+    problems += [message for ok, message in checks if not ok]
     if problems:
         raise ValueError("; ".join(problems))
 
@@ -34,6 +43,7 @@ class DataConfig:
     num_classes: int = 0           # synthetic:random / synthetic:shapes classes; 0 = default
     shuffle_buffer: int = 10000
     cache_eval: bool = False       # cache decoded eval data in memory
+    max_megapixels: float = 100.0  # larger images are bad images (read from the header)
 
     @property
     def resize(self):
@@ -59,7 +69,8 @@ class DataConfig:
             (self.on_bad_image in ("skip", "fail"),
              f"--on_bad_image {self.on_bad_image!r} is not one of skip|fail"),
             (self.pca_sigma >= 0, "--pca_sigma must be >= 0"),
-        ])
+            (self.max_megapixels > 0, "--max_megapixels must be > 0"),
+        ], self)
         return self
 
 
@@ -128,7 +139,11 @@ class TrainConfig:
             (self.log_every_steps > 0, "--log_every_steps must be > 0"),
             (self.checkpoint_every_steps > 0, "--checkpoint_every_steps must be > 0"),
             (bool(self.workdir), "--workdir is required"),
-        ])
+            (self.width > 0 and min(2 * round(f * self.width / 2) for f in (96, 256, 384))
+             >= 2, f"--width {self.width} leaves conv1 with less than one filter per tower "
+             "(96 * width must round to 2 or more)"),
+            (self.fc_units >= 1, "--fc_units must be >= 1"),
+        ], self)
         return self
 
 

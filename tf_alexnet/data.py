@@ -9,7 +9,9 @@ import logging
 import tensorflow as tf
 
 from tf_alexnet import preprocess
-from tf_alexnet.sources import DataError, open_source  # noqa: F401  (DataError re-exported)
+from tf_alexnet.cli import describe
+from tf_alexnet.sources import (DataError, folder_files, open_source,  # noqa: F401
+                                parse_spec, shard_files)
 
 
 def resolve_stats(config, source):
@@ -24,7 +26,8 @@ def resolve_stats(config, source):
         raise DataError(f"--stats {path}: cannot read dataset statistics ({e}).") from None
 
 
-def make_dataset(config, split, training, start_example=0, preprocessing=None):
+def make_dataset(config, split, training, start_example=0, preprocessing=None,
+                 sample=False, source=None):
     """Batched, prefetched (features, labels int32 [B]).
 
     Training: features = {"image": uint8 [B, S, S, 3] random crops, "offset", "flip",
@@ -40,12 +43,18 @@ def make_dataset(config, split, training, start_example=0, preprocessing=None):
       start_example: training only: skip this many examples of the stream (resume).
         Augmentation is seeded by (seed, index in the stream), so resuming at example k
         sees exactly what an uninterrupted run sees from k on.
+      preprocessing: evaluation only: a trained model's `Preprocessing` (sizes, mean,
+        statistics), used instead of the config's.
+      sample: evaluation only: the examples in a seeded random order instead of the
+        source's (folders list class by class): a sample of the split, e.g. int8
+        calibration images.
+      source: the split's `Source` when already opened (a folder is listed once).
 
     The returned dataset carries `class_names`, `num_examples` and `stats` attributes.
     """
     config.validate()
-    source = open_source(config, split)
-    stats = resolve_stats(config, source)
+    opened, source = source is None, source or open_source(config, split)
+    stats = preprocessing.stats if preprocessing else resolve_stats(config, source)
     ds = source.dataset
     load = source.load or (lambda x: x)
     parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -60,7 +69,11 @@ def make_dataset(config, split, training, start_example=0, preprocessing=None):
         drop = True
     else:
         eval_fn = preprocess.make_eval_preprocess(
-            preprocessing or config.preprocessing(stats), config.eval_crops)
+            preprocessing or config.preprocessing(stats), config.eval_crops,
+            config.max_megapixels * 1e6)
+        if sample:  # file names (folders) are cheap to shuffle all; records, 1,000 at a time
+            ds = ds.shuffle(max(1, source.num_examples) if source.load else 1000,
+                            seed=config.seed)
         ds = ds.map(lambda x, y: (eval_fn(load(x)), y), **parallel)
         drop = False
     if config.on_bad_image == "skip":
@@ -75,8 +88,37 @@ def make_dataset(config, split, training, start_example=0, preprocessing=None):
     ds.class_names = source.class_names
     ds.num_examples = source.num_examples
     ds.stats = stats
-    if source.bad_files:
+    ds.source = source
+    if source.bad_files and opened:
         logging.warning("%s: %d bad image(s) left out of split %r.", config.source,
                         len(source.bad_files), split)
     ds.bad_files = source.bad_files
     return ds
+
+
+def explain_failure(config, splits, error):
+    """With --on_bad_image=fail, the line naming the file behind a pipeline error (which
+    TensorFlow's message does not name): the first image of `splits` that does not decode,
+    or the first shard whose records do not read. None when there is nothing to add."""
+    if (config.on_bad_image != "fail" or not isinstance(
+            error, (tf.errors.InvalidArgumentError, tf.errors.DataLossError))):
+        return None
+    kind, arg = parse_spec(config.source)
+    for split in filter(None, splits):
+        if kind == "folder":
+            for path in folder_files(config, arg, split)[0]:
+                try:
+                    preprocess.decode_square(tf.io.read_file(path), config.resize,
+                                             config.max_megapixels * 1e6)
+                except tf.errors.OpError as e:
+                    return f"Bad image {path}: {describe(e)} (--on_bad_image=fail)."
+        elif kind == "tfrecord":
+            for shard in shard_files(arg, split):
+                read = 0
+                try:
+                    for _ in tf.data.TFRecordDataset(shard):
+                        read += 1
+                except tf.errors.DataLossError as e:
+                    return (f"{shard}: record {read + 1} cannot be read ({describe(e)}) "
+                            "(--on_bad_image=fail).")
+    return None

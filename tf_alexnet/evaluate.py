@@ -12,7 +12,6 @@ this command has no flags for them.
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import json
-import sys
 
 from absl import app, logging
 
@@ -42,6 +41,11 @@ def evaluate(config):
                       preprocessing=info.preprocessing)
     mapping = metrics.label_map(ds.class_names, info.class_names)
     result = metrics.evaluate(predict, ds, mapping, config.max_examples)
+    if ds.num_examples > result["num_images"] and not config.max_examples:
+        logging.warning("Scored %d of the %d images %s announces for split %r: the others "
+                        "could not be read (see the lines above).", result["num_images"],
+                        ds.num_examples, config.data.source, config.split)
+        result["expected_images"] = ds.num_examples
     return dict(result, crops=config.data.eval_crops, split=config.split,
                 data=config.data.source, model=source)
 
@@ -49,11 +53,11 @@ def evaluate(config):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        config = flags_lib.evaluate_config()
-        result = evaluate(config)
-    except (ValueError, OSError) as e:  # DataError, WorkdirError, ExportError included
-        sys.exit(f"evaluate: {e}")
+    from tf_alexnet import cli, data
+
+    config = cli.run("evaluate", flags_lib.evaluate_config)
+    result = cli.run("evaluate", lambda: evaluate(config),
+                     lambda e: data.explain_failure(config.data, (config.split,), e))
     if config.json:
         print(json.dumps(result))
     else:

@@ -11,7 +11,6 @@ The layout is described in tf_alexnet/savedmodel.py and export/README.md.
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import os
-import sys
 
 from absl import app, logging
 
@@ -21,27 +20,28 @@ from tf_alexnet import flags as flags_lib
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    from tf_alexnet import savedmodel
-    from tf_alexnet.data import DataError
+    from tf_alexnet import cli
 
-    try:
-        config = flags_lib.export_config()
-        if config.tflite_only:
-            versions = savedmodel.serving_versions(config.export_dir)
-            if not versions:
-                raise ValueError(f"{config.export_dir}: no SavedModel versions to convert.")
-            version_dir = os.path.join(config.export_dir, str(config.version or versions[-1]))
-        else:
-            version_dir = savedmodel.export_saved_model(
-                config.workdir, config.export_dir, config.version, config.checkpoint or None,
-                config.overwrite)
-            print(f"SavedModel: {version_dir}")
-        for path in savedmodel.export_tflite(version_dir, config.tflite,
-                                             config.calibration_images,
-                                             config.calibration_data or None):
-            print(f"TFLite: {path}")
-    except (DataError, ValueError, OSError, RuntimeError) as e:
-        sys.exit(f"export: {e}")
+    cli.run("export", lambda: export(flags_lib.export_config()))
+
+
+def export(config):
+    """The SavedModel version (unless --tflite_only) and the TFLite files of `config`."""
+    from tf_alexnet import savedmodel
+
+    if config.tflite_only:
+        versions = savedmodel.serving_versions(config.export_dir)
+        if not versions:
+            raise ValueError(f"{config.export_dir}: no SavedModel versions to convert.")
+        version_dir = os.path.join(config.export_dir, str(config.version or versions[-1]))
+    else:
+        version_dir = savedmodel.export_saved_model(
+            config.workdir, config.export_dir, config.version, config.checkpoint or None,
+            config.overwrite)
+        print(f"SavedModel: {version_dir}")
+    for path in savedmodel.export_tflite(version_dir, config.tflite, config.calibration_images,
+                                         config.calibration_data or None):
+        print(f"TFLite: {path}")
 
 
 if __name__ == "__main__":

@@ -55,11 +55,14 @@ _DATA_FLAGS = {
                        "(folder sources shuffle all file names)."),
     "cache_eval": (flags.DEFINE_bool, "Cache the preprocessed evaluation split in memory "
                    "(small splits)."),
+    "max_megapixels": (flags.DEFINE_float, "Images with more pixels than this (millions, "
+                       "read from the file's header before decoding) are bad images: a "
+                       "23000x23000 PNG would take 8.7 GB to decode."),
 }
 _ENUMS = {"mean": ["auto", "image", "channel", "none"], "eval_crops": ["center", "ten"],
           "on_bad_image": ["skip", "fail"]}
 SOURCE_FLAGS = ("data", "seed", "validation_fraction", "on_bad_image", "tfds_data_dir",
-                "tfds_manual_dir", "synthetic_examples")
+                "tfds_manual_dir", "synthetic_examples", "max_megapixels")
 ALL_DATA_FLAGS = tuple(_DATA_FLAGS)
 
 

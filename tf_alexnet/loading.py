@@ -43,11 +43,25 @@ def resolve(path):
     return os.path.join(path, str(versions[-1]))
 
 
+def _loaded_or_error(path, load):
+    """load(), or an ExportError naming `path` when its files are damaged (a truncated or
+    random .tflite, a SavedModel whose variables were cut short)."""
+    try:
+        return load()
+    except (ValueError, IndexError, RuntimeError, tf.errors.OpError) as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ExportError(f"{path}: cannot be loaded, the file is damaged or not a model "
+                          f"({type(e).__name__}: {first}).") from None
+
+
 def _read_info(meta_path, extra_dir, what):
     if not os.path.exists(meta_path):
         raise ExportError(f"{what}: {meta_path} is missing; not a tf_alexnet export.")
-    with open(meta_path) as f:
-        raw = json.load(f)
+    try:
+        with open(meta_path) as f:
+            raw = json.load(f)
+    except ValueError as e:
+        raise ExportError(f"{meta_path}: not valid JSON ({e}).") from None
     extra = os.path.join(extra_dir or os.path.dirname(meta_path), raw.get("extra_dir", ""))
     info = RunInfo.from_json(raw, Stats.load(os.path.join(extra, STATS_JSON)))
     return info, raw
@@ -61,12 +75,12 @@ class Exported:
             self.info, raw = _read_info(self.path + ".json", os.path.dirname(self.path),
                                         self.path)
             from tf_alexnet.tflite import TFLiteRunner
-            self._tflite = TFLiteRunner(self.path)
+            self._tflite = _loaded_or_error(self.path, lambda: TFLiteRunner(self.path))
             self._preprocess = preprocess.make_eval_preprocess(self.info.preprocessing)
         else:
             self.info, raw = _read_info(os.path.join(self.path, "assets.extra", META), None,
                                         self.path)
-            self._loaded = tf.saved_model.load(self.path)
+            self._loaded = _loaded_or_error(self.path, lambda: tf.saved_model.load(self.path))
             self.signatures = self._loaded.signatures
         self.class_names = list(self.info.class_names)
         self.display_names = raw.get("display_names", self.class_names)

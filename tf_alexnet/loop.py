@@ -5,14 +5,16 @@ that the loss is finite, writes summaries, evaluates, and saves checkpoints; a S
 SIGTERM saves and returns.
 """
 
+import glob
 import logging
 import math
+import os
 import signal
 import time
 
 import tensorflow as tf
 
-from tf_alexnet import metrics
+from tf_alexnet import metrics, rundir
 from tf_alexnet.data import make_dataset
 from tf_alexnet.logs import Progress, Summaries, filter_grid
 from tf_alexnet.preprocess import make_augment_on_device
@@ -25,7 +27,8 @@ def training_iterator(run, start_step):
     fetched to the replicas' devices ahead of the step (a GPU's memory, when there is one)."""
     config = run.config
     ds = make_dataset(config.data, config.split, True,
-                      start_example=start_step * config.data.batch_size)
+                      start_example=start_step * config.data.batch_size,
+                      source=run.train_source)
     if config.strategy == "multi_worker":
         options = tf.data.Options()
         options.experimental_distribute.auto_shard_policy = (
@@ -133,6 +136,10 @@ class TrainLoop:
     def save(self, step):
         """A checkpoint at `step`, unless the loss went non-finite since the last log."""
         self.check_finite(float(self.sums.numpy()[0]), step, "stopped without saving")
+        existing = os.path.join(self.state.manager.directory, f"ckpt-{step}")
+        if self.run.chief and glob.glob(existing + ".*"):  # never overwrite saved work
+            logging.warning("%s exists on disk; moved to checkpoints/unreadable/.", existing)
+            rundir.set_aside(existing)
         path = self.state.manager.save(checkpoint_number=step)
         if self.run.chief:
             self.last_good = path

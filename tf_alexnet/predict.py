@@ -34,10 +34,9 @@ def main(argv):
             sys.exit(f"predict: cannot read {e.filename}: {e.strerror}")
         print(json.dumps(rest_body(encoded)))
         return
-    try:
-        model = loading.load(config.model)
-    except loading.ExportError as e:
-        sys.exit(f"predict: {e}")
+    from tf_alexnet import cli
+
+    model = cli.run("predict", lambda: loading.load(config.model))
     failed = 0
     for path, probs, error in model.predict_files(images):
         if error:

@@ -33,6 +33,7 @@ import tensorflow as tf
 import keras
 
 from tf_alexnet import flags as flags_lib
+from tf_alexnet.cli import describe
 from tf_alexnet.preprocess import Stats, decode_square
 from tf_alexnet.sources import DataError, folder_splits, open_source, parse_spec
 
@@ -44,12 +45,12 @@ def default_splits(config):
     return ("train", "validation")
 
 
-def make_processor(size, quality):
+def make_processor(size, quality, max_pixels):
     """tf.function: encoded image -> (JPEG of the 256 square, pixel sums, outer products,
     the square itself as float64 for the mean image)."""
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def process(encoded):
-        square = decode_square(encoded, size)
+        square = decode_square(encoded, size, max_pixels)
         pixels = tf.round(tf.clip_by_value(square, 0.0, 255.0))
         jpeg = tf.io.encode_jpeg(tf.cast(pixels, tf.uint8), quality=quality)
         # Statistics of what is stored (the re-encoded pixels would add JPEG noise only).
@@ -86,7 +87,7 @@ def write_shard(source, split, index, num_shards, cfg, process, progress):
             try:
                 jpeg, psum, pouter, square = process(load(x))
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
-                reason = str(e).splitlines()[0][:200]
+                reason = describe(e)[:300]
                 if cfg.data.on_bad_image == "fail":
                     raise DataError(f"Bad image {file_name}: {reason} "
                                     "(--on_bad_image=fail).") from None
@@ -131,7 +132,7 @@ def prepare(cfg):
     os.makedirs(cfg.output, exist_ok=True)
     splits = cfg.splits or default_splits(cfg.data)
     workers = cfg.workers or os.cpu_count() or 1
-    process = make_processor(cfg.data.resize, cfg.jpeg_quality)
+    process = make_processor(cfg.data.resize, cfg.jpeg_quality, cfg.data.max_megapixels * 1e6)
     sources = {split: open_source(cfg.data, split) for split in splits}
     classes = next(iter(sources.values())).class_names
     for split, source in sources.items():
@@ -157,7 +158,8 @@ def prepare(cfg):
             futures = [pool.submit(write_shard, source, split, k, n, cfg, process, progress)
                        for k in range(n)]
             stats_files[split] = [f.result() for f in futures]
-    bad = [f"{path}\t{reason}" for s in sources.values() for path, reason in s.bad_files]
+    # A file bad in the listing is listed once, whichever split it fell in.
+    bad = sorted({f"{path}\t{reason}" for s in sources.values() for path, reason in s.bad_files})
     counts = {}
     for split, paths in stats_files.items():
         parts = [np.load(p) for p in paths]  # each shard's sums, read once
@@ -165,6 +167,10 @@ def prepare(cfg):
         bad += [b for part in parts for b in part["bad"].tolist()]
         with open(os.path.join(cfg.output, f"{split}.count"), "w") as f:
             f.write(f"{counts[split]}\n")
+        shards = {os.path.basename(p[:-len(".stats.npz")]): int(part["images"])
+                  for p, part in zip(paths, parts)}
+        with open(os.path.join(cfg.output, f"{split}.shards.json"), "w") as f:
+            json.dump(shards, f, indent=1)
     with open(os.path.join(cfg.output, "bad_files.txt"), "w") as f:
         f.write("".join(b + "\n" for b in bad))
     stats_split = "train" if "train" in stats_files else next(iter(stats_files))
@@ -180,10 +186,12 @@ def prepare(cfg):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    try:
-        stats = prepare(flags_lib.prepare_config())
-    except (DataError, ValueError) as e:
-        sys.exit(f"prepare: {e}")
+    from tf_alexnet import cli, data
+
+    config = cli.run("prepare", flags_lib.prepare_config)
+    stats = cli.run("prepare", lambda: prepare(config),
+                    lambda e: data.explain_failure(config.data, config.splits or
+                                                   default_splits(config.data), e))
     print(json.dumps({k: stats[k] for k in ("num_images", "mean_rgb", "std_rgb",
                                             "pca_eigenvalues", "bad_files")}))
 

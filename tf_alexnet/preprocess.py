@@ -121,8 +121,48 @@ def decode_image(encoded):
     return image
 
 
-def decode_square(encoded, size):
-    """Encoded image -> float32 [size, size, 3]: shorter side to `size`, central square."""
+DEFAULT_MAX_PIXELS = 100_000_000
+_PNG, _GIF, _BMP = b"\x89PNG\r\n\x1a\n", b"GIF8", b"BM"
+
+
+def image_pixels(encoded):
+    """Pixels of an encoded JPEG/PNG/GIF/BMP from its header, without decoding it (0 for
+    another kind, which the decoder then refuses)."""
+    head = tf.io.decode_raw(tf.strings.substr(encoded, 0, 32), tf.uint8)
+    head = tf.cast(tf.pad(head, [[0, 32 - tf.shape(head)[0]]]), tf.int64)
+
+    def number(start, length, big_endian):
+        shifts = tf.range(length, dtype=tf.int64) * 8
+        shifts = shifts[::-1] if big_endian else shifts
+        return tf.reduce_sum(tf.bitwise.left_shift(head[start:start + length], shifts))
+
+    def bmp():
+        height = number(22, 4, False)
+        return number(18, 4, False) * tf.abs(tf.where(height >= 2 ** 31, height - 2 ** 32,
+                                                      height))
+
+    def kind(magic):
+        return tf.strings.substr(encoded, 0, len(magic)) == magic
+
+    def jpeg():
+        shape = tf.cast(tf.image.extract_jpeg_shape(encoded), tf.int64)
+        return shape[0] * shape[1]
+
+    return tf.case([(tf.io.is_jpeg(encoded), jpeg),
+                    (kind(_PNG), lambda: number(16, 4, True) * number(20, 4, True)),
+                    (kind(_GIF), lambda: number(6, 2, False) * number(8, 2, False)),
+                    (kind(_BMP), bmp)], default=lambda: tf.constant(0, tf.int64))
+
+
+def decode_square(encoded, size, max_pixels=DEFAULT_MAX_PIXELS):
+    """Encoded image -> float32 [size, size, 3]: shorter side to `size`, central square.
+    An image of more than `max_pixels` (from its header) fails like a corrupt one."""
+    check = tf.debugging.assert_less_equal(
+        image_pixels(encoded), tf.constant(int(max_pixels), tf.int64),
+        message=f"image larger than {max_pixels / 1e6:g} megapixels (--max_megapixels)")
+    with tf.control_dependencies([check]):
+        encoded = tf.identity(encoded)
+
     def jpeg():
         shape = tf.image.extract_jpeg_shape(encoded)
         ratio = _jpeg_ratio(tf.minimum(shape[0], shape[1]), size)
@@ -134,10 +174,10 @@ def decode_square(encoded, size):
                    lambda: _resize_square(decode_image(encoded), size))
 
 
-def to_square(image_or_encoded, size):
+def to_square(image_or_encoded, size, max_pixels=DEFAULT_MAX_PIXELS):
     """`decode_square` for strings; the same resize for already decoded images."""
     if image_or_encoded.dtype == tf.string:
-        return decode_square(image_or_encoded, size)
+        return decode_square(image_or_encoded, size, max_pixels)
     return _resize_square(image_or_encoded, size)
 
 
@@ -160,10 +200,10 @@ def _to_uint8(image):
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
 
-def _random_crop(x, top, left, size, crop):
+def _random_crop(x, top, left, size, crop, max_pixels):
     """uint8 [crop, crop, 3] at (top, left) of the size x size square of `x`."""
     def general():
-        return _to_uint8(to_square(x, size)[top:top + crop, left:left + crop])
+        return _to_uint8(to_square(x, size, max_pixels)[top:top + crop, left:left + crop])
 
     if x.dtype != tf.string:  # decoded pixels: already the square (synthetic) is a slice
         square = _center_square(x)
@@ -198,7 +238,8 @@ def make_train_crop(config):
         seeds = tf.random.experimental.stateless_split(seed, 4)
         top = tf.random.stateless_uniform([], seeds[0], 0, size - crop + 1, tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size - crop + 1, tf.int32)
-        image = tf.ensure_shape(_random_crop(x, top, left, size, crop), [crop, crop, 3])
+        image = tf.ensure_shape(_random_crop(x, top, left, size, crop,
+                                             config.max_megapixels * 1e6), [crop, crop, 3])
         flip = (tf.random.stateless_uniform([], seeds[2]) < 0.5 if config.flip
                 else tf.constant(False))
         alpha = tf.random.stateless_normal([3], seeds[3]) * sigma
@@ -266,13 +307,13 @@ def ten_crops(image, crop):
     return tf.concat([crops, tf.reverse(crops, [2])], 0)
 
 
-def make_eval_preprocess(preprocessing, crops="center"):
+def make_eval_preprocess(preprocessing, crops="center", max_pixels=DEFAULT_MAX_PIXELS):
     """Returns fn(image_or_encoded) -> float32 [S, S, 3] (center) or [10, S, S, 3] (ten)."""
     size, crop = preprocessing.resize, preprocessing.image_size
     mean = _mean_tensor(preprocessing.stats, preprocessing.mean, size)
 
     def preprocess(x):
-        image = to_square(x, size)
+        image = to_square(x, size, max_pixels)
         if mean is not None:
             image -= mean
         if crops == "ten":

@@ -11,9 +11,15 @@ An export carries the same RunInfo (assets.extra/tf_alexnet.json and stats.json)
 export and predict read only these files, so a workdir can be moved to another machine.
 """
 
+import contextlib
 import dataclasses
+import fcntl
+import glob
 import json
+import logging
 import os
+import re
+import shutil
 
 import tensorflow as tf
 
@@ -110,22 +116,125 @@ def checkpoint_layers(model):
             for layer in model.layers if layer.variables}
 
 
+# What a damaged checkpoint raises: NotFoundError (index missing), IndexError ("Read less
+# bytes than requested": data file truncated), DataLossError (checksum mismatch). A
+# checkpoint of another model raises AssertionError instead: that is never "damaged".
+DAMAGE = (tf.errors.OpError, IndexError)
+UNREADABLE = "unreadable"
+
+
+def checkpoint_prefixes(workdir):
+    """Every `checkpoints/ckpt-N` that has any file on disk, newest first. Read from the
+    files, not from the `checkpoint` state file, which may be missing or stale."""
+    numbers = set()
+    for path in glob.glob(os.path.join(workdir, "checkpoints", "ckpt-*")):
+        match = re.fullmatch(r"ckpt-(\d+)\.(index|data-\d+-of-\d+)", os.path.basename(path))
+        if match:
+            numbers.add(int(match.group(1)))
+    return [os.path.join(workdir, "checkpoints", f"ckpt-{n}") for n in sorted(numbers)[::-1]]
+
+
 def latest_checkpoint(workdir):
-    return tf.train.latest_checkpoint(os.path.join(workdir, "checkpoints"))
+    """The newest checkpoint prefix with files on disk, or None."""
+    prefixes = checkpoint_prefixes(workdir)
+    return prefixes[0] if prefixes else None
+
+
+def _why(error):
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:160] if text else ''}"
+
+
+def restore_newest(workdir, restore, move_damaged=False):
+    """Restores the newest checkpoint that restores completely; returns its prefix or None.
+
+    `restore(prefix)` raises on failure. A newer checkpoint that does not restore (index
+    missing, file truncated, checksum mismatch) is reported in one line and the previous one
+    tried; with `move_damaged` its files move to checkpoints/unreadable/ (kept, never
+    overwritten by a new save of the same number). Raises WorkdirError when checkpoint
+    files exist but none restores: training never silently starts again from step 0."""
+    prefixes, damaged = checkpoint_prefixes(workdir), []
+    for prefix in prefixes:
+        try:
+            restore(prefix)
+        except DAMAGE as e:
+            logging.warning("Checkpoint %s cannot be restored (%s); trying the previous one.",
+                            prefix, _why(e))
+            damaged.append(prefix)
+            continue
+        for newer in damaged if move_damaged else ():  # only once a good one restored
+            logging.warning("Moved %s to checkpoints/unreadable/.", newer)
+            set_aside(newer)
+        return prefix
+    if prefixes:
+        raise WorkdirError(
+            f"{workdir}/checkpoints: none of {len(prefixes)} checkpoint(s) can be restored "
+            f"({', '.join(os.path.basename(p) for p in prefixes)}); not starting again from "
+            "step 0. Move the checkpoints away to start afresh.")
+    return None
+
+
+def set_aside(prefix):
+    target = os.path.join(os.path.dirname(prefix), UNREADABLE)
+    os.makedirs(target, exist_ok=True)
+    for path in glob.glob(prefix + ".*"):
+        shutil.move(path, os.path.join(target, os.path.basename(path)))
+
+
+def remove_partial_saves(workdir):
+    """Deletes the `*_temp` directories a save killed midway leaves (never a checkpoint)."""
+    for path in glob.glob(os.path.join(workdir, "checkpoints", "*_temp*")):
+        logging.warning("Removing %s, left by a save that did not finish.", path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def exclusive(workdir):
+    """Holds an exclusive lock on the workdir (its .lock file) for a training run: a second
+    trainer on the same workdir stops at once, naming the process that holds it."""
+    os.makedirs(workdir, exist_ok=True)
+    path = os.path.join(workdir, ".lock")
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = (f.read().split() or ["unknown"])[-1]
+            raise WorkdirError(f"{workdir} is in use by another trainer (process {holder}); "
+                               "wait for it to finish or use another --workdir.") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def restore_model(workdir, checkpoint=None):
     """(model, RunInfo, checkpoint path) with the weights of `checkpoint` (default: the
-    latest)."""
+    newest that restores)."""
     info = load_run_info(workdir)
-    path = checkpoint or latest_checkpoint(workdir)
+    model = build_from_spec(info.spec, info.grouping, None)
+    saved = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model))
+
+    def restore(path):
+        status = saved.restore(path)
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as e:
+            raise WorkdirError(f"{path}: does not match {workdir}/{MODEL_JSON} ({e}).") from None
+        status.expect_partial()
+
+    if checkpoint:
+        try:
+            restore(checkpoint)
+        except DAMAGE as e:
+            raise WorkdirError(f"--checkpoint {checkpoint}: cannot be restored ({_why(e)})."
+                               ) from None
+        return model, info, checkpoint
+    path = restore_newest(workdir, restore)
     if not path:
         raise WorkdirError(f"{workdir}: no checkpoint in {workdir}/checkpoints.")
-    model = build_from_spec(info.spec, info.grouping, None)
-    status = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).restore(path)
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError as e:
-        raise WorkdirError(f"{path}: does not match {workdir}/{MODEL_JSON} ({e}).") from None
-    status.expect_partial()
     return model, info, path

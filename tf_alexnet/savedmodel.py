@@ -8,6 +8,7 @@ sidecar. A version is staged under a temporary name and renamed when complete, s
 server never sees half of it; an existing version is replaced only when asked.
 """
 
+import glob
 import json
 import os
 import shutil
@@ -74,8 +75,10 @@ def export_saved_model(workdir, export_dir, version=0, checkpoint=None, overwrit
         out = os.path.join(staging, "model")
         _write_version(out, model, info, ckpt, version,
                        model_name or os.path.basename(os.path.normpath(export_dir)))
-        if os.path.exists(target):
+        if os.path.exists(target):  # --overwrite: the whole version, its TFLite files too
             shutil.rmtree(target)
+            for stale in glob.glob(os.path.join(export_dir, f"{version}_*.tflite*")):
+                os.remove(stale)
         os.rename(out, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -83,7 +86,8 @@ def export_saved_model(workdir, export_dir, version=0, checkpoint=None, overwrit
 
 
 def calibration_images(info, count, data_spec=None):
-    """Images of the training data through the model's evaluation transform, for int8."""
+    """A random sample of the training data through the model's evaluation transform, for
+    int8 calibration (a folder's first images would be of one or two classes only)."""
     from tf_alexnet.config import DataConfig
     from tf_alexnet.data import make_dataset
 
@@ -92,7 +96,7 @@ def calibration_images(info, count, data_spec=None):
                         resize_size=info.preprocessing.resize,
                         synthetic_examples=max(count, 64))
     images, _ = next(iter(make_dataset(config, "train", training=False,
-                                       preprocessing=info.preprocessing)))
+                                       preprocessing=info.preprocessing, sample=True)))
     return images.numpy()[:count]
 
 

@@ -13,8 +13,10 @@ preprocess.py), where it can be fused with the crop.
 
 import dataclasses
 import glob
+import json
 import logging
 import os
+import struct
 import zlib
 
 import tensorflow as tf
@@ -107,8 +109,8 @@ def list_folder(root, on_bad_image="skip"):
     classes, files, labels, bad = [], [], [], []
     for name in sorted(os.listdir(root)):
         class_dir = os.path.join(root, name)
-        if not os.path.isdir(class_dir):
-            continue
+        if not os.path.isdir(class_dir) or name.startswith("."):
+            continue  # files, and hidden folders (.thumbs, .git ...) as hidden files
         paths = sorted(p for p in glob.glob(os.path.join(class_dir, "**", "*"), recursive=True)
                        if os.path.isfile(p))
         if not paths:
@@ -165,10 +167,13 @@ def folder_files(config, root, split):
         return list_folder(splits[split], config.on_bad_image)
     files, labels, classes, bad = list_folder(root, config.on_bad_image)
     if split in ("train", "validation"):
-        keep = [in_validation(f, root, config.validation_fraction) == (split == "validation")
-                for f in files]
+        def mine(path):
+            return in_validation(path, root, config.validation_fraction) == (
+                split == "validation")
+        keep = [mine(f) for f in files]
         files = [f for f, k in zip(files, keep) if k]
         labels = [l for l, k in zip(labels, keep) if k]
+        bad = [(path, reason) for path, reason in bad if mine(path)]  # this split's own
     elif split != "all":
         raise DataError(f"folder:{root} has no split folders; use split train, validation "
                         "(carved by --validation_fraction) or all.")
@@ -198,15 +203,61 @@ def shard_files(directory, split):
     return sorted(glob.glob(os.path.join(directory, f"{split}-*-of-*.tfrecord")))
 
 
+def count_records(path):
+    """(whole records, True if the file ends inside a record) of a TFRecord file, by
+    walking the records' length headers (one seek per record, no payload read)."""
+    size, offset, count = os.path.getsize(path), 0, 0
+    with open(path, "rb") as f:
+        while offset < size:
+            f.seek(offset)
+            header = f.read(8)
+            if len(header) < 8:
+                return count, True
+            end = offset + 12 + struct.unpack("<Q", header)[0] + 4
+            if end > size:
+                return count, True
+            count, offset = count + 1, end
+    return count, False
+
+
+def checked_shards(config, directory, split, files):
+    """{shard: records to read}: every shard's whole records, checked against the counts
+    prepare wrote. A shard cut short is an error with --on_bad_image=fail, else a warning
+    naming it ("read N of M records"); only its whole records are read."""
+    path = os.path.join(directory, f"{split}.shards.json")
+    expected = json.load(open(path)) if os.path.exists(path) else {}
+    found, problems = {}, []
+    for shard in files:
+        count, cut = count_records(shard)
+        found[shard] = count
+        want = expected.get(os.path.basename(shard))
+        if cut or (want is not None and count != want):
+            of = f" of {want}" if want is not None else ""
+            problems.append(f"{shard} ends early: read {count}{of} records")
+    announced = os.path.join(directory, f"{split}.count")
+    total = int(open(announced).read()) if os.path.exists(announced) else -1
+    if not problems and total >= 0 and sum(found.values()) != total:
+        problems.append(f"tfrecord:{directory} split {split!r}: read {sum(found.values())} of "
+                        f"the {total} records {split}.count announces")
+    for problem in problems:
+        if config.on_bad_image == "fail":
+            raise DataError(f"{problem} (--on_bad_image=fail).")
+        logging.warning("%s; using the whole records.", problem)
+    return found, total
+
+
 def _tfrecord(config, directory, split):
     classes = read_classes(directory)
     files = shard_files(directory, split)
     if not files:
         raise DataError(f"tfrecord:{directory}: no {split}-*-of-*.tfrecord shards.")
-    ds = tf.data.Dataset.from_tensor_slices(files)
+    records, total = checked_shards(config, directory, split, files)
+    ds = tf.data.Dataset.from_tensor_slices(
+        (files, tf.constant([records[f] for f in files], tf.int64)))
     if split == "train":
         ds = ds.shuffle(len(files), seed=config.seed)
-    ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(len(files), 8),
+    ds = ds.interleave(lambda f, n: tf.data.TFRecordDataset(f).take(n),
+                       cycle_length=min(len(files), 8),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     def parse(record):
@@ -214,10 +265,8 @@ def _tfrecord(config, directory, split):
         return ex["image/encoded"], tf.cast(ex["image/class/label"], tf.int32)
 
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
-    counts = os.path.join(directory, f"{split}.count")
-    n = int(open(counts).read()) if os.path.exists(counts) else -1
     stats = os.path.join(directory, "stats.json")
-    return Source(ds, classes, n, stats_path=stats if os.path.exists(stats) else "")
+    return Source(ds, classes, total, stats_path=stats if os.path.exists(stats) else "")
 
 
 TFDS_SPLITS = {"validation": ("validation", "test"), "test": ("test", "validation")}

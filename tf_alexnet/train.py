@@ -39,13 +39,14 @@ def main(argv):
     except ValueError as e:
         sys.exit(f"train: {e}")
     set_xla_environment(config)  # before TensorFlow is imported (below)
-    from tf_alexnet import train_lib
+    from tf_alexnet import cli, data, train_lib
 
-    try:
-        result = train_lib.train(config, flags_lib.resolved_flagfile())
-    except (ValueError, train_lib.NonFiniteLoss) as e:  # DataError, WorkdirError included
-        logging.error("%s", e)
-        sys.exit(f"train: {e}")
+    def explain(error):
+        logging.error("%s", error)
+        return data.explain_failure(config.data, (config.split, config.eval_split), error)
+
+    result = cli.run("train", lambda: train_lib.train(config, flags_lib.resolved_flagfile()),
+                     explain)
     print(json.dumps(result))
 
 

@@ -24,14 +24,14 @@ import keras
 import tensorflow as tf
 
 from tf_alexnet import rundir
-from tf_alexnet.data import make_dataset
+from tf_alexnet.data import DataError, make_dataset
 from tf_alexnet.model import AlexNetSpec, build_from_spec, resolve_tower_devices
 from tf_alexnet.rundir import RunInfo
 from tf_alexnet.train_step import make_optimizer
 
 
 class NonFiniteLoss(RuntimeError):
-    pass
+    """The loss became nan or inf: the run stops and keeps its last good checkpoint."""
 
 
 def make_strategy(name):
@@ -101,6 +101,7 @@ class Run:
     chief: bool
     info: RunInfo
     devices: tuple
+    train_source: object  # the training split, opened once (sources.Source)
     eval_ds: object
     label_map: object
     steps_per_epoch: int
@@ -123,6 +124,9 @@ def open_run(config, strategy):
     data = config.data
     train_ds = make_dataset(data, config.split, training=True)  # opens the data: fail early
     classes = tuple(train_ds.class_names)
+    if len(classes) < 2:
+        raise DataError(f"{data.source}: split {config.split!r} has {len(classes)} class "
+                        f"{list(classes)}; training a classifier needs at least 2.")
     if config.num_classes and config.num_classes != len(classes):
         raise ValueError(f"--num_classes {config.num_classes} but {data.source} has "
                          f"{len(classes)} classes.")
@@ -141,8 +145,8 @@ def open_run(config, strategy):
         rundir.check_compatible(previous, info)
     eval_ds = make_dataset(data, config.eval_split, False) if config.eval_split else None
     mapping = metrics.label_map(eval_ds.class_names, classes) if eval_ds else None
-    return Run(config, strategy, is_chief(strategy), info, devices, eval_ds, mapping,
-               *_lengths(config, train_ds.num_examples))
+    return Run(config, strategy, is_chief(strategy), info, devices, train_ds.source, eval_ds,
+               mapping, *_lengths(config, train_ds.num_examples))
 
 
 @dataclasses.dataclass
@@ -173,12 +177,15 @@ def build_state(run):
     if not run.chief:  # every worker saves (collectively); only the chief's copy is kept
         ckpt_dir = tempfile.mkdtemp(prefix="tf_alexnet_worker_")
     manager = tf.train.CheckpointManager(checkpoint, ckpt_dir, config.keep_checkpoints)
-    latest = rundir.latest_checkpoint(config.workdir)
-    if latest:
+
+    def restore(prefix):
         try:
-            checkpoint.restore(latest).assert_existing_objects_matched()
-        except (AssertionError, ValueError) as e:
-            raise rundir.WorkdirError(f"Cannot resume from {latest}: {e}") from None
+            checkpoint.restore(prefix).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as e:  # another model's checkpoint, not damage
+            raise rundir.WorkdirError(f"Cannot resume from {prefix}: {e}") from None
+
+    latest = rundir.restore_newest(config.workdir, restore, move_damaged=run.chief)
+    if latest:
         logging.info("Resumed from %s at step %d.", latest, int(step.numpy()))
     return State(model, optimizer, schedule, step, checkpoint, manager, latest)
 
@@ -234,10 +241,15 @@ def train(config, flagfile=None):
     logging.info("Precision %s, %d step(s) per compiled call%s.", config.precision,
                  config.steps_per_loop, ", XLA" if config.xla else "")
     with process_settings(config) as stop:
-        run = open_run(config, make_strategy(config.strategy))
-        state = build_state(run)
-        save_run_files(run, flagfile)
-        return TrainLoop(run, state, stop).run_to_end()
+        strategy = make_strategy(config.strategy)
+        chief = is_chief(strategy)
+        with rundir.exclusive(config.workdir) if chief else contextlib.nullcontext():
+            if chief:
+                rundir.remove_partial_saves(config.workdir)
+            run = open_run(config, strategy)
+            state = build_state(run)
+            save_run_files(run, flagfile)
+            return TrainLoop(run, state, stop).run_to_end()
 
 
 def remove_worker_checkpoints(run, state):

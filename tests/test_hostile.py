@@ -1,0 +1,267 @@
+"""Hostile but realistic use through the real commands: nothing lost, nothing silent.
+
+Each test is one of the numbered points of the issue "Nothing lost, nothing silent"; every
+expected failure must be one line naming the file or flag, with a non-zero exit.
+"""
+
+import fcntl
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import TINY_FLAGS, colour_classes, run_module, write_image
+
+
+def last_line(result):
+    lines = result.stderr.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
+def assert_one_line_error(result, *words):
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    line = last_line(result)
+    for word in words:
+        assert word in line, (word, line)
+
+
+def train(workdir, *extra):
+    return run_module("train", f"--workdir={workdir}", *TINY_FLAGS, "--eval_split=", *extra)
+
+
+def ckpt(workdir, n, suffix=".index"):
+    return workdir / "checkpoints" / f"ckpt-{n}{suffix}"
+
+
+def data_file(workdir, n):
+    return ckpt(workdir, n, ".data-00000-of-00001")
+
+
+@pytest.fixture(scope="module")
+def six_steps(tmp_path_factory):
+    """A workdir with checkpoints at steps 2, 4 and 6, copied for each test."""
+    work = tmp_path_factory.mktemp("six") / "run"
+    result = train(work, "--train_steps=6", "--checkpoint_every_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return work
+
+
+def copy_of(work, tmp_path):
+    import shutil
+    target = tmp_path / "run"
+    shutil.copytree(work, target)
+    return target
+
+
+def test_1_missing_index_or_state_file_resumes_from_the_newest_good(six_steps, tmp_path):
+    work = copy_of(six_steps, tmp_path)
+    before = data_file(work, 4).read_bytes()
+    ckpt(work, 6).unlink()
+    result = train(work, "--train_steps=8", "--checkpoint_every_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "ckpt-6 cannot be restored" in result.stderr
+    assert "ckpt-4 at step 4" in result.stderr  # not from step 0
+    assert (work / "checkpoints" / "unreadable" / data_file(work, 6).name).exists()
+    assert data_file(work, 4).read_bytes() == before  # never rewritten
+    (work / "checkpoints" / "checkpoint").unlink()  # the state file
+    result = train(work, "--train_steps=10", "--checkpoint_every_steps=2")
+    assert result.returncode == 0 and "ckpt-8 at step 8" in result.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_3_corrupt_latest_checkpoint_falls_back_in_train_and_evaluate(six_steps, tmp_path,
+                                                                      damage):
+    work = copy_of(six_steps, tmp_path)
+    data = bytearray(data_file(work, 6).read_bytes())
+    if damage == "truncate":
+        data = data[:len(data) // 3]
+    else:  # flipped bytes all over: every tensor's checksum fails
+        for i in range(100, len(data), 997):
+            data[i] ^= 0xFF
+    data_file(work, 6).write_bytes(bytes(data))
+    scored = run_module("evaluate", f"--workdir={work}", "--data=synthetic:shapes",
+                        "--synthetic_examples=64", "--json")
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    assert json.loads(scored.stdout.strip().splitlines()[-1])["model"].endswith("ckpt-4")
+    assert "ckpt-6 cannot be restored" in scored.stderr
+    result = train(work, "--train_steps=8", "--checkpoint_every_steps=2")
+    assert result.returncode == 0 and "ckpt-4 at step 4" in result.stderr
+
+
+def test_1_no_restorable_checkpoint_stops_without_starting_over(six_steps, tmp_path):
+    work = copy_of(six_steps, tmp_path)
+    for n in (2, 4, 6):
+        data_file(work, n).write_bytes(b"")
+    result = train(work, "--train_steps=8")
+    assert_one_line_error(result, "none of 3 checkpoint(s) can be restored")
+    assert not list((work / "checkpoints").glob("ckpt-8*"))
+    assert len(list((work / "checkpoints").glob("ckpt-*.index"))) == 3  # all kept in place
+    evaluate = run_module("evaluate", f"--workdir={work}", "--data=synthetic:shapes")
+    assert_one_line_error(evaluate, "can be restored")
+    again = train(work, "--train_steps=8")  # a rerun does not start from 0 either
+    assert_one_line_error(again, "can be restored")
+
+
+def test_11_partial_save_is_cleaned_and_10_a_second_trainer_is_refused(six_steps, tmp_path):
+    work = copy_of(six_steps, tmp_path)
+    (work / "checkpoints" / "ckpt-8_temp" / "part").mkdir(parents=True)
+    with open(work / ".lock", "a+") as lock:  # another trainer holds the workdir
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.seek(0)
+        lock.truncate()
+        lock.write("4242\n")
+        lock.flush()
+        result = train(work, "--train_steps=8")
+        assert_one_line_error(result, str(work), "in use by another trainer", "4242")
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    result = train(work, "--train_steps=8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not (work / "checkpoints" / "ckpt-8_temp").exists()
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shards")
+    folder = colour_classes(root / "colours", ["blue", "green", "red"], per_class=20)
+    out = root / "out"
+    result = run_module("prepare", f"--data=folder:{folder}", f"--output={out}",
+                        "--image_size=67", "--validation_fraction=0.25")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out
+
+
+def test_2_truncated_shards_are_named_and_counted(shards, tmp_path):
+    import shutil
+    out = tmp_path / "out"
+    shutil.copytree(shards, out)
+    (train_shard,) = out.glob("train-*.tfrecord")
+    (val_shard,) = out.glob("validation-*.tfrecord")
+    announced = int((out / "validation.count").read_text())
+    os.truncate(train_shard, train_shard.stat().st_size // 2)
+    os.truncate(val_shard, val_shard.stat().st_size // 2)
+    spec = f"--data=tfrecord:{out}"
+    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS, spec,
+                        "--train_steps=2", "--on_bad_image=fail")
+    assert_one_line_error(result, train_shard.name, "ends early: read")
+    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS, spec,
+                        "--train_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"{train_shard.name} ends early: read" in result.stderr
+    scored = run_module("evaluate", f"--workdir={tmp_path}/w", spec, "--json")
+    assert scored.returncode == 0, scored.stderr[-3000:]
+    out_json = json.loads(scored.stdout.strip().splitlines()[-1])
+    assert out_json["num_images"] < announced == out_json["expected_images"]
+    assert f"of the {announced} images" in scored.stderr
+
+
+def garble(path):
+    """Breaks a JPEG's headers, keeping its start and end markers: the listing check passes
+    it, the decoder refuses it."""
+    data = bytearray(path.read_bytes())
+    data[2:20] = b"\x00" * 18
+    path.write_bytes(bytes(data))
+
+
+def test_4_fail_mode_names_the_file_that_does_not_decode(tmp_path):
+    folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=6)
+    bad = write_image(folder / "red" / "zz.jpg",
+                      np.random.default_rng(0).integers(0, 255, (64, 64, 3)))
+    garble(tmp_path / "c" / "red" / "zz.jpg")
+    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS,
+                        f"--data=folder:{folder}", "--train_steps=3", "--batch_size=4",
+                        "--validation_fraction=0.5", "--on_bad_image=fail")
+    assert_one_line_error(result, str(bad))
+
+
+def test_5_damaged_models_are_one_line_in_predict(six_steps, tmp_path):
+    import shutil
+    base = tmp_path / "m"
+    result = run_module("export", f"--workdir={six_steps}", f"--export_dir={base}",
+                        "--tflite=float32")
+    assert result.returncode == 0, result.stderr[-2000:]
+    image = write_image(tmp_path / "x.png", np.zeros((8, 8, 3)))
+    model = base / "1_float32.tflite"
+    shutil.copy(model.with_name(model.name + ".json"), base / "2_float32.tflite.json")
+    (base / "2_float32.tflite").write_bytes(os.urandom(3000))
+    os.truncate(model, model.stat().st_size // 2)
+    for damaged in (model, base / "2_float32.tflite"):
+        assert_one_line_error(run_module("predict", f"--model={damaged}", image),
+                              str(damaged), "cannot be loaded")
+    (variables,) = (base / "1" / "variables").glob("*.data-*")
+    os.truncate(variables, variables.stat().st_size // 2)
+    assert_one_line_error(run_module("predict", f"--model={base / '1'}", image),
+                          str(base / "1"), "cannot be loaded")
+
+
+def test_6_bad_paths_and_numbers_are_one_line(tmp_path):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert_one_line_error(train(a_file, "--train_steps=1"), str(a_file))
+    assert_one_line_error(train("/proc/tf_alexnet_run", "--train_steps=1"), "/proc")
+    assert_one_line_error(run_module("prepare", "--data=synthetic:shapes",
+                                     f"--output={a_file}"), str(a_file))
+    assert_one_line_error(train(tmp_path / "w", "--epochs=inf"), "--epochs", "finite")
+    assert_one_line_error(train(tmp_path / "w", "--pca_sigma=nan"), "--pca_sigma")
+    assert_one_line_error(train(tmp_path / "w", "--width=0"), "--width")
+
+
+def test_7_hidden_folders_are_not_classes_and_one_class_is_refused(tmp_path):
+    folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=6)
+    colour_classes(folder / ".thumbs", ["green"], per_class=2)
+    write_image(folder / ".thumbs" / "t.png", np.zeros((8, 8, 3)))
+    from tf_alexnet.config import DataConfig
+    from tf_alexnet.data import make_dataset
+    ds = make_dataset(DataConfig(source=f"folder:{folder}", image_size=67), "all", False)
+    assert ds.class_names == ("blue", "red")
+    one = colour_classes(tmp_path / "one", ["red"], per_class=6)
+    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS,
+                        f"--data=folder:{one}", "--train_steps=1", "--split=all")
+    assert_one_line_error(result, "at least 2")
+
+
+def test_8_export_overwrite_replaces_the_tflite_files_too(six_steps, tmp_path):
+    base = tmp_path / "m"
+    result = run_module("export", f"--workdir={six_steps}", f"--export_dir={base}",
+                        "--tflite=float32")
+    assert result.returncode == 0, result.stderr[-2000:]
+    stale = base / "1_float32.tflite"
+    assert stale.exists()
+    result = run_module("export", f"--workdir={six_steps}", f"--export_dir={base}",
+                        "--version=1", "--overwrite")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert not stale.exists() and not (base / "1_float32.tflite.json").exists()
+
+
+def test_9_pixel_limit_from_the_header_before_decoding(tmp_path):
+    folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=4)  # 40x40 = 1,600
+    write_image(folder / "red" / "big.png", np.zeros((100, 100, 3)))  # 10,000 pixels
+    result = run_module("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/o",
+                        "--splits=all", "--image_size=67", "--max_megapixels=0.005")
+    assert result.returncode == 0, result.stderr[-2000:]
+    listed = (tmp_path / "o" / "bad_files.txt").read_text()
+    assert "big.png" in listed and "megapixels" in listed
+    assert int((tmp_path / "o" / "all.count").read_text()) == 8
+    result = run_module("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/f",
+                        "--splits=all", "--image_size=67", "--max_megapixels=0.005",
+                        "--on_bad_image=fail")
+    assert_one_line_error(result, "big.png", "megapixels")
+
+
+def test_11_bad_files_listed_once_and_under_their_own_split(tmp_path):
+    folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=10)
+    (folder / "red" / "empty.jpg").write_bytes(b"")
+    result = run_module("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/o",
+                        "--image_size=67")
+    assert result.returncode == 0, result.stderr[-2000:]
+    listed = (tmp_path / "o" / "bad_files.txt").read_text().splitlines()
+    assert len(listed) == 1 and "empty.jpg" in listed[0]
+    from tf_alexnet.sources import in_validation
+    split = "validation" if in_validation(str(folder / "red" / "empty.jpg"), str(folder),
+                                          0.1) else "train"
+    result = train(tmp_path / "w", f"--data=folder:{folder}", "--train_steps=1",
+                   "--eval_split=validation", "--eval_examples=0")
+    notes = [l for l in result.stderr.splitlines() if "bad image(s) left out" in l]
+    assert len(notes) == 1 and f"split {split!r}" in notes[0], notes
