@@ -283,3 +283,40 @@ def test_versions_overwrite_and_tflite_only(exported, tmp_path):
 def test_imagenet_synsets_get_readable_names_offline():
     assert serving.display_names(["n01440764", "n01443537"]) == ["tench", "goldfish"]
     assert serving.display_names(["cat", "dog"]) == ["cat", "dog"]
+
+
+@pytest.mark.slow
+def test_export_serves_in_tensorflow_2_20(exported):
+    """TF Serving's newest release (2.20) links TensorFlow 2.20's TF1 session loader: an
+    export made with 2.21 loads there and every signature gives 2.21's probabilities.
+    TensorFlow 2.20 goes into its own virtual environment (PyPI; cached in
+    ~/.cache/tf_alexnet/tf220 or $TF_ALEXNET_TF220_VENV)."""
+    import pathlib
+
+    venv = pathlib.Path(os.environ.get("TF_ALEXNET_TF220_VENV",
+                                       pathlib.Path.home() / ".cache" / "tf_alexnet" / "tf220"))
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                                  "tensorflow==2.20.*"], capture_output=True, text=True,
+                                 timeout=1800)
+        assert install.returncode == 0, install.stderr[-2000:]
+    files = exported["images"][:6]
+    outputs = {}
+    for name, interpreter in (("2.20", str(python)), ("2.21", sys.executable)):
+        script = "import tensorflow as tf; print(tf.__version__)"
+        version = subprocess.run([interpreter, "-c", script], capture_output=True, text=True)
+        assert version.stdout.strip().startswith(name), version.stdout
+        result = subprocess.run([interpreter, "-c", CLEAN_LOADER, str(exported["version"]),
+                                 *files], capture_output=True, text=True, timeout=600,
+                                env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs[name] = json.loads(result.stdout.strip().splitlines()[-1])
+    old, new = outputs["2.20"], outputs["2.21"]
+    assert set(old) == set(new) and "v1_serving_ten_crop" in new
+    for key, value in new.items():
+        if key.endswith(("_outputs", "_inputs")) or key == "v2_names":
+            assert old[key] == value, key
+        else:  # probabilities of every signature
+            np.testing.assert_allclose(old[key], value, atol=1e-6, err_msg=key)

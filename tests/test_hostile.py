@@ -10,7 +10,6 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from helpers import TINY_FLAGS, colour_classes, run_module, write_image
 

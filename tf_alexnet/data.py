@@ -26,6 +26,32 @@ def resolve_stats(config, source):
         raise DataError(f"--stats {path}: cannot read dataset statistics ({e}).") from None
 
 
+_PARALLEL = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+def _training_examples(config, source, start_example):
+    """The endless shuffled stream of (train_crop features, label) from `start_example`."""
+    train_crop = preprocess.make_train_crop(config)
+    load = source.load or (lambda x: x)
+    buffer = source.num_examples if source.load else config.shuffle_buffer
+    buffer = max(1, min(buffer if buffer > 0 else config.shuffle_buffer, 1_000_000))
+    ds = source.dataset.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True)
+    ds = ds.repeat().enumerate().skip(start_example)
+    return ds.map(lambda i, ex: (train_crop(load(ex[0]), tf.stack([config.seed, i])), ex[1]),
+                  **_PARALLEL)
+
+
+def _evaluation_examples(config, source, preprocessing, sample):
+    """One pass of (evaluation crops, label), in order or (`sample`) seeded random order."""
+    eval_fn = preprocess.make_eval_preprocess(preprocessing, config.eval_crops,
+                                              config.max_megapixels * 1e6)
+    load = source.load or (lambda x: x)
+    ds = source.dataset
+    if sample:  # file names (folders) are cheap to shuffle all; records, 1,000 at a time
+        ds = ds.shuffle(max(1, source.num_examples) if source.load else 1000, seed=config.seed)
+    return ds.map(lambda x, y: (eval_fn(load(x)), y), **_PARALLEL)
+
+
 def make_dataset(config, split, training, start_example=0, preprocessing=None,
                  sample=False, source=None):
     """Batched, prefetched (features, labels int32 [B]).
@@ -55,27 +81,11 @@ def make_dataset(config, split, training, start_example=0, preprocessing=None,
     config.validate()
     opened, source = source is None, source or open_source(config, split)
     stats = preprocessing.stats if preprocessing else resolve_stats(config, source)
-    ds = source.dataset
-    load = source.load or (lambda x: x)
-    parallel = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if training:
-        train_crop = preprocess.make_train_crop(config)
-        buffer = source.num_examples if source.load else config.shuffle_buffer
-        buffer = max(1, min(buffer if buffer > 0 else config.shuffle_buffer, 1_000_000))
-        ds = ds.shuffle(buffer, seed=config.seed, reshuffle_each_iteration=True).repeat()
-        ds = ds.enumerate().skip(start_example)
-        ds = ds.map(lambda i, ex: (train_crop(load(ex[0]), tf.stack([config.seed, i])), ex[1]),
-                    **parallel)
-        drop = True
+        ds = _training_examples(config, source, start_example)
     else:
-        eval_fn = preprocess.make_eval_preprocess(
-            preprocessing or config.preprocessing(stats), config.eval_crops,
-            config.max_megapixels * 1e6)
-        if sample:  # file names (folders) are cheap to shuffle all; records, 1,000 at a time
-            ds = ds.shuffle(max(1, source.num_examples) if source.load else 1000,
-                            seed=config.seed)
-        ds = ds.map(lambda x, y: (eval_fn(load(x)), y), **parallel)
-        drop = False
+        ds = _evaluation_examples(config, source, preprocessing or config.preprocessing(stats),
+                                  sample)
     if config.on_bad_image == "skip":
         # Corruption that the file check cannot see (bad data inside a whole JPEG) fails the
         # decode; the example is dropped. Evaluation logs it; the endless training stream
@@ -84,7 +94,7 @@ def make_dataset(config, split, training, start_example=0, preprocessing=None,
         ds = ds.ignore_errors(log_warning=not training)
     if not training and config.cache_eval:
         ds = ds.cache()
-    ds = ds.batch(config.batch_size, drop_remainder=drop).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(config.batch_size, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
     ds.class_names = source.class_names
     ds.num_examples = source.num_examples
     ds.stats = stats
