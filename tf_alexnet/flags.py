@@ -11,7 +11,7 @@ import dataclasses
 from absl import flags
 
 from tf_alexnet.config import (BenchConfig, DataConfig, EvalConfig, ExportConfig,
-                               PredictConfig, PrepareConfig, TrainConfig)
+                               PredictConfig, PrepareConfig, ReportConfig, TrainConfig)
 
 FLAGS = flags.FLAGS
 _D = DataConfig()
@@ -289,3 +289,20 @@ def bench_config(command):
     values = _values(BenchConfig, ("data", "command"))
     values["groupings"] = tuple(FLAGS.groupings)
     return BenchConfig(command=command, data=data_config(), **values)
+
+
+def define_report_flags():
+    r = ReportConfig(data=_D)
+    define_data_flags(SOURCE_FLAGS + ("batch_size",), batch_size=64)
+    flags.DEFINE_string("workdir", r.workdir, "Training workdir to draw (its newest "
+                        "checkpoint and TensorBoard event files).")
+    flags.DEFINE_string("output", r.output, "Directory for the PNG figures, report.json and "
+                        "index.html.")
+    flags.DEFINE_string("split", r.split, "Split of --data to score (top-5, neighbours' "
+                        "queries, confusion matrix).")
+    flags.DEFINE_integer("max_train_images", r.max_train_images, "Training images searched "
+                         "for nearest neighbours (fc7); 0: the whole training split.")
+
+
+def report_config():
+    return ReportConfig(data=data_config(), **_values(ReportConfig, ("data",))).validate()
