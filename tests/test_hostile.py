@@ -154,6 +154,8 @@ def test_2_truncated_shards_are_named_and_counted(shards, tmp_path):
     out_json = json.loads(scored.stdout.strip().splitlines()[-1])
     assert out_json["num_images"] < announced == out_json["expected_images"]
     assert f"of the {announced} images" in scored.stderr
+    strict = run_module("evaluate", f"--workdir={tmp_path}/w", spec, "--on_bad_image=fail")
+    assert_one_line_error(strict, val_shard.name, "ends early: read")
 
 
 def garble(path):

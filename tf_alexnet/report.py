@@ -111,7 +111,7 @@ class Scored:
 
 
 def score_split(model, info, config, split, keep=8):
-    """Scores `split` center-cropped; keeps the first `keep` display images and fc7s."""
+    """Scores `split` center-cropped; keeps `keep` display images and their fc7 vectors."""
     import keras
     import tensorflow as tf
 
@@ -121,8 +121,9 @@ def score_split(model, info, config, split, keep=8):
     fc7 = keras.Model(model.inputs, [model.output, model.get_layer("fc7").output])
     run = tf.function(lambda x: fc7(x, training=False))
     shown = dataclasses.replace(info.preprocessing, mean="none")
-    scored = make_dataset(config, split, False, preprocessing=info.preprocessing)
-    display = make_dataset(config, split, False, preprocessing=shown)
+    # A seeded random order (the same for both): a folder lists one class after another.
+    scored = make_dataset(config, split, False, preprocessing=info.preprocessing, sample=True)
+    display = make_dataset(config, split, False, preprocessing=shown, sample=True)
     mapping = label_map(scored.class_names, info.class_names)
     images, labels, probs, feats = [], [], [], []
     for (x, y), (raw, _) in zip(scored, display):
