@@ -14,6 +14,18 @@ N = 12000  # 900 offsets: P(some offset never drawn) ~ 900 * exp(-N / 900) < 1e-
 BASE = DataConfig(image_size=227, mean="none", pca_sigma=0.0, flip=False)
 
 
+def train_preprocess(config, stats):
+    """The training transform on one image: the host half (decode, crop, draws) then the
+    device half on a batch of one, as the train step runs it."""
+    train_crop = preprocess.make_train_crop(config)
+    augment = preprocess.make_augment_on_device(config, stats)
+
+    def fn(x, seed):
+        return augment(tf.nest.map_structure(lambda t: t[None], train_crop(x, seed)))[0]
+
+    return fn
+
+
 def position_image(size=256):
     """R = row, G = column, B = 7: a crop's first pixel tells its offset."""
     rows, cols = np.meshgrid(np.arange(size), np.arange(size), indexing="ij")
@@ -21,7 +33,7 @@ def position_image(size=256):
 
 
 def run_train(config, n, image=None):
-    fn = preprocess.make_train_preprocess(config, preprocess.Stats())
+    fn = train_preprocess(config, preprocess.Stats())
     image = tf.constant(position_image() if image is None else image)
     ds = tf.data.Dataset.range(n).map(lambda i: fn(image, tf.stack([tf.constant(0, tf.int64), i])),
                                       num_parallel_calls=tf.data.AUTOTUNE)
@@ -61,7 +73,7 @@ def test_pca_lighting_statistics():
 
 def test_same_result_eagerly_and_in_dataset_map():
     config = dataclasses.replace(BASE, flip=True, pca_sigma=0.1, mean="channel")
-    fn = preprocess.make_train_preprocess(config, preprocess.Stats())
+    fn = train_preprocess(config, preprocess.Stats())
     image = tf.constant(np.random.default_rng(0).integers(0, 256, (300, 280, 3), np.uint8))
     encoded = tf.io.encode_png(image)
     seeds = [tf.constant([3, i], tf.int64) for i in range(4)]
@@ -98,9 +110,9 @@ def test_center_crop_and_mean_image():
     np.testing.assert_allclose(got, (image.astype(np.float32) - mean_image)[14:241, 14:241],
                                rtol=1e-6)
     # Training subtracts the mean image at the crop's own offset.
-    train = preprocess.make_train_preprocess(dataclasses.replace(BASE, mean="image"), stats)
+    train = train_preprocess(dataclasses.replace(BASE, mean="image"), stats)
     out = train(tf.constant(image), tf.constant([0, 5], tf.int64)).numpy()
-    plain = preprocess.make_train_preprocess(BASE, stats)(
+    plain = train_preprocess(BASE, stats)(
         tf.constant(image), tf.constant([0, 5], tf.int64)).numpy()
     top, left = int(plain[0, 0, 0]), int(plain[0, 0, 1])
     np.testing.assert_allclose(out, plain - mean_image[top:top + 227, left:left + 227],

@@ -285,19 +285,6 @@ def make_augment_on_device(config, stats):
     return augment_on_device
 
 
-def make_train_preprocess(config, stats):
-    """Both halves on one image on the host: fn(image_or_encoded, seed[2]) -> float32
-    [S, S, 3]. What the pipeline did before the device half existed; `bench data` measures
-    it for comparison."""
-    train_crop, augment = make_train_crop(config), make_augment_on_device(config, stats)
-
-    def preprocess(x, seed):
-        batch = tf.nest.map_structure(lambda t: t[None], train_crop(x, seed))
-        return augment(batch)[0]
-
-    return preprocess
-
-
 def ten_crops(image, crop):
     """The paper's test crops of a square image: 4 corners, center, then their mirrors."""
     size = tf.shape(image)[0]
