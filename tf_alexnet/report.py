@@ -123,7 +123,8 @@ def score_split(model, info, config, split, keep=8):
     shown = dataclasses.replace(info.preprocessing, mean="none")
     # A seeded random order (the same for both): a folder lists one class after another.
     scored = make_dataset(config, split, False, preprocessing=info.preprocessing, sample=True)
-    display = make_dataset(config, split, False, preprocessing=shown, sample=True)
+    display = make_dataset(config, split, False, preprocessing=shown, sample=True,
+                           source=scored.source)  # the split listed once
     mapping = label_map(scored.class_names, info.class_names)
     images, labels, probs, feats = [], [], [], []
     for (x, y), (raw, _) in zip(scored, display):
@@ -246,7 +247,8 @@ def training_neighbours(model, info, config, queries, k, limit):
     features = tf.function(lambda x: fc7(x, training=False))
     shown = dataclasses.replace(info.preprocessing, mean="none")
     scored = make_dataset(config, "train", False, preprocessing=info.preprocessing)
-    display = make_dataset(config, "train", False, preprocessing=shown)
+    display = make_dataset(config, "train", False, preprocessing=shown,
+                           source=scored.source)
 
     def batches():
         seen = 0

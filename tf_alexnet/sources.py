@@ -225,7 +225,10 @@ def checked_shards(config, directory, split, files):
     prepare wrote. A shard cut short is an error with --on_bad_image=fail, else a warning
     naming it ("read N of M records"); only its whole records are read."""
     path = os.path.join(directory, f"{split}.shards.json")
-    expected = json.load(open(path)) if os.path.exists(path) else {}
+    expected = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            expected = json.load(f)
     found, problems = {}, []
     for shard in files:
         count, cut = count_records(shard)
