@@ -291,10 +291,15 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
     from conftest import shared_data
 
     shared_data("cifar10", "train")
+    # The shipped recipe cut to 2 of its 44 epochs (cosine over 2, warm-up 0.2): measured
+    # 2026-11-23 on 2 cores, 51.1% validation accuracy (chance 10%) at 1,089 images/s, 95 s.
     result, _ = train(tmp_path, "--flagfile=configs/cifar10.flags", f"--workdir={tmp_path}",
-                      "--train_steps=400", "--eval_every_steps=400", "--eval_examples=1000",
-                      "--warmup_epochs=0.2", timeout=1800)
-    assert result["top1_error"] < 0.75  # chance is 0.9
+                      "--epochs=2", "--warmup_epochs=0.2", timeout=1800)
+    assert result["step"] == 2 * 702  # 2 epochs of the 44,986 training photos, batch 64
+    assert result["top1_error"] <= 0.56
+    # The full recipe is 44 x 702 steps of 64 photos (1.98M) plus 44 evaluations: at 850
+    # images/s or more it fits in its 40 minutes (configs/cifar10.flags).
+    assert result["images_per_sec"] >= 850
     # int8 TFLite agrees with float32 on real photos (the validation split).
     from tf_alexnet import loading
     from tf_alexnet.config import DataConfig
