@@ -5,17 +5,24 @@ path as the real one. `check_*` are the model checks every grouping must pass (i
 spirit of keras-hub's TestCase.run_* helpers); tests/test_groupings.py runs them.
 """
 
+import contextlib
+import dataclasses
+import importlib
+import io
 import json
+import logging
 import os
 import subprocess
 import sys
 import textwrap
 
+from absl import app, flags
 import keras
 import numpy as np
 import tensorflow as tf
 
 from conftest import ROOT
+from tf_alexnet.config import AugmentConfig, EvalDataConfig, SourceConfig, TrainConfig
 
 # Small variant of the paper's network: same code path, built from parameters.
 TINY = dict(num_classes=10, image_size=67, width=0.125, fc_units=64)
@@ -58,8 +65,81 @@ def random_images(n, size, seed=0):
         "float32")
 
 
+def tiny_config(workdir, **overrides):
+    """TINY_FLAGS as a TrainConfig: fields of the nested configs may be given by name."""
+    parts = {"source": SourceConfig(source="synthetic:shapes", synthetic_examples=64),
+             "augment": AugmentConfig(image_size=67, batch_size=16),
+             "evaluation": EvalDataConfig(batch_size=16)}
+    top = dict(workdir=str(workdir), width=0.125, fc_units=32, init="he",
+               learning_rate=0.002, log_every_steps=2, eval_examples=16)
+    for key, value in overrides.items():
+        owner = next((n for n, c in parts.items() if key in c.__dataclass_fields__), None)
+        if owner:
+            parts[owner] = dataclasses.replace(parts[owner], **{key: value})
+            if key == "batch_size":
+                parts["evaluation"] = dataclasses.replace(parts["evaluation"],
+                                                          batch_size=value)
+        else:
+            top[key] = value
+    return TrainConfig(**parts, **top)
+
+
+COMMANDS = {"train": "tf_alexnet.train.__main__", "evaluate": "tf_alexnet.evaluate.__main__",
+            "export": "tf_alexnet.export.__main__", "report": "tf_alexnet.report.__main__",
+            "bench": "tf_alexnet.bench.__main__", "predict": "tf_alexnet.predict",
+            "prepare": "tf_alexnet.prepare"}
+
+
+@dataclasses.dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(command, *args):
+    """`python -m tf_alexnet.<command> args`, in this process: the command's own flag
+    definitions, parsing and main(), with stdout, stderr and log lines captured and the exit
+    status a process would have (sys.exit("line") -> 1, that line on stderr)."""
+    module = importlib.import_module(COMMANDS[command])
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
+    out, err = io.StringIO(), io.StringIO()
+    handler = logging.StreamHandler(err)
+    root, absl_logger = logging.getLogger(), logging.getLogger("absl")
+    levels = root.level, absl_logger.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    cwd, code = os.getcwd(), 0
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                module.main(flag_values([command, *map(str, args)]), flag_values)
+            except SystemExit as e:
+                code = 1 if isinstance(e.code, str) else (e.code or 0)
+                if isinstance(e.code, str):
+                    print(e.code, file=sys.stderr)
+            except (flags.Error, app.UsageError) as e:
+                print(f"FATAL Flags parsing error: {e}", file=sys.stderr)
+                code = 1
+    finally:
+        os.chdir(cwd)
+        root.removeHandler(handler)
+        root.setLevel(levels[0])
+        absl_logger.setLevel(levels[1])
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+def last_json(result):
+    """The JSON of a command's last stdout line (asserting that it succeeded)."""
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def run_module(module, *args, timeout=600, env=None):
-    """Runs `python -m tf_alexnet.<module> args` from the project root; CompletedProcess."""
+    """Runs `python -m tf_alexnet.<module> args` in a fresh process from the project root
+    (for what only a process shows: signals, exit status, environment); CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run([sys.executable, "-m", f"tf_alexnet.{module}", *map(str, args)],
                           cwd=ROOT, capture_output=True, text=True, timeout=timeout,
@@ -104,38 +184,44 @@ CLEAN_PREDICT = textwrap.dedent("""
     sys.modules["tf_alexnet"] = None  # nothing of the package is needed to serve
     import numpy as np, tensorflow as tf
     tf.config.experimental.enable_tensor_float_32_execution(False)  # exact on GPUs too
-    loaded = tf.saved_model.load(sys.argv[1])
-    x = np.load(sys.argv[2])
-    out = loaded.signatures["predict_preprocessed"](images=tf.constant(x))
-    print(json.dumps(out["probabilities"].numpy().tolist()))
+    out = []
+    for version, inputs in zip(sys.argv[1::2], sys.argv[2::2]):
+        loaded = tf.saved_model.load(version)
+        x = np.load(inputs)
+        probs = loaded.signatures["predict_preprocessed"](images=tf.constant(x))
+        out.append(probs["probabilities"].numpy().tolist())
+    print(json.dumps(out))
 """)
 
 
-def check_export(model, spec, grouping, tmp_path):
-    """A workdir holding `model` exports to a SavedModel that a process without tf_alexnet
-    runs to the Keras model's probabilities, with no XLA-compiled function in it."""
-    from tf_alexnet import rundir, savedmodel
-    from tf_alexnet.preprocess import Preprocessing
+def export_for_check(model, spec, grouping, tmp_path):
+    """A workdir holding `model`, exported: (version dir, inputs .npy, the Keras model's
+    probabilities on them)."""
+    from tf_alexnet.data.stats import Preprocessing
+    from tf_alexnet.export.savedmodel import export_saved_model
+    from tf_alexnet.workdir.checkpoints import checkpoint_layers
+    from tf_alexnet.workdir.info import RunInfo
 
     work = tmp_path / "work"
-    tf.train.Checkpoint(model=model, layers=rundir.checkpoint_layers(model)).save(
+    tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
         str(work / "checkpoints" / "ckpt"))
     classes = tuple(f"c{i}" for i in range(spec.num_classes))
-    rundir.RunInfo(spec, grouping, classes, Preprocessing(spec.image_size, 76, "none"),
-                   "synthetic:shapes").save(str(work))
-    version = savedmodel.export_saved_model(str(work), str(tmp_path / "models"))
+    RunInfo(spec, grouping, classes, Preprocessing(spec.image_size, 76, "none"),
+            "synthetic:shapes").save(str(work))
+    version = export_saved_model(str(work), str(tmp_path / "models"))
     x = random_images(2, spec.image_size)
     np.save(tmp_path / "x.npy", x)
+    return version, str(tmp_path / "x.npy"), tf.nn.softmax(model(x, training=False)).numpy()
+
+
+def clean_process_probabilities(exports):
+    """predict_preprocessed of each (version, inputs) in one process without tf_alexnet."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    out = subprocess.run([sys.executable, "-c", CLEAN_PREDICT, version, str(tmp_path / "x.npy")],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    args = [str(part) for pair in exports for part in pair]
+    out = subprocess.run([sys.executable, "-c", CLEAN_PREDICT, *args], cwd="/",
+                         capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
-    want = tf.nn.softmax(model(x, training=False)).numpy()
-    np.testing.assert_allclose(json.loads(out.stdout.strip().splitlines()[-1]), want,
-                               atol=1e-5)
-    ops, xla = saved_model_ops(version)
-    assert not xla and "Conv2D" in ops
-    return version
+    return [np.array(p) for p in json.loads(out.stdout.strip().splitlines()[-1])]
 
 
 def saved_model_ops(version_dir):

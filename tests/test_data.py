@@ -9,12 +9,15 @@ import pytest
 import tensorflow as tf
 
 from conftest import shared_data
-from helpers import run_module, solid, write_image
-from tf_alexnet.config import DataConfig
-from tf_alexnet.data import make_dataset
-from tf_alexnet.config import PrepareConfig
-from tf_alexnet.prepare import prepare
-from tf_alexnet.sources import DataError
+from helpers import run_cli, solid, tiny_config, write_image
+from tf_alexnet.config import AugmentConfig, EvalDataConfig, PrepareConfig, SourceConfig
+from tf_alexnet.data.folder import folder_files
+from tf_alexnet.data.pipeline import eval_dataset, train_dataset
+from tf_alexnet.data.shards import prepare
+from tf_alexnet.data.stats import Preprocessing
+from tf_alexnet.errors import DataError
+
+SMALL = Preprocessing(67, 76)  # the evaluation transform of a 67-pixel model
 
 COLOURS = {"blue": [(10, 20, 200), (0, 0, 255)], "red": [(250, 0, 0), (200, 40, 30)],
            "green": [(0, 180, 0), (30, 220, 60)]}
@@ -30,8 +33,8 @@ def colour_folder(root):
 
 
 def prep_config(data, output, **kw):
-    return PrepareConfig(data=DataConfig(source=data, **kw), output=str(output), splits=("all",),
-                         num_shards=2, workers=2, jpeg_quality=95)
+    return PrepareConfig(source=SourceConfig(source=data, **kw), output=str(output),
+                         splits=("all",), num_shards=2, workers=2, jpeg_quality=95)
 
 
 def test_prepare_known_colours(tmp_path):
@@ -54,9 +57,9 @@ def test_prepare_known_colours(tmp_path):
     assert mean_image.shape == (256, 256, 3)
     np.testing.assert_allclose(mean_image.astype(np.float64).mean((0, 1)), pixels.mean(0), atol=1e-3)
     # Shards read back: 256x256 JPEGs with the right labels and colours.
-    ds = make_dataset(DataConfig(source=f"tfrecord:{out}", image_size=227, mean="none",
-                                 batch_size=6), "all", training=False)
-    assert ds.class_names == ("blue", "green", "red")
+    ds, info = eval_dataset(SourceConfig(source=f"tfrecord:{out}"), EvalDataConfig(batch_size=6),
+                            "all", Preprocessing(mean="none"))
+    assert info.class_names == ("blue", "green", "red")
     images, labels = next(iter(ds))
     colours = {tuple(np.round(im.numpy().mean((0, 1)))): int(l) for im, l in zip(images, labels)}
     for label, name in enumerate(("blue", "green", "red")):
@@ -94,13 +97,13 @@ def bad_folder(root):
 
 def test_bad_files_skipped_and_counted(tmp_path, caplog):
     root = bad_folder(tmp_path / "bad")
-    config = DataConfig(source=f"folder:{root}", image_size=67, batch_size=2)
-    ds = make_dataset(config, "all", training=False)
-    assert ds.class_names == ("cat", "dog")  # the empty class folder is skipped
-    assert sorted(os.path.basename(p) for p, _ in ds.bad_files) == [
+    source = SourceConfig(source=f"folder:{root}")
+    ds, info = eval_dataset(source, EvalDataConfig(batch_size=2), "all", SMALL)
+    assert info.class_names == ("cat", "dog")  # the empty class folder is skipped
+    assert sorted(os.path.basename(p) for p, _ in info.bad_files) == [
         "a_truncated.jpg", "b_text.jpg", "c_empty.jpg"]
     assert sum(int(y.shape[0]) for _, y in ds) == 6
-    train = make_dataset(config, "all", training=True)
+    train, _ = train_dataset(source, AugmentConfig(image_size=67, batch_size=2), "all")
     x, y = next(iter(train))  # training delivers uint8 crops (augmented on the device)
     assert x["image"].shape == (2, 67, 67, 3) and x["image"].dtype == tf.uint8
     stats = prepare(prep_config(f"folder:{root}", tmp_path / "out"))
@@ -111,10 +114,10 @@ def test_bad_files_skipped_and_counted(tmp_path, caplog):
 
 def test_fail_mode_names_first_bad_file(tmp_path):
     root = bad_folder(tmp_path / "bad")
-    config = DataConfig(source=f"folder:{root}", image_size=67, on_bad_image="fail")
+    source = SourceConfig(source=f"folder:{root}", on_bad_image="fail")
     with pytest.raises(DataError, match="a_truncated.jpg"):
-        make_dataset(config, "all", training=False)
-    result = run_module("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'o'}",
+        eval_dataset(source, EvalDataConfig(), "all", SMALL)
+    result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'o'}",
                         "--on_bad_image=fail", "--splits=all")
     assert result.returncode != 0
     assert "a_truncated.jpg" in result.stderr.splitlines()[-1]
@@ -139,29 +142,28 @@ def test_decode_error_inside_a_whole_jpeg_is_skipped_by_prepare(tmp_path):
 ])
 def test_clear_errors(spec, message):
     with pytest.raises(DataError, match=message):
-        make_dataset(DataConfig(source=spec, image_size=67), "train", training=True)
+        train_dataset(SourceConfig(source=spec), AugmentConfig(image_size=67), "train")
 
 
 def test_empty_folder_is_a_clear_error(tmp_path):
     (tmp_path / "only_empty_class").mkdir()
     with pytest.raises(DataError, match="no images found"):
-        make_dataset(DataConfig(source=f"folder:{tmp_path}", image_size=67), "all", False)
+        eval_dataset(SourceConfig(source=f"folder:{tmp_path}"), EvalDataConfig(), "all", SMALL)
 
 
 def test_missing_imagenet_manual_download_says_where_tars_go(tmp_path):
     pytest.importorskip("tensorflow_datasets")
-    config = DataConfig(source="tfds:imagenet2012", tfds_data_dir=str(tmp_path / "tfds"),
-                        tfds_manual_dir=str(tmp_path / "manual"))
+    source = SourceConfig(source="tfds:imagenet2012", tfds_data_dir=str(tmp_path / "tfds"),
+                          tfds_manual_dir=str(tmp_path / "manual"))
     with pytest.raises(DataError, match="ILSVRC2012_img_train.tar.*manual"):
-        make_dataset(config, "train", training=True)
+        train_dataset(source, AugmentConfig(), "train")
 
 
 def test_folder_carves_train_and_validation_deterministically(tmp_path):
     for name in ("a", "b"):
         for i in range(40):
             write_image(tmp_path / name / f"{i}.png", solid(8, 8, (i, i, i)))
-    config = DataConfig(source=f"folder:{tmp_path}", image_size=67, validation_fraction=0.25)
-    from tf_alexnet.sources import folder_files
+    config = SourceConfig(source=f"folder:{tmp_path}", validation_fraction=0.25)
     train, _, _, _ = folder_files(config, str(tmp_path), "train")
     val, _, _, _ = folder_files(config, str(tmp_path), "validation")
     assert not set(train) & set(val) and len(train) + len(val) == 80
@@ -170,36 +172,37 @@ def test_folder_carves_train_and_validation_deterministically(tmp_path):
 
 
 def test_same_seed_same_batches_and_resume():
-    config = DataConfig(source="synthetic:shapes", image_size=67, batch_size=8,
-                        synthetic_examples=64, seed=5)
-    def images(ds, n):
+    source = SourceConfig(source="synthetic:shapes", synthetic_examples=64, seed=5)
+    augment = AugmentConfig(image_size=67, batch_size=8)
+
+    def images(source, n, start=0):
+        ds, _ = train_dataset(source, augment, "train", start_example=start)
         return [np.concatenate([b[0]["image"].numpy().ravel(), b[0]["alpha"].numpy().ravel()])
                 for b in ds.take(n)]
 
-    first = images(make_dataset(config, "train", True), 3)
-    again = images(make_dataset(config, "train", True), 3)
+    first = images(source, 3)
+    again = images(source, 3)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
-    other = images(make_dataset(dataclasses.replace(config, seed=6), "train", True), 1)[0]
+    other = images(dataclasses.replace(source, seed=6), 1)[0]
     assert not np.array_equal(other, first[0])
-    resumed = images(make_dataset(config, "train", True, start_example=16), 1)[0]
+    resumed = images(source, 1, start=16)[0]
     np.testing.assert_array_equal(resumed, first[2])
 
 
 def test_synthetic_classes_and_ten_crop_batches():
-    config = DataConfig(source="synthetic:shapes", image_size=67, batch_size=4,
-                        eval_crops="ten", synthetic_examples=40)
-    ds = make_dataset(config, "validation", training=False)
-    assert ds.class_names[:3] == ("disk", "square", "triangle") and ds.num_examples == 4
+    ds, info = eval_dataset(SourceConfig(source="synthetic:shapes", synthetic_examples=40),
+                            EvalDataConfig(batch_size=4, eval_crops="ten"), "validation", SMALL)
+    assert info.class_names[:3] == ("disk", "square", "triangle") and info.num_examples == 4
     x, y = next(iter(ds))
     assert x.shape == (4, 10, 67, 67, 3) and y.shape == (4,)
 
 
 def test_cifar10_folder_has_ten_sorted_classes():
     root = shared_data("cifar10", "train")
-    ds = make_dataset(DataConfig(source=f"folder:{root}", image_size=67, batch_size=16),
-                      "validation", training=False)
-    assert ds.class_names == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+    ds, info = eval_dataset(SourceConfig(source=f"folder:{root}"), EvalDataConfig(batch_size=16),
+                            "validation", SMALL)
+    assert info.class_names == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
                               "horse", "ship", "truck")
     x, y = next(iter(ds))
     assert x.shape == (16, 67, 67, 3)
@@ -207,8 +210,8 @@ def test_cifar10_folder_has_ten_sorted_classes():
 
 def test_prepare_imagenet_sample(tmp_path):
     root = shared_data("imagenet-sample")
-    result = run_module("prepare", f"--data=folder:{root}", f"--output={tmp_path}",
-                        "--splits=all")
+    result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path}",
+                     "--splits=all")
     assert result.returncode == 0, result.stderr[-2000:]
     stats = json.load(open(tmp_path / "stats.json"))
     assert stats["num_images"] == 100
@@ -219,8 +222,8 @@ def test_prepare_imagenet_sample(tmp_path):
     grays = [p for p in sorted(root.glob("*/*.JPEG"))
              if tf.io.decode_jpeg(tf.io.read_file(str(p))).shape[-1] == 1]
     assert grays, "the sample holds grayscale JPEGs"
-    ds = make_dataset(DataConfig(source=f"folder:{root}", image_size=227, batch_size=100),
-                      "all", training=False)
+    ds, _ = eval_dataset(SourceConfig(source=f"folder:{root}"), EvalDataConfig(batch_size=100),
+                         "all", Preprocessing())
     x, _ = next(iter(ds))
     assert x.shape == (100, 227, 227, 3)
 
@@ -229,16 +232,15 @@ def test_tfds_source_through_mock_data(tmp_path):
     """tfds: with TFDS's own mock (no download): encoded images, labels and class names flow
     through the same preprocessing, and a training run takes it."""
     tfds = pytest.importorskip("tensorflow_datasets")
-    from tf_alexnet import train_lib
-    from tf_alexnet.config import TrainConfig
+    from tf_alexnet.train.trainer import train
 
     with tfds.testing.mock_data(num_examples=8):
-        config = DataConfig(source="tfds:imagenet2012", image_size=67, batch_size=4)
-        x, y = next(iter(make_dataset(config, "validation", training=False)))
+        source = SourceConfig(source="tfds:imagenet2012")
+        ds, _ = eval_dataset(source, EvalDataConfig(batch_size=4), "validation", SMALL)
+        x, y = next(iter(ds))
         assert x.shape == (4, 67, 67, 3) and y.dtype == tf.int32
-        ds = make_dataset(config, "train", training=True)
-        assert len(ds.class_names) == 1000 and ds.class_names[0] == "n01440764"
-        result = train_lib.train(TrainConfig(
-            data=config, workdir=str(tmp_path), width=0.125, fc_units=32, init="he",
-            train_steps=2, eval_split="validation", eval_examples=4, log_every_steps=1))
+        _, info = train_dataset(source, AugmentConfig(image_size=67, batch_size=4), "train")
+        assert len(info.class_names) == 1000 and info.class_names[0] == "n01440764"
+        result = train(tiny_config(tmp_path, source="tfds:imagenet2012", batch_size=4,
+                                   train_steps=2, eval_examples=4, log_every_steps=1))
         assert result["step"] == 2 and result["num_images"] == 4

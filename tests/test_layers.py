@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 import keras
 
-from tf_alexnet.layers import LRN_PRESETS, LocalResponseNormalization
+from tf_alexnet.model.layers import LocalResponseNormalization
+from tf_alexnet.model.spec import LRN_PRESETS
 
 
 def numpy_lrn(a, k, n, alpha, beta):

@@ -14,8 +14,9 @@ from helpers import TINY, random_images
 # Fused vs towers and converted models are compared to float32 rounding: no TF32 on GPUs
 # (on an H100 it made them differ by 8e-4).
 pytestmark = pytest.mark.usefixtures("exact_float32")
-from tf_alexnet.model import (AlexNetSpec, build_alexnet, canonical_weights, convert_grouping,
-                              feature_map_sizes)
+from tf_alexnet.model.alexnet import build_alexnet
+from tf_alexnet.model.groupings import canonical_weights, convert_grouping
+from tf_alexnet.model.spec import AlexNetSpec, feature_map_sizes
 
 
 def test_feature_maps_fused():
@@ -111,7 +112,7 @@ PLACEMENT_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     tf.config.experimental.enable_tensor_float_32_execution(False)  # exact on GPUs too
-    from tf_alexnet.model import AlexNetSpec, build_alexnet, convert_grouping
+    from tf_alexnet import AlexNetSpec, build_alexnet, convert_grouping
     tiny = json.loads(sys.argv[1])
     placed = build_alexnet(**tiny, tower_devices=("/CPU:0", "/CPU:1"), seed=5)
     # same weights, no placement

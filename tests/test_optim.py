@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_alexnet.optim import LearningRate, PaperSGD
+from tf_alexnet.train.optim import LearningRate, PaperSGD
 
 
 def numpy_paper_update(w, v, g, lr, mu, decay):

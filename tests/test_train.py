@@ -1,4 +1,6 @@
-"""The training entry point end to end, through the real flag parser, on tiny settings."""
+"""Training end to end on tiny settings: the train command in this process (its flag parser,
+config and library), and in a fresh process where the process is the contract (signals,
+kill -9, XLA's environment, several workers, logical devices)."""
 
 import json
 import os
@@ -13,13 +15,13 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT
-from helpers import COLOURS, TINY_FLAGS, colour_classes, run_module, write_image
+from helpers import (COLOURS, TINY_FLAGS, colour_classes, last_json, run_cli, run_module,
+                     tiny_config, write_image)
 
 
-def train(workdir, *extra, timeout=600):
-    result = run_module("train", f"--workdir={workdir}", *TINY_FLAGS, *extra, timeout=timeout)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+def train(workdir, *extra):
+    result = run_cli("train", f"--workdir={workdir}", *TINY_FLAGS, *extra)
+    return last_json(result), result.stderr
 
 
 def weights(workdir):
@@ -49,9 +51,7 @@ def test_train_checkpoints_and_resumes_with_same_step_accounting(tmp_path):
     # flags.txt reproduces the run: rerunning it resumes at its end.
     flagfile = run / "flags.txt"
     assert "--width=0.125" in flagfile.read_text()
-    result = run_module("train", f"--flagfile={flagfile}")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 8
+    assert last_json(run_cli("train", f"--flagfile={flagfile}"))["step"] == 8
 
 
 def test_many_steps_per_call_resume_exactly_as_one_step_per_call(tmp_path):
@@ -76,9 +76,7 @@ def test_many_steps_per_call_resume_exactly_as_one_step_per_call(tmp_path):
 def test_flag_after_flagfile_overrides_it(tmp_path):
     flagfile = tmp_path / "recipe.flags"
     flagfile.write_text("\n".join(TINY_FLAGS + ["--train_steps=99", f"--workdir={tmp_path}/w"]))
-    result = run_module("train", f"--flagfile={flagfile}", "--train_steps=2")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 2
+    assert last_json(run_cli("train", f"--flagfile={flagfile}", "--train_steps=2"))["step"] == 2
 
 
 def test_same_seed_gives_identical_weights(tmp_path):
@@ -91,12 +89,12 @@ def test_same_seed_gives_identical_weights(tmp_path):
 
 def test_incompatible_resume_is_refused(tmp_path):
     train(tmp_path, "--train_steps=2")
-    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--width=0.25",
-                        "--train_steps=4")
+    result = run_cli("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--width=0.25",
+                     "--train_steps=4")
     assert result.returncode != 0
     assert "Cannot resume" in result.stderr and "filters" in result.stderr
-    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--grouping=fused",
-                        "--train_steps=4")
+    result = run_cli("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--grouping=fused",
+                     "--train_steps=4")
     assert result.returncode != 0 and "grouping" in result.stderr
 
 
@@ -127,17 +125,16 @@ def test_sigterm_saves_and_rerun_resumes(tmp_path):
 
 
 def test_non_finite_loss_stops_and_names_the_steps(tmp_path):
-    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--train_steps=40",
-                        "--learning_rate=1e12", "--checkpoint_every_steps=1",
-                        "--eval_split=")
+    result = run_cli("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--train_steps=40",
+                     "--learning_rate=1e12", "--checkpoint_every_steps=1", "--eval_split=")
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert "non-finite between steps" in last and "Last good checkpoint" in last
 
 
 def test_paper_recipe_without_imagenet_stops_at_once_with_steps(tmp_path):
-    result = run_module("train", "--flagfile=configs/paper.flags", f"--workdir={tmp_path}/w",
-                        f"--tfds_data_dir={tmp_path}/tfds", timeout=300)
+    result = run_cli("train", "--flagfile=configs/paper.flags", f"--workdir={tmp_path}/w",
+                     f"--tfds_data_dir={tmp_path}/tfds")
     assert result.returncode != 0
     assert "ILSVRC2012_img_train.tar" in result.stderr.strip().splitlines()[-1]
 
@@ -145,9 +142,9 @@ def test_paper_recipe_without_imagenet_stops_at_once_with_steps(tmp_path):
 def ten_crop_reference(run, paths):
     """Loss and top-1 error of the paper's 10-crop test, computed here with numpy: the four
     corner crops, the center crop and their mirrors of each 76x76 square, softmax averaged."""
-    from tf_alexnet import rundir
+    from tf_alexnet.workdir.checkpoints import restore_model
 
-    model, info, _ = rundir.restore_model(str(run))
+    model, info, _ = restore_model(str(run))
     p = info.preprocessing
     classes = {name: i for i, name in enumerate(info.class_names)}
     losses, wrong = [], 0
@@ -168,16 +165,11 @@ def ten_crop_reference(run, paths):
     return dict(loss=float(np.mean(losses)), top1_error=wrong / len(paths))
 
 
-def test_evaluate_matches_labels_by_class_name(tmp_path):
-    train_dir = colour_classes(tmp_path / "train", ["blue", "green", "red"])
-    run = tmp_path / "run"
-    train(run, f"--data=folder:{train_dir}", "--validation_fraction=0.2", "--train_steps=60",
-          "--mean=channel", "--dropout=0", "--learning_rate=0.005", "--warmup_epochs=1")
+def test_evaluate_matches_labels_by_class_name(colour_run, tmp_path):
+    run = colour_run["run"]
     subset = colour_classes(tmp_path / "subset", ["blue", "red"], per_class=8)
-    result = run_module("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
-                        "--split=all", "--json")
-    assert result.returncode == 0, result.stderr[-2000:]
-    scores = json.loads(result.stdout.strip().splitlines()[-1])
+    scores = last_json(run_cli("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
+                               "--split=all", "--json"))
     assert scores["num_images"] == 16 and scores["top1_error"] < 0.2
     assert set(scores) >= {"top1_error", "top5_error", "num_images"}
     # Ten crops differ only where the image does: half of each photo is covered.
@@ -189,21 +181,18 @@ def test_evaluate_matches_labels_by_class_name(tmp_path):
             top, left = rng.integers(0, 20, 2)
             image[top:top + 20, left:left + 20] = 128
             write_image(covered / name / f"{i}.png", image)
-    ten = run_module("evaluate", f"--workdir={run}", f"--data=folder:{covered}",
-                     "--split=all", "--crops=ten", "--json")  # --crops: the old spelling
-    assert ten.returncode == 0, ten.stderr[-2000:]
-    ten = json.loads(ten.stdout.strip().splitlines()[-1])
+    ten = last_json(run_cli("evaluate", f"--workdir={run}", f"--data=folder:{covered}",
+                            "--split=all", "--crops=ten", "--json"))  # the old spelling
     want = ten_crop_reference(run, sorted(covered.glob("*/*.png")))
     assert ten["crops"] == "ten" and ten["num_images"] == 16
-    np.testing.assert_allclose(ten["loss"], want["loss"], rtol=1e-4)
+    np.testing.assert_allclose(ten["loss"], want["loss"], rtol=1e-4, atol=1e-6)
     assert ten["top1_error"] == pytest.approx(want["top1_error"])
     # evaluate takes sizes and mean from the model: it has no flags that it would ignore.
-    ignored = run_module("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
-                         "--image_size=99")
+    ignored = run_cli("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
+                      "--image_size=99")
     assert ignored.returncode != 0 and "image_size" in ignored.stderr
     unknown = colour_classes(tmp_path / "unknown", ["purple"], per_class=2)
-    result = run_module("evaluate", f"--workdir={run}", f"--data=folder:{unknown}",
-                        "--split=all")
+    result = run_cli("evaluate", f"--workdir={run}", f"--data=folder:{unknown}", "--split=all")
     assert result.returncode != 0 and "unknown to the model" in result.stderr
 
 
@@ -214,19 +203,20 @@ MIRRORED_SCRIPT = textwrap.dedent("""
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     tf.config.experimental.enable_tensor_float_32_execution(False)  # exact on GPUs too
-    from tf_alexnet.config import DataConfig, TrainConfig
-    from tf_alexnet import train_lib
-    base = TrainConfig(data=DataConfig(source="synthetic:shapes", synthetic_examples=64,
-                                       image_size=67, batch_size=16, pca_sigma=0.1),
-                       workdir="", width=0.125, fc_units=32, init="he", dropout=0.0,
+    from tf_alexnet.config import AugmentConfig, SourceConfig, TrainConfig
+    from tf_alexnet.train.devices import make_strategy
+    from tf_alexnet.train.trainer import train
+    base = TrainConfig(source=SourceConfig(source="synthetic:shapes", synthetic_examples=64),
+                       augment=AugmentConfig(image_size=67, batch_size=16, pca_sigma=0.1),
+                       workdir="w", width=0.125, fc_units=32, init="he", dropout=0.0,
                        learning_rate=0.002, train_steps=3, eval_split="", log_every_steps=1,
                        grouping="towers", tower_devices="none")
     out = {}
     for strategy in ("default", "mirrored"):
         config = dataclasses.replace(base, workdir=sys.argv[1] + "/" + strategy,
                                      strategy=strategy)
-        train_lib.train(config)
-        replicas = train_lib.make_strategy(strategy).num_replicas_in_sync
+        train(config)
+        replicas = make_strategy(strategy).num_replicas_in_sync
         out[strategy] = replicas
     print(json.dumps(out))
 """)
@@ -318,14 +308,22 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
     assert agree >= 0.95, agree
 
 
-@pytest.mark.parametrize("extra", [["--precision=mixed_bfloat16"], ["--xla"],
-                                   ["--precision=mixed_float16"]])
-def test_precision_and_xla_steps_run(tmp_path, extra):
-    result, log = train(tmp_path, "--train_steps=2", *extra)
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_precision_steps_run(tmp_path, precision):
+    result, log = train(tmp_path, "--train_steps=2", f"--precision={precision}")
     assert result["step"] == 2 and np.isfinite(result["loss"])
     assert "First call of the train step" in log  # compile time is reported apart
-    if extra == ["--xla"]:  # the towers model compiled; its program kept for the next run
-        assert "Precision float32" in log and list((tmp_path / "xla_cache").iterdir())
+    assert f"Precision {precision}" in log
+
+
+def test_xla_step_runs_and_keeps_its_program(tmp_path):
+    """--xla sets XLA's cache directory before TensorFlow starts: a fresh process."""
+    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--train_steps=2",
+                        "--xla")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 2
+    # The towers model compiled; its program is kept for the next run.
+    assert "Precision float32" in result.stderr and list((tmp_path / "xla_cache").iterdir())
 
 
 def test_sigkill_resumes_from_last_periodic_checkpoint(tmp_path):
@@ -349,8 +347,8 @@ def test_sigkill_resumes_from_last_periodic_checkpoint(tmp_path):
 def test_auto_settings_by_device(monkeypatch, gpus, capability, xla, want):
     """--precision, --steps_per_loop and --grouping "auto" as the README's table says, on
     the devices TensorFlow reports (faked here: this machine has no GPU)."""
-    from tf_alexnet import train_lib
-    from tf_alexnet.config import DataConfig, TrainConfig
+    from tf_alexnet.config import TrainConfig
+    from tf_alexnet.train.devices import resolve_auto, resolve_grouping
 
     fake = [tf.config.LogicalDevice(f"/device:GPU:{i}", "GPU") for i in range(gpus)]
     monkeypatch.setattr(tf.config, "list_physical_devices",
@@ -359,6 +357,59 @@ def test_auto_settings_by_device(monkeypatch, gpus, capability, xla, want):
                         lambda kind=None: fake if kind == "GPU" else [])
     monkeypatch.setattr(tf.config.experimental, "get_device_details",
                         lambda device: {"compute_capability": capability})
-    config = train_lib.resolve_auto(TrainConfig(data=DataConfig(), workdir="w", xla=xla))
-    grouping, _ = train_lib.resolve_grouping(config)
+    config = resolve_auto(TrainConfig(workdir="w", xla=xla))
+    grouping, _ = resolve_grouping(config)
     assert (config.precision, config.steps_per_loop, grouping) == want
+
+
+@pytest.mark.parametrize("kw,step,want", [
+    # log 5, save 7, evaluate 10, 100 steps, up to 50 steps a call
+    (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 0, 5),
+    (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 5, 7),
+    (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 7, 10),
+    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 0, 50),
+    (dict(steps_per_call=3, log_every=50, checkpoint_every=70, eval_every=0), 4, 7),
+    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 96, 100),
+])
+def test_loop_schedule_boundaries(kw, step, want):
+    from tf_alexnet.train.loop import LoopSchedule
+
+    assert LoopSchedule(100, **kw).next_boundary(step) == want
+
+
+def test_loop_schedule_acts_at_multiples_and_at_the_end():
+    from tf_alexnet.train.loop import LoopSchedule
+
+    schedule = LoopSchedule(22, 4, log_every=5, checkpoint_every=7, eval_every=0)
+    steps, step = [], 0
+    while step < 22:
+        step = schedule.next_boundary(step)
+        steps.append(step)
+    # Each call runs to the next multiple of 5 or 7, at most 4 steps, ending at 22.
+    assert steps == [4, 5, 7, 10, 14, 15, 19, 20, 21, 22]
+    assert [s for s in steps if schedule.logs(s)] == [5, 10, 15, 20, 22]
+    assert [s for s in steps if schedule.saves(s)] == [7, 14, 21, 22]
+    assert not any(schedule.evaluates(s) for s in steps)
+
+
+def test_library_parts_run_the_step_once_per_boundary(tmp_path):
+    """open_run, build_state and the TrainLoop called as a library: the compiled step is
+    called once per boundary with the steps up to it, and the run resumes from its save."""
+    from tf_alexnet.train.devices import make_strategy, resolve_auto
+    from tf_alexnet.train.setup import build_state, open_run
+    from tf_alexnet.train.trainer import make_loop
+
+    config = resolve_auto(tiny_config(tmp_path, train_steps=7, steps_per_loop=3,
+                                      log_every_steps=5, checkpoint_every_steps=100,
+                                      eval_split=""))
+    run = open_run(config, make_strategy("default"))
+    assert (run.steps_per_epoch, run.total_steps, run.eval_ds) == (4, 7, None)
+    state = build_state(run)
+    loop = make_loop(run, state, {"signal": None})
+    calls, real = [], loop.train_steps
+    loop.train_steps = lambda count: calls.append(int(count)) or real(count)
+    result = loop.run_to_end()
+    assert calls == [3, 2, 2] and result["step"] == 7  # to 3, to 5 (log), to 7 (end)
+    assert int(state.optimizer.iterations.numpy()) == 7
+    again = build_state(open_run(config, make_strategy("default")))
+    assert again.restored_from.endswith("ckpt-7") and int(again.step.numpy()) == 7

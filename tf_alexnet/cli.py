@@ -1,25 +1,19 @@
-"""How every command ends on an expected failure: one line naming the file or flag, exit 1.
+"""How every command starts and ends: flags in, one line out on an expected failure.
 
-Expected: bad flags and paths, permissions, damaged checkpoints, models and shards, images
-that do not decode (ValueError and its DataError/WorkdirError/ExportError, OSError,
-TensorFlow's OpError). A traceback is left for real bugs; TF_ALEXNET_TRACEBACK=1 shows one
-for these too.
+Expected failures are the package's errors (tf_alexnet/errors.py), ValueError, OSError,
+RuntimeError and TensorFlow's OpError: the command prints `command: <one line naming the
+file or flag>` and exits 1. TF_ALEXNET_TRACEBACK=1 shows the traceback as well. A command
+module defines `define_flags(flag_values)` and `main(argv, flag_values)`; `start` runs it
+under absl as `python -m`, and tests call the same two functions in-process.
 """
 
 import os
 import sys
 
+from absl import app
 
-def describe(error):
-    """One line for an expected error."""
-    if isinstance(error, OSError) and error.filename:
-        return f"{error.filename}: {error.strerror or error}"
-    text = getattr(error, "message", None) or str(error)
-    # TensorFlow's errors from a graph open with boilerplate lines; the cause follows.
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()
-             and not line.startswith(("Graph execution error", "Detected at node"))
-             and not line.strip().startswith(("File ", "{{function_node"))]
-    return lines[0][:400] if lines else type(error).__name__
+from tf_alexnet import flags as flags_lib
+from tf_alexnet.errors import describe
 
 
 def run(command, body, explain=None):
@@ -27,6 +21,8 @@ def run(command, body, explain=None):
 
     `explain(error)`, if given, may return a better line (e.g. the file behind a decode
     error in the data pipeline)."""
+    # Imported here, not at the top: commands parse their flags (and set XLA's environment)
+    # before TensorFlow loads.
     import tensorflow as tf
 
     try:
@@ -36,3 +32,22 @@ def run(command, body, explain=None):
             raise
         line = (explain(e) if explain else None) or describe(e)
         sys.exit(f"{command}: {line}")
+
+
+def config(command, config_class, flag_values, **given):
+    """The command's validated config from its flags; a bad value ends with one line."""
+    try:
+        return flags_lib.read(config_class, flag_values, **given)
+    except ValueError as e:
+        sys.exit(f"{command}: {e}")
+
+
+def no_arguments(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+
+
+def start(define_flags, main):
+    """`python -m tf_alexnet.<command>`: defines the flags and runs main under absl."""
+    define_flags(flags_lib.FLAGS)
+    app.run(lambda argv: main(argv, flags_lib.FLAGS))

@@ -1,49 +1,83 @@
-"""Every frozen config of the package: what the flags (tf_alexnet/flags.py) turn into.
+"""Every setting of the package, declared once: default, help text (units), choices, range.
 
-Only flags.py reads FLAGS; every other module takes one of these. A field has the name of
-its flag (`--lr_schedule` -> `lr_schedule`), except `DataConfig.source`, which `--data` sets.
+Each field is also a command-line flag of the same name (tf_alexnet/settings.py declares,
+tf_alexnet/flags.py generates; `--data` sets `SourceConfig.source`). `validate()` checks the
+declared choices and ranges, so a config built in Python is checked as strictly as one built
+from flags. Plain Python: no TensorFlow is loaded while flags are parsed.
+
+    SourceConfig     what opens a data source (spec, seed, splits, bad files)
+    AugmentConfig    what the training pipeline does (sizes, batch, mean, lighting, flip)
+    EvalDataConfig   what an evaluation pipeline does (batch, crops, cache)
+    TrainConfig, PrepareConfig, EvalConfig, ExportConfig, PredictConfig, BenchConfig,
+    ReportConfig: one per command.
 """
 
 import dataclasses
-import math
 
+from tf_alexnet.data.stats import Preprocessing
+from tf_alexnet.model.spec import GROUPINGS, INITS, LRN_PRESETS
+from tf_alexnet.settings import check, nested, setting
 
-def _raise_problems(checks, config=None):
-    """ValueError listing every failed check; first, any float field that is nan or inf
-    (named by its flag), since no comparison below would catch a nan."""
-    problems = []
-    for f in dataclasses.fields(config) if config is not None else ():
-        value = getattr(config, f.name)
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"--{'data' if f.name == 'source' else f.name} must be a finite "
-                            f"number, not {value}")
-    problems += [message for ok, message in checks if not ok]
-    if problems:
-        raise ValueError("; ".join(problems))
+MEAN_MODES = ("auto", "image", "channel", "none")
+EVAL_CROPS = ("center", "ten")
+ON_BAD_IMAGE = ("skip", "fail")
+LR_SCHEDULES = ("plateau", "step", "cosine")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 
 
 @dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Input pipeline settings (see tf_alexnet/sources.py for the source specs)."""
-    source: str = "synthetic:shapes"  # --data
-    image_size: int = 227          # crop side fed to the network (pixels)
-    resize_size: int = 0           # shorter side before cropping; 0: image_size * 256 / 227
-    batch_size: int = 128          # global batch (images)
-    seed: int = 0
-    validation_fraction: float = 0.1  # folder: sources without split folders
-    stats: str = "auto"            # auto | imagenet | PATH/stats.json
-    mean: str = "auto"             # auto | image | channel | none
-    pca_sigma: float = 0.1         # std of the paper's PCA lighting alpha; 0 disables
-    flip: bool = True
-    eval_crops: str = "center"     # center | ten
-    on_bad_image: str = "skip"     # skip | fail
-    tfds_data_dir: str = ""        # TFDS data_dir ("" = TFDS default)
-    tfds_manual_dir: str = ""      # where the ImageNet tars are (TFDS manual_dir)
-    synthetic_examples: int = 6000  # synthetic: training examples (validation: one tenth)
-    num_classes: int = 0           # synthetic:random / synthetic:shapes classes; 0 = default
-    shuffle_buffer: int = 10000
-    cache_eval: bool = False       # cache decoded eval data in memory
-    max_megapixels: float = 100.0  # larger images are bad images (read from the header)
+class SourceConfig:
+    """What opens a data source (tf_alexnet/data/pipeline.py lists the specs)."""
+    source: str = setting("synthetic:shapes", "Data source: tfds:NAME, folder:PATH, "
+                          "tfrecord:DIR, synthetic:shapes or synthetic:random.", flag="data")
+    seed: int = setting(0, "Seed of initialization, shuffling, augmentation and synthetic "
+                        "data.")
+    validation_fraction: float = setting(
+        0.1, "folder: sources without split folders: fraction (0..1) of images carved out "
+        "as the validation split, by a hash of the file path.", within="(0, 1)")
+    on_bad_image: str = setting("skip", "Corrupt, empty or non-image files: skip (counted "
+                                "and logged) or fail (stop with the file's path).",
+                                ON_BAD_IMAGE)
+    tfds_data_dir: str = setting("", "TFDS data_dir (empty: TFDS's default, "
+                                 "~/tensorflow_datasets).")
+    tfds_manual_dir: str = setting("", "Directory holding manually downloaded archives (the "
+                                   "ImageNet tars); empty: <tfds_data_dir>/downloads/manual.")
+    synthetic_examples: int = setting(6000, "synthetic: sources: training examples per "
+                                      "epoch (validation: a tenth).", within="[1, )")
+    num_classes: int = setting(0, "Classes (fc8 outputs); 0: from the data. synthetic: "
+                               "sources make this many (0: 6 shapes, 1000 random).",
+                               within="[0, )")
+    max_megapixels: float = setting(
+        100.0, "Images with more pixels than this (millions, read from the file's header "
+        "before decoding) are bad images: a 23000x23000 PNG would take 8.7 GB to decode.",
+        within="(0, )")
+
+    def validate(self):
+        return check(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    """The training pipeline: sizes, batch and the paper's augmentation (§4.1)."""
+    image_size: int = setting(227, "Network input side in pixels (227 in the paper; >= 67).",
+                              within="[67, )")
+    resize_size: int = setting(0, "Shorter side in pixels before cropping; 0 = image_size "
+                               "* 256 / 227 (256 for 227).", within="[0, )")
+    batch_size: int = setting(128, "Global batch size in images (split over replicas).",
+                              within="[1, )")
+    stats: str = setting("auto", "Dataset statistics for mean subtraction and PCA lighting: "
+                         "auto (the source's stats.json if it has one, else ImageNet's), "
+                         "imagenet, or the path of a stats.json written by prepare.")
+    mean: str = setting("auto", "What to subtract: image (the mean image, paper; needs "
+                        "mean_image.npy), channel (per-channel mean, 0..255 units), none, or "
+                        "auto (image if available).", MEAN_MODES)
+    pca_sigma: float = setting(0.1, "Std of the PCA lighting coefficients alpha_i (paper: "
+                               "0.1); 0 disables.", within="[0, )")
+    flip: bool = setting(True, "Random horizontal flips in training.")
+    shuffle_buffer: int = setting(10000, "Shuffle buffer in examples for record sources "
+                                  "(folder sources shuffle all file names).", within="[1, )")
 
     @property
     def resize(self):
@@ -52,195 +86,242 @@ class DataConfig:
 
     def preprocessing(self, stats):
         """The evaluation transform these settings give with `stats`."""
-        from tf_alexnet.preprocess import Preprocessing  # TensorFlow: not at flag parsing
-
         return Preprocessing(self.image_size, self.resize, self.mean, stats)
 
     def validate(self):
-        _raise_problems([
-            (self.image_size >= 1 and self.resize >= self.image_size,
-             f"--resize_size {self.resize} must be >= --image_size {self.image_size}"),
-            (self.batch_size >= 1, "--batch_size must be >= 1"),
-            (0.0 < self.validation_fraction < 1.0, "--validation_fraction must be in (0, 1)"),
-            (self.mean in ("auto", "image", "channel", "none"),
-             f"--mean {self.mean!r} is not one of auto|image|channel|none"),
-            (self.eval_crops in ("center", "ten"),
-             f"--eval_crops {self.eval_crops!r} is not one of center|ten"),
-            (self.on_bad_image in ("skip", "fail"),
-             f"--on_bad_image {self.on_bad_image!r} is not one of skip|fail"),
-            (self.pca_sigma >= 0, "--pca_sigma must be >= 0"),
-            (self.max_megapixels > 0, "--max_megapixels must be > 0"),
-        ], self)
-        return self
+        return check(self, [(self.resize >= self.image_size, f"--resize_size {self.resize} "
+                             f"must be >= --image_size {self.image_size}")])
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalDataConfig:
+    """An evaluation pipeline (sizes and mean come from the model's Preprocessing)."""
+    batch_size: int = setting(64, "Batch size in images.", within="[1, )")
+    eval_crops: str = setting("center", "Evaluation crops: center, or ten (the paper's 10 "
+                              "crops, softmax averaged).", EVAL_CROPS, aliases=("crops",))
+    cache_eval: bool = setting(False, "Cache the preprocessed evaluation split in memory "
+                               "(small splits).")
+
+    def validate(self):
+        return check(self)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything `python -m tf_alexnet.train` does; built by flags.train_config()."""
-    data: DataConfig
-    workdir: str
-    split: str = "train"
-    eval_split: str = "validation"
-    num_classes: int = 0           # 0: from the data
-    epochs: float = 90.0
-    train_steps: int = 0           # > 0 overrides epochs
+    """Everything `python -m tf_alexnet.train` does."""
+    source: SourceConfig = nested(SourceConfig)
+    augment: AugmentConfig = nested(AugmentConfig)
+    evaluation: EvalDataConfig = nested(EvalDataConfig)
+    workdir: str = setting("runs/alexnet", "Directory for checkpoints, TensorBoard logs "
+                           "(train/, eval/), the resolved flags and the model's metadata. "
+                           "Rerunning with the same workdir resumes.")
+    split: str = setting("train", "Training split of the data source.")
+    eval_split: str = setting("validation", "Validation split; empty: no evaluation.")
+    epochs: float = setting(90.0, "Training length in epochs (paper: ~90).", within="[0, )")
+    train_steps: int = setting(0, "Training length in steps; > 0 overrides --epochs.",
+                               within="[0, )")
     # Model
-    grouping: str = "auto"         # auto | towers | fused | none
-    tower_devices: str = "auto"    # auto | none | "DEV0,DEV1"
-    lrn: str = "paper"
-    init: str = "paper"
-    dropout: float = 0.5
-    width: float = 1.0
-    fc_units: int = 4096
+    grouping: str = setting("auto", "conv2/4/5 grouping: towers (the paper's two columns), "
+                            "fused (Conv2D(groups=2), XLA), none (ungrouped), auto (towers on "
+                            "CPU, fused on GPUs with --xla unless two towers can be placed).",
+                            ("auto",) + GROUPINGS)
+    tower_devices: str = setting("auto", "Devices of the two towers, e.g. '/GPU:0,/GPU:1'; "
+                                 "auto: the first two GPUs if present; none.")
+    lrn: str = setting("paper", "LRN parameter preset (paper: k=2, n=5, alpha=1e-4, "
+                       "beta=0.75).", tuple(LRN_PRESETS))
+    init: str = setting("paper", "Weight initialization: paper (N(0, 0.01), biases 1), caffe "
+                        "(avoids the flat start), he.", tuple(INITS))
+    dropout: float = setting(0.5, "Dropout rate (0..1) after fc6 and fc7.", within="[0, 1)")
+    width: float = setting(1.0, "Multiplier on the conv filter counts (1 = paper).",
+                           within="(0, )")
+    fc_units: int = setting(4096, "Units of fc6 and fc7 (paper: 4096).", within="[1, )")
     # Optimizer and schedule
-    learning_rate: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    decay_biases: bool = False
-    lr_schedule: str = "plateau"   # plateau | step | cosine
-    lr_factor: float = 0.1
-    plateau_patience: int = 1      # evaluations without improvement
-    plateau_max_reductions: int = 3
-    step_epochs: tuple = (25, 51, 79)
-    warmup_epochs: float = 0.0
+    learning_rate: float = setting(0.01, "Initial learning rate eps (paper: 0.01).",
+                                   within="(0, )")
+    momentum: float = setting(0.9, "Momentum mu (paper: 0.9).", within="[0, 1)")
+    weight_decay: float = setting(5e-4, "L2 weight decay lambda inside the momentum update "
+                                  "(paper: 0.0005).", within="[0, )")
+    decay_biases: bool = setting(False, "Apply weight decay to biases too.")
+    lr_schedule: str = setting("plateau", "plateau: divide by 1/lr_factor when validation "
+                               "top-1 error stops improving (paper); step: at --step_epochs; "
+                               "cosine.", LR_SCHEDULES)
+    lr_factor: float = setting(0.1, "Learning-rate multiplier per reduction.",
+                               within="(0, 1]")
+    plateau_patience: int = setting(1, "Evaluations without improvement before a plateau "
+                                    "reduction.", within="[1, )")
+    plateau_max_reductions: int = setting(3, "Most plateau reductions (paper: 3).",
+                                          within="[0, )")
+    step_epochs: tuple = setting((25.0, 51.0, 79.0), "Epochs at which the step schedule "
+                                 "multiplies the rate by lr_factor (paper's log: 25,51,79).",
+                                 item=float)
+    warmup_epochs: float = setting(0.0, "Linear learning-rate warm-up, in epochs (0: none, "
+                                   "as the paper).", within="[0, )")
     # Execution
-    strategy: str = "default"      # default | mirrored | multi_worker
-    precision: str = "auto"        # auto | float32 | mixed_float16 | mixed_bfloat16
-    xla: bool = False
-    xla_autotune_level: int = 1    # XLA's GPU autotuning (its default, 4, re-checks all)
-    steps_per_loop: int = 0        # train steps per compiled call; 0: auto (1 CPU, 50 GPU)
-    deterministic: bool = False
+    strategy: str = setting("default", "tf.distribute strategy: default (one device, or the "
+                            "two towers), mirrored (data parallel over local GPUs), "
+                            "multi_worker (TF_CONFIG).", STRATEGIES)
+    precision: str = setting("auto", "Compute precision; auto: mixed_bfloat16 on GPUs of "
+                             "compute capability >= 8.0, float32 elsewhere.", PRECISIONS)
+    xla: bool = setting(False, "Compile the train step with XLA (jit_compile), keeping "
+                        "compiled programs in WORKDIR/xla_cache for later runs.")
+    xla_autotune_level: int = setting(1, "With --xla on GPUs: XLA's autotune level 0-4 "
+                                      "(XLA_FLAGS=--xla_gpu_autotune_level; 4, XLA's default, "
+                                      "re-checks every algorithm and compiles minutes "
+                                      "longer).", within="[0, 4]")
+    steps_per_loop: int = setting(0, "Train steps per call of the compiled loop (logs, "
+                                  "evaluations, checkpoints and SIGTERM act between calls); "
+                                  "0: auto, 1 on CPU, 50 on GPUs.", within="[0, )")
+    deterministic: bool = setting(False, "Enable TF op determinism: same seed gives the "
+                                  "same weights (slower).")
     # Intervals
-    log_every_steps: int = 50
-    eval_every_steps: int = 0      # 0: at the end of each epoch
-    eval_examples: int = 0         # 0: the whole evaluation split
-    checkpoint_every_steps: int = 500
-    keep_checkpoints: int = 3
+    log_every_steps: int = setting(50, "Steps between metric reads, log lines and train "
+                                   "summaries.", within="[1, )")
+    eval_every_steps: int = setting(0, "Steps between evaluations; 0: at the end of each "
+                                    "epoch.", within="[0, )")
+    eval_examples: int = setting(0, "Validation examples per evaluation; 0: the whole "
+                                 "split.", within="[0, )")
+    checkpoint_every_steps: int = setting(500, "Steps between periodic checkpoints (also "
+                                          "saved at each evaluation, at the end and on "
+                                          "SIGINT/SIGTERM).", within="[1, )")
+    keep_checkpoints: int = setting(3, "Checkpoints kept.", within="[1, )")
 
     def validate(self):
-        self.data.validate()
-        _raise_problems([
-            (self.grouping in ("auto", "towers", "fused", "none"),
-             f"--grouping {self.grouping!r} is not one of auto|towers|fused|none"),
-            (self.lr_schedule in ("plateau", "step", "cosine"),
-             f"--lr_schedule {self.lr_schedule!r} is not one of plateau|step|cosine"),
-            (self.strategy in ("default", "mirrored", "multi_worker"),
-             f"--strategy {self.strategy!r} is not one of default|mirrored|multi_worker"),
-            (self.precision in ("auto", "float32", "mixed_float16", "mixed_bfloat16"),
-             f"--precision {self.precision!r} is not auto|float32|mixed_float16|"
-             "mixed_bfloat16"),
-            (self.steps_per_loop >= 0, "--steps_per_loop must be >= 0 (0: auto)"),
-            (0 <= self.xla_autotune_level <= 4, "--xla_autotune_level must be in 0..4"),
-            (self.learning_rate > 0, "--learning_rate must be > 0"),
-            (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),
-            (self.weight_decay >= 0, "--weight_decay must be >= 0"),
-            (0 <= self.dropout < 1, "--dropout must be in [0, 1)"),
+        for part in (self.source, self.augment, self.evaluation):
+            part.validate()
+        return check(self, [
             (self.epochs > 0 or self.train_steps > 0, "--epochs or --train_steps must be > 0"),
-            (self.log_every_steps > 0, "--log_every_steps must be > 0"),
-            (self.checkpoint_every_steps > 0, "--checkpoint_every_steps must be > 0"),
             (bool(self.workdir), "--workdir is required"),
-            (self.width > 0 and min(2 * round(f * self.width / 2) for f in (96, 256, 384))
-             >= 2, f"--width {self.width} leaves conv1 with less than one filter per tower "
-             "(96 * width must round to 2 or more)"),
-            (self.fc_units >= 1, "--fc_units must be >= 1"),
-        ], self)
-        return self
+            (min(2 * round(f * self.width / 2) for f in (96, 256, 384)) >= 2,
+             f"--width {self.width} leaves conv1 with less than one filter per tower "
+             "(96 * width must round to 2 or more)")])
 
 
 @dataclasses.dataclass(frozen=True)
 class PrepareConfig:
     """`python -m tf_alexnet.prepare`: 256x256 TFRecord shards and statistics."""
-    data: DataConfig
-    output: str
-    splits: tuple = ()             # empty: every split the source has
-    num_shards: int = 0            # per split; 0: one per 1,000 images
-    workers: int = 0               # parallel shard writers; 0: CPU count
-    jpeg_quality: int = 90
+    source: SourceConfig = nested(SourceConfig)
+    augment: AugmentConfig = nested(AugmentConfig)  # its sizes only
+    output: str = setting("", "Directory for the TFRecord shards, classes.txt, stats.json "
+                          "and mean_image.npy.")
+    splits: tuple = setting((), "Splits to write; empty: every split the source has (train "
+                            "and validation for a folder without split folders).")
+    num_shards: int = setting(0, "Shards per split; 0: one per 1,000 images.",
+                              within="[0, )")
+    workers: int = setting(0, "Parallel shard writers (threads); 0: CPU count.",
+                           within="[0, )")
+    jpeg_quality: int = setting(90, "JPEG quality (1-100) of the 256x256 images.",
+                                within="[1, 100]")
 
     def validate(self):
-        self.data.validate()
-        _raise_problems([(1 <= self.jpeg_quality <= 100, "--jpeg_quality must be in 1..100"),
-                         (bool(self.output), "--output is required")])
-        return self
+        self.source.validate()
+        self.augment.validate()
+        return check(self, [(bool(self.output), "--output is required")])
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """`python -m tf_alexnet.evaluate`: the data to score; sizes and mean come from the
-    model (its RunInfo), so `data` carries only the source, batch and crops."""
-    data: DataConfig
-    workdir: str = ""
-    checkpoint: str = ""
-    model: str = ""
-    split: str = "validation"
-    json: bool = False
-    max_examples: int = 0
+    model (its RunInfo), so it has no AugmentConfig."""
+    source: SourceConfig = nested(SourceConfig)
+    evaluation: EvalDataConfig = nested(EvalDataConfig)
+    workdir: str = setting("", "Training workdir whose latest checkpoint is scored.")
+    checkpoint: str = setting("", "A checkpoint path of the workdir instead of the latest.")
+    model: str = setting("", "Score an exported model instead: a SavedModel directory, a TF "
+                         "Serving base directory (latest version) or a .tflite file.")
+    split: str = setting("validation", "Split of --data to score.")
+    json: bool = setting(False, "Print one JSON line instead of text.")
+    max_examples: int = setting(0, "Score at most this many images; 0: all.", within="[0, )")
 
     def validate(self):
-        self.data.validate()
-        _raise_problems([(bool(self.workdir) != bool(self.model),
-                          "Give one of --workdir (a training run) or --model (an export).")])
-        return self
+        self.source.validate()
+        self.evaluation.validate()
+        return check(self, [(bool(self.workdir) != bool(self.model), "Give one of --workdir "
+                             "(a training run) or --model (an export).")])
 
 
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
     """`python -m tf_alexnet.export`: a SavedModel version and TFLite files."""
-    workdir: str = ""
-    checkpoint: str = ""
-    export_dir: str = "export/models/alexnet"
-    version: int = 0               # 0: the next free integer (--tflite_only: the latest)
-    overwrite: bool = False
-    tflite: tuple = ()             # float32, float16, dynamic, int8
-    tflite_only: bool = False
-    calibration_images: int = 100
-    calibration_data: str = ""     # data spec; empty: the training run's
+    workdir: str = setting("", "Training workdir to export (its latest checkpoint).")
+    checkpoint: str = setting("", "Export this checkpoint of the workdir instead.")
+    export_dir: str = setting("export/models/alexnet", "TF Serving base directory: versions "
+                              "are its integer subdirectories.")
+    version: int = setting(0, "Version number; 0: the next free integer (with "
+                           "--tflite_only: the latest).", within="[0, )")
+    overwrite: bool = setting(False, "Replace an existing version.")
+    tflite: tuple = setting((), "TFLite files to write: float32,float16,dynamic,int8.",
+                            QUANTIZATIONS)
+    tflite_only: bool = setting(False, "Convert an existing SavedModel version to TFLite (no "
+                                "--workdir).")
+    calibration_images: int = setting(100, "int8: calibration images from the training "
+                                      "data.", within="[1, )")
+    calibration_data: str = setting("", "int8: data spec for calibration images; empty: the "
+                                    "training run's --data.")
 
     def validate(self):
-        _raise_problems([(self.tflite_only or bool(self.workdir),
-                          "--workdir is required (or --tflite_only)."),
-                         (self.version >= 0, "--version must be >= 0"),
-                         (self.calibration_images >= 1, "--calibration_images must be >= 1")])
-        return self
+        return check(self, [(self.tflite_only or bool(self.workdir),
+                             "--workdir is required (or --tflite_only).")])
 
 
 @dataclasses.dataclass(frozen=True)
 class PredictConfig:
-    """`python -m tf_alexnet.predict`: top classes of image files."""
-    images: tuple
-    model: str = ""
-    json: bool = False
-    top_k: int = 5
-    rest_body: bool = False
+    """`python -m tf_alexnet.predict`: top classes of image files (or of the images in
+    folders)."""
+    images: tuple = ()
+    model: str = setting("", "A SavedModel directory, a TF Serving base directory (its "
+                         "latest version) or a .tflite file.")
+    json: bool = setting(False, "Print one JSON line per image instead of text.")
+    top_k: int = setting(5, "Classes printed per image.", within="[1, )")
+    rest_body: bool = setting(False, "Print the JSON body of a TF Serving REST predict "
+                              "request for the images (serving_default, b64) instead of "
+                              "predicting.")
+
+    def validate(self):
+        return check(self)
 
 
 @dataclasses.dataclass(frozen=True)
 class BenchConfig:
     """`python -m tf_alexnet.bench`: what to measure and for how long."""
-    command: str
-    data: DataConfig
-    steps: int = 8                 # timed steps per measurement
-    warmup: int = 2                # untimed steps first (tracing, XLA compilation)
-    groupings: tuple = ("towers", "fused", "none")
-    split: str = "train"           # bench data
-    xla: bool = False              # bench train
-    steps_per_loop: int = 0        # bench train; 0: auto, as train
-    model: str = ""                # bench inference: an export; empty: a fresh paper model
-    seconds: float = 20.0          # bench data
+    command: str = ""
+    source: SourceConfig = nested(SourceConfig)
+    augment: AugmentConfig = nested(AugmentConfig)
+    steps: int = setting(8, "Timed steps per measurement (after warm-up steps).",
+                         within="[1, )")
+    warmup: int = setting(2, "Untimed steps before timing (tracing, XLA compilation).",
+                          within="[0, )")
+    groupings: tuple = setting(GROUPINGS, "Groupings for `bench model` and `bench train`.",
+                               GROUPINGS)
+    split: str = setting("train", "`bench data`: the split to read.")
+    xla: bool = setting(False, "`bench train`: compile the step with XLA.")
+    steps_per_loop: int = setting(0, "`bench train`: train steps per compiled call; 0: auto "
+                                  "(1 on CPU, 50 on GPUs).", within="[0, )")
+    model: str = setting("", "`bench inference`: an export (TF Serving base, version dir); "
+                         "empty: export a fresh paper model to a temporary directory.")
+    seconds: float = setting(20.0, "`bench data`: how long to measure, in seconds.",
+                             within="(0, )")
+
+    def validate(self):
+        self.source.validate()
+        self.augment.validate()
+        return check(self)
 
 
 @dataclasses.dataclass(frozen=True)
 class ReportConfig:
     """`python -m tf_alexnet.report`: the paper's figures from a trained workdir."""
-    data: DataConfig
-    workdir: str = ""
-    output: str = ""
-    split: str = "validation"
-    max_train_images: int = 0      # training images searched for neighbours; 0: all
+    source: SourceConfig = nested(SourceConfig)
+    evaluation: EvalDataConfig = nested(EvalDataConfig)
+    workdir: str = setting("", "Training workdir to draw (its newest checkpoint and "
+                           "TensorBoard event files).")
+    output: str = setting("", "Directory for the PNG figures, report.json and index.html.")
+    split: str = setting("validation", "Split of --data to score (top-5, neighbours' "
+                         "queries, confusion matrix).")
+    max_train_images: int = setting(0, "Training images searched for nearest neighbours "
+                                    "(fc7); 0: the whole training split.", within="[0, )")
 
     def validate(self):
-        self.data.validate()
-        _raise_problems([(bool(self.workdir), "--workdir is required"),
-                         (bool(self.output), "--output is required"),
-                         (self.max_train_images >= 0, "--max_train_images must be >= 0")])
-        return self
+        self.source.validate()
+        self.evaluation.validate()
+        return check(self, [(bool(self.workdir), "--workdir is required"),
+                            (bool(self.output), "--output is required")])

@@ -4,7 +4,7 @@
     python -m tf_alexnet.predict --rest_body IMAGE [IMAGE ...] > body.json   # TF Serving REST
 
 --model is a SavedModel directory, a TF Serving base directory (its latest version) or a
-.tflite file. An image that cannot be read is reported on one line naming it, and the other
+.tflite file. A directory among the images stands for the images in it. An image that cannot be read is reported on one line naming it, and the other
 images are still predicted; the exit code is 1 if any failed.
 """
 
@@ -16,29 +16,31 @@ import sys
 from absl import app, logging
 import numpy as np
 
-from tf_alexnet import flags as flags_lib
+from tf_alexnet import cli, flags as flags_lib
+from tf_alexnet.config import PredictConfig
+from tf_alexnet.export.loading import image_paths, load
+from tf_alexnet.export.warmup import rest_body
 
 
-def main(argv):
+def define_flags(flag_values):
+    flags_lib.define(PredictConfig, flag_values)
+
+
+def main(argv, flag_values):
     if not argv[1:]:
-        raise app.UsageError("Give one or more image files after the flags.")
-    config = flags_lib.predict_config(argv[1:])
-    images = config.images
-    from tf_alexnet import loading
-
+        raise app.UsageError("Give one or more image files (or folders) after the flags.")
+    logging.set_verbosity(logging.WARNING)
+    config = cli.config("predict", PredictConfig, flag_values, images=tuple(argv[1:]))
     if config.rest_body:  # no model needed: the request body for TF Serving's REST API
-        from tf_alexnet.serving import rest_body
         try:
-            encoded = [open(path, "rb").read() for path in images]
+            encoded = [open(path, "rb").read() for path in image_paths(config.images)]
         except OSError as e:
             sys.exit(f"predict: cannot read {e.filename}: {e.strerror}")
         print(json.dumps(rest_body(encoded)))
         return
-    from tf_alexnet import cli
-
-    model = cli.run("predict", lambda: loading.load(config.model))
+    model = cli.run("predict", lambda: load(config.model))
     failed = 0
-    for path, probs, error in model.predict_files(images):
+    for path, probs, error in model.predict_files(config.images):
         if error:
             failed += 1
             if config.json:
@@ -61,6 +63,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    flags_lib.define_predict_flags()
-    logging.set_verbosity(logging.WARNING)
-    app.run(main)
+    cli.start(define_flags, main)

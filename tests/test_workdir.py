@@ -1,0 +1,59 @@
+"""RunInfo: the one record of a run, its JSON round trip, and workdirs of earlier versions."""
+
+import json
+
+import numpy as np
+import pytest
+
+from helpers import TINY
+from tf_alexnet.data.stats import Preprocessing, Stats
+from tf_alexnet.errors import WorkdirError
+from tf_alexnet.model.spec import LRN_PRESETS, AlexNetSpec, LRNParams
+from tf_alexnet.workdir.info import RunInfo, check_compatible, load_run_info
+
+
+def run_info(**spec):
+    stats = Stats(mean_rgb=(1.0, 2.0, 3.0), mean_image=np.ones((76, 76, 3), np.float32))
+    return RunInfo(AlexNetSpec.create(**{**TINY, **spec}), "towers", ("a", "b"),
+                   Preprocessing(67, 76, "image", stats), "folder:/data")
+
+
+def test_json_round_trip_through_files(tmp_path):
+    info = run_info(lrn="caffe")
+    info.save(tmp_path)
+    loaded = load_run_info(tmp_path)
+    assert loaded == info  # the mean image is compared below (arrays do not compare)
+    assert loaded.spec.lrn == LRNParams(2, 1.0, 2e-5, 0.75) == LRN_PRESETS["caffe"]
+    np.testing.assert_array_equal(loaded.preprocessing.stats.mean_image, 1.0)
+    assert loaded.preprocessing.stats.mean_rgb == (1.0, 2.0, 3.0)
+
+
+def test_model_json_of_version_0_1_still_loads(tmp_path):
+    """model.json as 0.1 (commit 246ed8c) wrote it: LRN as sorted [key, value] pairs."""
+    old = {"spec": {"num_classes": 10, "image_size": 67, "filters": [12, 32, 48, 48, 32],
+                    "fc_units": 64, "dropout": 0.5,
+                    "lrn": [["alpha", 0.0001], ["beta", 0.75], ["bias", 2.0],
+                            ["depth_radius", 2]]},
+           "grouping": "towers", "class_names": ["a", "b"], "image_size": 67, "resize": 76,
+           "mean": "image", "data": "folder:/data"}
+    (tmp_path / "model.json").write_text(json.dumps(old))
+    Stats(mean_rgb=(1.0, 2.0, 3.0), mean_image=np.ones((76, 76, 3))).save(tmp_path)
+    assert load_run_info(tmp_path) == run_info()
+
+
+def test_resume_compatibility_names_what_differs():
+    check_compatible(run_info(), run_info())
+    with pytest.raises(WorkdirError, match="filters"):
+        check_compatible(run_info(), run_info(width=0.25))
+    with pytest.raises(WorkdirError, match="lrn"):
+        check_compatible(run_info(), run_info(lrn="caffe"))
+
+
+@pytest.mark.parametrize("name", ["model.json", "stats.json"])
+def test_damaged_record_names_its_file(tmp_path, name):
+    run_info().save(tmp_path)
+    path = tmp_path / name
+    path.write_text(path.read_text()[:20])  # cut off mid-file
+    with pytest.raises(Exception, match=f"{path}: damaged, not valid JSON") as caught:
+        load_run_info(tmp_path)
+    assert isinstance(caught.value, ValueError)  # a one-line error for the commands

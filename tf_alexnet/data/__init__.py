@@ -1,0 +1,1 @@
+"""The input pipeline: sources, decoding, the paper's augmentation and crops, shards."""

@@ -1,0 +1,102 @@
+"""folder: sources: one subfolder per class, images checked by their headers when listed."""
+
+import glob
+import logging
+import os
+import zlib
+
+import tensorflow as tf
+
+from tf_alexnet.data.decode import IMAGE_EXTENSIONS, check_image_file
+from tf_alexnet.data.source import Source
+from tf_alexnet.errors import DataError
+
+_SPLIT_DIRS = {"train": ("train",), "validation": ("val", "validation"), "test": ("test",)}
+
+
+def list_folder(root, on_bad_image="skip"):
+    """(files, labels, class_names, bad) of an ImageFolder tree; bad = [(path, reason)]."""
+    if not os.path.isdir(root):
+        raise DataError(f"folder:{root}: no such directory.")
+    classes, files, labels, bad = [], [], [], []
+    for name in sorted(os.listdir(root)):
+        class_dir = os.path.join(root, name)
+        if not os.path.isdir(class_dir) or name.startswith("."):
+            continue  # files, and hidden folders (.thumbs, .git ...) as hidden files
+        paths = sorted(p for p in glob.glob(os.path.join(class_dir, "**", "*"), recursive=True)
+                       if os.path.isfile(p))
+        if not paths:
+            logging.warning("folder:%s: class folder %r is empty; skipped.", root, name)
+            continue
+        good = []
+        for path in paths:
+            if not path.lower().endswith(IMAGE_EXTENSIONS):
+                continue  # .txt, .DS_Store, Thumbs.db ...: not images by name, not counted
+            reason = check_image_file(path)
+            if not reason:
+                good.append(path)
+                continue
+            if on_bad_image == "fail":
+                raise DataError(f"Bad image {path}: {reason} (--on_bad_image=fail).")
+            logging.warning("Skipping bad image %s: %s", path, reason)
+            bad.append((path, reason))
+        if not good:
+            logging.warning("folder:%s: class folder %r has no images; skipped.", root, name)
+            continue
+        files += good
+        labels += [len(classes)] * len(good)
+        classes.append(name)
+    if not files:
+        raise DataError(f"folder:{root}: no images found (expected one subfolder per class "
+                        f"holding {'/'.join(IMAGE_EXTENSIONS)} files).")
+    return files, labels, tuple(classes), bad
+
+
+def folder_splits(root):
+    """{split: path} of the split subfolders of `root`, {} when it has none."""
+    found = {}
+    for split, names in _SPLIT_DIRS.items():
+        for name in names:
+            if os.path.isdir(os.path.join(root, name)):
+                found[split] = os.path.join(root, name)
+                break
+    return found
+
+
+def in_validation(path, root, fraction):
+    """Deterministic carve: a file is in validation by a hash of its path under root."""
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    return zlib.crc32(rel.encode()) % 10000 < fraction * 10000
+
+
+def folder_files(config, root, split):
+    """(files, labels, class_names, bad) of one split of a folder source."""
+    splits = folder_splits(root)
+    if splits:
+        if split not in splits:
+            raise DataError(f"folder:{root} has no {split!r} split; it has "
+                            f"{sorted(splits)}.")
+        return list_folder(splits[split], config.on_bad_image)
+    files, labels, classes, bad = list_folder(root, config.on_bad_image)
+    if split in ("train", "validation"):
+        def mine(path):
+            return in_validation(path, root, config.validation_fraction) == (
+                split == "validation")
+        keep = [mine(f) for f in files]
+        files = [f for f, k in zip(files, keep) if k]
+        labels = [l for l, k in zip(labels, keep) if k]
+        bad = [(path, reason) for path, reason in bad if mine(path)]  # this split's own
+    elif split != "all":
+        raise DataError(f"folder:{root} has no split folders; use split train, validation "
+                        "(carved by --validation_fraction) or all.")
+    return files, labels, classes, bad
+
+
+def open_folder(config, root, split):
+    files, labels, classes, bad = folder_files(config, root, split)
+    if not files:
+        raise DataError(f"folder:{root}: split {split!r} is empty.")
+    ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(labels, tf.int32)))
+    stats = os.path.join(root, "stats.json")
+    return Source(ds, classes, len(files), stats if os.path.exists(stats) else "",
+                  tuple(bad), load=tf.io.read_file)

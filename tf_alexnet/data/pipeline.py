@@ -1,0 +1,151 @@
+"""The input pipeline: configs -> (batched, prefetched tf.data.Dataset, DataInfo).
+
+    train_dataset(source, augment, split)                 the endless augmented stream
+    eval_dataset(source, evaluation, split, preprocessing) one pass of evaluation crops
+
+Pure functions of their arguments: the same configs, split and start give the same batches.
+Each returns a frozen `DataInfo` beside the dataset (class names, counts, statistics, bad
+files, and the opened split, so that a second pipeline over it lists nothing again).
+"""
+
+import dataclasses
+import logging
+
+import tensorflow as tf
+
+from tf_alexnet.data import augment as augment_lib
+from tf_alexnet.data import crops
+from tf_alexnet.data.decode import decode_square
+from tf_alexnet.data.folder import folder_files, open_folder
+from tf_alexnet.data.records import open_records, shard_files
+from tf_alexnet.data.source import parse_spec
+from tf_alexnet.data.stats import Preprocessing, Stats
+from tf_alexnet.data.synthetic import open_synthetic
+from tf_alexnet.data.tfds_source import open_tfds
+from tf_alexnet.errors import describe
+
+_PARALLEL = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataInfo:
+    """What a pipeline knows about its split."""
+    class_names: tuple
+    num_examples: int              # -1 when unknown
+    stats: Stats                   # the statistics its transform uses
+    bad_files: tuple = ()          # (path, reason) left out when listed
+    opened: object = dataclasses.field(default=None, compare=False, repr=False)  # Source
+
+
+def open_source(source, split, size):
+    """The `Source` of `split` of `source` (a SourceConfig); synthetic images are `size`
+    pixels square."""
+    kind, arg = parse_spec(source.source)
+    if kind == "synthetic":
+        return open_synthetic(source, arg, split, size)
+    return {"tfds": open_tfds, "folder": open_folder, "tfrecord": open_records}[kind](
+        source, arg, split)
+
+
+def resolve_stats(setting, opened):
+    """The statistics `setting` asks for: a stats.json path, "imagenet", or "auto" (the
+    opened source's own stats.json when it has one, else the ImageNet constants)."""
+    if setting == "imagenet" or (setting == "auto" and not opened.stats_path):
+        return Stats()
+    return Stats.load(opened.stats_path if setting == "auto" else setting)
+
+
+def _finish(ds, source, opened, stats, split, batch, training, fresh):
+    """Bad images dropped (skip mode), batched, prefetched; with its DataInfo."""
+    if source.on_bad_image == "skip":
+        # Corruption that the file check cannot see (bad data inside a whole JPEG) fails the
+        # decode; the example is dropped. Evaluation logs it; the endless training stream
+        # does not, because ignore_errors(log_warning=True) there made the process take up
+        # to 45 s to exit after a 13-epoch run (measured on the quickstart).
+        ds = ds.ignore_errors(log_warning=not training)
+    ds = ds.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    if opened.bad_files and fresh:
+        logging.warning("%s: %d bad image(s) left out of split %r.", source.source,
+                        len(opened.bad_files), split)
+    return ds, DataInfo(opened.class_names, opened.num_examples, stats, opened.bad_files,
+                        opened)
+
+
+def train_dataset(source, augment, split="train", start_example=0, opened=None):
+    """(dataset, DataInfo) of the endless shuffled training stream.
+
+    Batches are (features, labels int32 [B]) with features = {"image": uint8 [B, S, S, 3]
+    random crops, "offset", "flip", "alpha"}; the flip, lighting and mean subtraction run on
+    the training device (data.augment.make_augment_on_device). `start_example` skips that
+    many examples of the stream (resume): augmentation is seeded by (seed, index in the
+    stream), so resuming at example k sees exactly what an uninterrupted run sees from k on.
+    `opened`: the split's `Source` when already opened (a folder is listed once)."""
+    source.validate()
+    augment.validate()
+    fresh, opened = opened is None, opened or open_source(source, split, augment.resize)
+    stats = resolve_stats(augment.stats, opened)
+    train_crop = augment_lib.make_train_crop(augment, source.max_megapixels * 1e6)
+    load = opened.load or (lambda x: x)
+    buffer = opened.num_examples if opened.load else augment.shuffle_buffer
+    buffer = max(1, min(buffer if buffer > 0 else augment.shuffle_buffer, 1_000_000))
+    ds = opened.dataset.shuffle(buffer, seed=source.seed, reshuffle_each_iteration=True)
+    ds = ds.repeat().enumerate().skip(start_example)
+    ds = ds.map(lambda i, ex: (train_crop(load(ex[0]), tf.stack([source.seed, i])), ex[1]),
+                **_PARALLEL)
+    return _finish(ds, source, opened, stats, split, augment.batch_size, True, fresh)
+
+
+def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, opened=None):
+    """(dataset, DataInfo) of one pass over `split`: float32 images [B, S, S, 3] (center
+    crop) or [B, 10, S, S, 3] (ten crops), fully preprocessed; the last batch may be smaller.
+
+    preprocessing: a trained model's `Preprocessing` (sizes, mean, statistics); default the
+      paper's sizes with the source's own statistics (or ImageNet's).
+    sample: the examples in a seeded random order instead of the source's (folders list
+      class by class): a sample of the split, e.g. int8 calibration images."""
+    source.validate()
+    evaluation.validate()
+    size = preprocessing.resize if preprocessing else Preprocessing().resize
+    fresh, opened = opened is None, opened or open_source(source, split, size)
+    preprocessing = preprocessing or Preprocessing(stats=resolve_stats("auto", opened))
+    transform = crops.make_eval_preprocess(preprocessing, evaluation.eval_crops,
+                                           source.max_megapixels * 1e6)
+    load = opened.load or (lambda x: x)
+    ds = opened.dataset
+    if sample:  # file names (folders) are cheap to shuffle all; records, 1,000 at a time
+        ds = ds.shuffle(max(1, opened.num_examples) if opened.load else 1000, seed=source.seed)
+    ds = ds.map(lambda x, y: (transform(load(x)), y), **_PARALLEL)
+    if evaluation.cache_eval:
+        ds = ds.cache()
+    return _finish(ds, source, opened, preprocessing.stats, split, evaluation.batch_size,
+                   False, fresh)
+
+
+def explain_failure(source, splits, error, size=None):
+    """With --on_bad_image=fail, the line naming the file behind a pipeline error (which
+    TensorFlow's message does not name): the first image of `splits` that does not decode
+    (at `size`, default the paper's 256), or the first shard whose records do not read.
+    None when there is nothing to add."""
+    size = size or Preprocessing().resize
+    if (source.on_bad_image != "fail" or not isinstance(
+            error, (tf.errors.InvalidArgumentError, tf.errors.DataLossError))):
+        return None
+    kind, arg = parse_spec(source.source)
+    for split in filter(None, splits):
+        if kind == "folder":
+            for path in folder_files(source, arg, split)[0]:
+                try:
+                    decode_square(tf.io.read_file(path), size, source.max_megapixels * 1e6)
+                except tf.errors.OpError as e:
+                    return f"Bad image {path}: {describe(e)} (--on_bad_image=fail)."
+        elif kind == "tfrecord":
+            for shard in shard_files(arg, split):
+                read = 0
+                try:
+                    for _ in tf.data.TFRecordDataset(shard):
+                        read += 1
+                except tf.errors.DataLossError as e:
+                    return (f"{shard}: record {read + 1} cannot be read ({describe(e)}) "
+                            "(--on_bad_image=fail).")
+    return None
+

@@ -1,0 +1,51 @@
+"""What every data source gives: a `Source` (unbatched examples and class names), by spec.
+
+    tfds:NAME         a TFDS image-classification dataset with `image` and `label` features
+    folder:PATH       one subfolder per class (class index = sorted folder name); PATH/train,
+                      PATH/val|validation|test are splits if present, else PATH is split
+                      "all" and train/validation are carved from it by --validation_fraction
+    tfrecord:DIR      shards written by `python -m tf_alexnet.prepare`
+    synthetic:shapes  coloured shapes made in-graph (no files); synthetic:random: noise
+
+Encoded images stay strings here: decoding belongs to the preprocessing, where it can be
+fused with the crop.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+
+from tf_alexnet.errors import DataError
+
+KINDS = ("tfds", "folder", "tfrecord", "synthetic")
+
+
+@dataclasses.dataclass
+class Source:
+    """One split of a data source, opened."""
+    dataset: tf.data.Dataset          # unbatched (uint8 image or encoded string, int32 label)
+    class_names: tuple
+    num_examples: int = -1            # -1 when unknown
+    stats_path: str = ""              # stats.json of the source, if it has one
+    bad_files: tuple = ()
+    # Turns a dataset element's first item into the image or encoded string. Folder sources
+    # hold file names until after shuffling, so that shuffle buffers and resume skips are
+    # over names, not image bytes.
+    load: object = None
+
+
+def parse_spec(spec):
+    kind, sep, arg = spec.partition(":")
+    if not sep or kind not in ("tfds", "folder", "tfrecord", "synthetic"):
+        raise DataError(f"Unknown data source {spec!r}: use tfds:NAME, folder:PATH, "
+                        "tfrecord:DIR, synthetic:shapes or synthetic:random.")
+    return kind, arg
+
+
+def parse_spec(spec):
+    """(kind, argument) of a source spec such as "folder:/data/photos"."""
+    kind, sep, arg = spec.partition(":")
+    if not sep or kind not in KINDS:
+        raise DataError(f"Unknown data source {spec!r}: use tfds:NAME, folder:PATH, "
+                        "tfrecord:DIR, synthetic:shapes or synthetic:random.")
+    return kind, arg

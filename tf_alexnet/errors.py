@@ -1,0 +1,55 @@
+"""The package's expected failures, and the one line each is told in.
+
+Data, model, workdir and export code raise these (or OSError, or TensorFlow's OpError); the
+commands (tf_alexnet/cli.py) end with `command: <describe(error)>` and exit status 1.
+Plain Python: flags and configs import it before TensorFlow loads.
+"""
+
+import json
+
+
+class Error(ValueError):
+    """An expected failure the user can fix; the message names the file or flag and says
+    what to do."""
+
+
+class DataError(Error):
+    """A data source, image, shard or statistics file that cannot be used as asked."""
+
+
+class WorkdirError(Error):
+    """A training workdir (its model.json, checkpoints or lock) that cannot be used."""
+
+
+class ExportError(Error):
+    """An exported model that cannot be found, loaded or written."""
+
+
+class NonFiniteLoss(RuntimeError):
+    """The loss became nan or inf: the run stops and keeps its last good checkpoint."""
+
+
+_BOILERPLATE_LINES = ("Graph execution error", "Detected at node")
+_BOILERPLATE_STARTS = ("File ", "{{function_node")
+
+
+def describe(error):
+    """One line for an expected error: an OSError's file and cause, else the first line of
+    the message that is not TensorFlow's boilerplate (a graph error opens with the node and
+    Python frames; its cause follows)."""
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    text = getattr(error, "message", None) or str(error)
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()
+             and not line.startswith(_BOILERPLATE_LINES)
+             and not line.strip().startswith(_BOILERPLATE_STARTS)]
+    return lines[0][:400] if lines else type(error).__name__
+
+
+def read_json(path, error=Error):
+    """The JSON content of `path`; a file that is not JSON raises `error` naming it."""
+    with open(path) as f:
+        try:
+            return json.load(f)
+        except ValueError as e:
+            raise error(f"{path}: damaged, not valid JSON ({e}).") from None

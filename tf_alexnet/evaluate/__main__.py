@@ -1,0 +1,43 @@
+"""Scores a trained model: top-1 and top-5 error, center or 10 crops.
+
+    python -m tf_alexnet.evaluate --workdir W --data SPEC --split NAME --eval_crops center|ten [--json]
+    python -m tf_alexnet.evaluate --model PATH --data SPEC ...   (SavedModel or .tflite)
+
+Sizes, mean and statistics come from the model (its RunInfo): this command has no flags for
+them (tf_alexnet/evaluate/scoring.py).
+"""
+
+import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
+
+import json
+
+from absl import logging
+
+from tf_alexnet import cli, flags as flags_lib
+from tf_alexnet.config import EvalConfig
+from tf_alexnet.data.pipeline import explain_failure
+from tf_alexnet.evaluate.scoring import evaluate
+
+EXCLUDE = ("num_classes",)
+
+
+def define_flags(flag_values):
+    flags_lib.define(EvalConfig, flag_values, EXCLUDE)
+
+
+def main(argv, flag_values):
+    cli.no_arguments(argv)
+    logging.set_verbosity(logging.WARNING)
+    config = cli.config("evaluate", EvalConfig, flag_values)
+    result = cli.run("evaluate", lambda: evaluate(config),
+                     lambda e: explain_failure(config.source, (config.split,), e))
+    if config.json:
+        print(json.dumps(result))
+    else:
+        print(f"{result['model']} on {result['data']} [{config.split}], "
+              f"{result['num_images']} images, {result['crops']} crop(s): top-1 error "
+              f"{result['top1_error']:.4f}, top-5 error {result['top5_error']:.4f}")
+
+
+if __name__ == "__main__":
+    cli.start(define_flags, main)

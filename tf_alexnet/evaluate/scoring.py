@@ -1,0 +1,39 @@
+"""`evaluate(config)`: a trained workdir or an export scored on a data split.
+
+The data's labels are matched to the model's classes by name, so a folder with the same
+class names in another order scores correctly; a class unknown to the model is an error.
+Image size, resize, mean and statistics are the model's own (its RunInfo).
+"""
+
+import logging
+
+from tf_alexnet.data.pipeline import eval_dataset
+from tf_alexnet.evaluate.metrics import label_map, score
+from tf_alexnet.export.loading import load
+from tf_alexnet.model.predict import make_predict_fn
+from tf_alexnet.workdir.checkpoints import restore_model
+
+
+def load_predictor(config):
+    """(predict(images) -> probabilities, RunInfo, what was loaded) of a workdir or export."""
+    if config.workdir:
+        model, info, path = restore_model(config.workdir, config.checkpoint or None)
+        return make_predict_fn(model), info, path
+    model = load(config.model)
+    return model.predict_preprocessed, model.info, model.path
+
+
+def evaluate(config):
+    """The metrics dict of `config` (an EvalConfig), with what was scored on what."""
+    predict, info, loaded = load_predictor(config)
+    ds, data = eval_dataset(config.source, config.evaluation, config.split,
+                            info.preprocessing)
+    result = score(predict, ds, label_map(data.class_names, info.class_names),
+                   config.max_examples)
+    if data.num_examples > result["num_images"] and not config.max_examples:
+        logging.warning("Scored %d of the %d images %s announces for split %r: the others "
+                        "could not be read (see the lines above).", result["num_images"],
+                        data.num_examples, config.source.source, config.split)
+        result["expected_images"] = data.num_examples
+    return dict(result, crops=config.evaluation.eval_crops, split=config.split,
+                data=config.source.source, model=loaded)

@@ -1,0 +1,142 @@
+"""Loads an exported model (SavedModel dir, TF Serving base dir, or .tflite) for scoring.
+
+`load(path)` returns an `Exported` with:
+  predict_preprocessed(images [N, S, S, 3] or [N, 10, S, S, 3]) -> probabilities [N, C]
+  predict_files(paths) -> [(path, probabilities or None, error or None)]
+  info (the RunInfo the export carries), class_names, display_names, path
+For a .tflite the preprocessing runs in Python with the same functions as evaluation (the
+SavedModel does it in its graph).
+"""
+
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tf_alexnet.data.crops import make_eval_preprocess
+from tf_alexnet.data.decode import IMAGE_EXTENSIONS, check_image_file
+from tf_alexnet.data.stats import STATS_JSON, Stats
+from tf_alexnet.errors import ExportError, read_json
+from tf_alexnet.export.savedmodel import META, serving_versions
+from tf_alexnet.export.tflite import TFLiteRunner
+from tf_alexnet.model.predict import average_crops
+from tf_alexnet.workdir.info import RunInfo
+
+
+def resolve(path):
+    """A SavedModel version dir, or .tflite file, from any of the accepted paths."""
+    if not os.path.exists(path):
+        raise ExportError(f"{path}: no such file or directory.")
+    if os.path.isfile(path):
+        if not path.endswith(".tflite"):
+            raise ExportError(f"{path}: not a .tflite file or a SavedModel directory.")
+        return path
+    if os.path.exists(os.path.join(path, "saved_model.pb")):
+        return path
+    versions = [v for v in serving_versions(path)
+                if os.path.exists(os.path.join(path, str(v), "saved_model.pb"))]
+    if not versions:
+        raise ExportError(f"{path}: neither a SavedModel (no saved_model.pb) nor a TF Serving "
+                          "base directory (no integer version with one).")
+    return os.path.join(path, str(versions[-1]))
+
+
+def _loaded_or_error(path, load):
+    """load(), or an ExportError naming `path` when its files are damaged (a truncated or
+    random .tflite, a SavedModel whose variables were cut short)."""
+    try:
+        return load()
+    except (ValueError, IndexError, RuntimeError, tf.errors.OpError) as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ExportError(f"{path}: cannot be loaded, the file is damaged or not a model "
+                          f"({type(e).__name__}: {first}).") from None
+
+
+def _read_info(meta_path, extra_dir, what):
+    if not os.path.exists(meta_path):
+        raise ExportError(f"{what}: {meta_path} is missing; not a tf_alexnet export.")
+    raw = read_json(meta_path, ExportError)
+    extra = os.path.join(extra_dir or os.path.dirname(meta_path), raw.get("extra_dir", ""))
+    info = RunInfo.from_json(raw, Stats.load(os.path.join(extra, STATS_JSON)))
+    return info, raw
+
+
+class Exported:
+    def __init__(self, path):
+        self.path = resolve(path)
+        self.is_tflite = self.path.endswith(".tflite")
+        if self.is_tflite:
+            self.info, raw = _read_info(self.path + ".json", os.path.dirname(self.path),
+                                        self.path)
+            self._tflite = _loaded_or_error(self.path, lambda: TFLiteRunner(self.path))
+            self._preprocess = make_eval_preprocess(self.info.preprocessing)
+        else:
+            self.info, raw = _read_info(os.path.join(self.path, "assets.extra", META), None,
+                                        self.path)
+            self._loaded = _loaded_or_error(self.path, lambda: tf.saved_model.load(self.path))
+            self.signatures = self._loaded.signatures
+        self.class_names = list(self.info.class_names)
+        self.display_names = raw.get("display_names", self.class_names)
+        self.size = self.info.preprocessing.image_size
+
+    def _probabilities(self, images):
+        images = np.asarray(images, np.float32)
+        if self.is_tflite:
+            return np.concatenate([self._tflite(images[i:i + 1]) for i in range(len(images))])
+        return self.signatures["predict_preprocessed"](
+            images=tf.constant(images, tf.float32))["probabilities"].numpy()
+
+    def predict_preprocessed(self, images):
+        """Probabilities [N, C] of images [N, S, S, 3], or of [N, K, S, S, 3] crops averaged."""
+        return np.asarray(average_crops(self._probabilities, np.asarray(images, np.float32)))
+
+    def predict_bytes(self, encoded):
+        """Probabilities for one encoded image (raises tf.errors.InvalidArgumentError)."""
+        if self.is_tflite:
+            image = self._preprocess(tf.constant(encoded)).numpy()
+            return self._probabilities(image[None])[0]
+        out = self.signatures["serving_default"](image_bytes=tf.constant([encoded]))
+        return out["probabilities"].numpy()[0]
+
+    def predict_files(self, paths):
+        """[(path, probabilities, None) or (path, None, why it failed)] per file; a
+        directory stands for the images in it (and its subdirectories), as image tools do."""
+        results = []
+        for path in image_paths(paths):
+            if os.path.isdir(path):
+                results.append((path, None, "a directory holding no images"))
+                continue
+            try:
+                problem = check_image_file(path)
+                if problem:
+                    results.append((path, None, problem))
+                    continue
+                with open(path, "rb") as f:
+                    results.append((path, self.predict_bytes(f.read()), None))
+            except OSError as e:
+                results.append((path, None, f"cannot read: {e.strerror or e}"))
+            except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
+                results.append((path, None, "the image data cannot be decoded"))
+        return results
+
+
+def image_paths(paths):
+    """`paths` with each directory replaced by its image files (sorted, hidden ones left
+    out), or kept as it is when it holds none."""
+    out = []
+    for path in paths:
+        if not os.path.isdir(path):
+            out.append(path)
+            continue
+        found = sorted(os.path.join(root, name) for root, dirs, names in os.walk(path)
+                       for name in names if name.lower().endswith(IMAGE_EXTENSIONS)
+                       and not name.startswith(".") and not any(
+                           part.startswith(".") for part in os.path.relpath(
+                               root, path).split(os.sep) if part != "."))
+        out += found or [path]
+    return out
+
+
+def load(path):
+    """The `Exported` model at `path` (SavedModel, TF Serving base directory, .tflite)."""
+    return Exported(path)

@@ -1,0 +1,83 @@
+"""Writing a SavedModel version for TF Serving.
+
+`export_saved_model` writes `<export_dir>/<version>/` in TF Serving's layout (saved_model.pb,
+variables/, assets/classes.txt, assets.extra/tf_serving_warmup_requests) plus the run's
+RunInfo in assets.extra (tf_alexnet.json, stats.json, mean_image.npy) for our own evaluate
+and predict (TFLite files beside it: tf_alexnet/export/tflite.py). A version is staged under a temporary name and renamed when complete, so a polling
+server never sees half of it; an existing version is replaced only when asked.
+"""
+
+import glob
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+
+from tf_alexnet.errors import ExportError
+from tf_alexnet.export import serving, warmup
+from tf_alexnet.model.groupings import convert_grouping
+from tf_alexnet.workdir.checkpoints import restore_model
+
+META = "tf_alexnet.json"
+
+
+def serving_versions(base):
+    """The integer version directories of a TF Serving base directory, ascending."""
+    if not os.path.isdir(base):
+        return []
+    return sorted(int(d) for d in os.listdir(base)
+                  if d.isdigit() and os.path.isdir(os.path.join(base, d)))
+
+
+def _sample_jpeg(size=320):
+    """A small JPEG for the warm-up requests (gradient pattern; content is irrelevant)."""
+    y, x = np.mgrid[0:size, 0:size]
+    image = np.stack([x % 256, y % 256, (x + y) % 256], -1).astype(np.uint8)
+    return tf.io.encode_jpeg(image).numpy(), image
+
+
+def _write_version(out, model, info, checkpoint, version, model_name):
+    """The SavedModel of `model` and its assets, into the directory `out`."""
+    names = serving.display_names(info.class_names)
+    names_file = os.path.join(os.path.dirname(out), "classes.txt")
+    with open(names_file, "w") as f:
+        f.write("".join(n.replace("\n", " ") + "\n" for n in names))
+    module = serving.ServingModule(model, names_file, info.preprocessing)
+    tf.saved_model.save(module, out, signatures=module.signatures())
+    info.save(os.path.join(out, "assets.extra"), META, display_names=names,
+              checkpoint=checkpoint, version=version, signatures=list(serving.SIGNATURES))
+    jpeg, image = _sample_jpeg()
+    warmup.write_warmup(out, model_name,
+                        warmup.warmup_requests(jpeg, info.spec.image_size, image))
+
+
+def export_saved_model(workdir, export_dir, version=0, checkpoint=None, overwrite=False,
+                       model_name=None):
+    """Writes the SavedModel version of a workdir's checkpoint; returns its directory."""
+    model, info, ckpt = restore_model(workdir, checkpoint)
+    if info.grouping == "fused":
+        # Keras runs Conv2D(groups=2) as an XLA must-compile function, which TF Serving
+        # refuses without --xla_cpu_compilation_enabled: export the towers, same numbers.
+        model = convert_grouping(model, info.spec, "fused", "towers")
+    versions = serving_versions(export_dir)
+    version = version or (versions[-1] + 1 if versions else 1)
+    target = os.path.join(export_dir, str(version))
+    if os.path.exists(target) and not overwrite:
+        raise ExportError(f"{target} exists; pass --overwrite to replace it or choose "
+                          "another --version.")
+    os.makedirs(export_dir, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
+    try:
+        out = os.path.join(staging, "model")
+        _write_version(out, model, info, ckpt, version,
+                       model_name or os.path.basename(os.path.normpath(export_dir)))
+        if os.path.exists(target):  # --overwrite: the whole version, its TFLite files too
+            shutil.rmtree(target)
+            for stale in glob.glob(os.path.join(export_dir, f"{version}_*.tflite*")):
+                os.remove(stale)
+        os.rename(out, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

@@ -1,0 +1,35 @@
+"""One writer per directory: an fcntl lock on DIR/.lock (training workdirs, prepare output).
+
+The lock goes with the process: a killed holder leaves no stale lock behind.
+"""
+
+import contextlib
+import fcntl
+import os
+
+from tf_alexnet.errors import WorkdirError
+
+
+@contextlib.contextmanager
+def exclusive(directory, holder="trainer"):
+    """Holds an exclusive lock on `directory` (its .lock file) while a training run (or a
+    prepare run) writes into it: a second one stops at once, naming the process that holds
+    it."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, ".lock")
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            pid = (f.read().split() or ["unknown"])[-1]
+            raise WorkdirError(f"{directory} is in use by another {holder} (process {pid}); "
+                               "wait for it to finish or use another directory.") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

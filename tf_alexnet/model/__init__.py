@@ -1,0 +1,1 @@
+"""The network: spec (plain Python), layers, the three groupings, prediction over crops."""

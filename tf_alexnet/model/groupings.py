@@ -1,0 +1,63 @@
+"""The grouped models hold the same numbers: canonical weights and grouping conversion.
+
+A fused kernel [k, k, cin/2, cout] holds tower a's kernel in [..., :cout/2] and tower b's in
+[..., cout/2:], so the towers' halves concatenate on the last axis.
+"""
+
+import numpy as np
+
+from tf_alexnet.model.alexnet import build_from_spec, resolve_tower_devices
+from tf_alexnet.model.spec import CONV_NAMES, DENSE_NAMES
+
+
+def canonical_weights(model, grouping):
+    """{layer: [kernel, bias]} in the fused layout (conv2 kernel [5, 5, 48, 256], ...).
+
+    A fused kernel [k, k, cin/2, cout] holds tower a's kernel in [..., :cout/2] and tower b's
+    in [..., cout/2:], so the towers' halves are concatenated on the last axis.
+    """
+    out = {}
+    for layer in CONV_NAMES + DENSE_NAMES:
+        if grouping == "towers" and layer in CONV_NAMES:
+            a, b = (model.get_layer(layer + h).get_weights() for h in "ab")
+            out[layer] = [np.concatenate([a[0], b[0]], -1), np.concatenate([a[1], b[1]], 0)]
+        else:
+            out[layer] = model.get_layer(layer).get_weights()
+    return out
+
+
+def set_canonical_weights(model, grouping, weights):
+    """Loads `canonical_weights` output into a model of `grouping` with the same spec."""
+    for layer, (kernel, bias) in weights.items():
+        if grouping == "towers" and layer in CONV_NAMES:
+            half = kernel.shape[-1] // 2
+            model.get_layer(layer + "a").set_weights([kernel[..., :half], bias[:half]])
+            model.get_layer(layer + "b").set_weights([kernel[..., half:], bias[half:]])
+        else:
+            model.get_layer(layer).set_weights([kernel, bias])
+
+
+def convert_grouping(model, spec, source, target, tower_devices=None):
+    """A new `target` model ("towers" or "fused") computing what `model` (of `spec`, built
+    as `source`) computes.
+
+    Fused and towers hold the same numbers (canonical_weights); an ungrouped model is a
+    different network and cannot be converted.
+    """
+    if "none" in (source, target) and source != target:
+        raise ValueError(f"Cannot convert a {source!r} model to {target!r}: only the grouped "
+                         "models ('towers' and 'fused') are the same network.")
+    new = build_from_spec(spec, target, resolve_tower_devices(tower_devices), name=model.name)
+    set_canonical_weights(new, target, canonical_weights(model, source))
+    return new
+
+
+def conv1_halves(model):
+    """conv1's kernels [k, k, 3, F/2] of tower a and tower b; for a fused or ungrouped model
+    the two halves its filters would have on two GPUs (numpy)."""
+    names = {layer.name for layer in model.layers}
+    if "conv1a" in names:
+        return tuple(model.get_layer("conv1" + h).kernel.numpy() for h in "ab")
+    kernel = model.get_layer("conv1").kernel.numpy()
+    half = kernel.shape[-1] // 2
+    return kernel[..., :half], kernel[..., half:]

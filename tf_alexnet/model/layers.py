@@ -1,0 +1,124 @@
+"""Keras layers of the paper that Keras does not ship: LRN, and layers that run on a device.
+
+All layers are serializable (`.keras` files) under the package name `tf_alexnet`.
+"""
+
+import contextlib
+import dataclasses
+
+import keras
+import tensorflow as tf
+
+from tf_alexnet.model.spec import LRNParams
+
+
+class _OnDevice:
+    """Mixin: builds the layer's variables and runs its ops under `tf.device(self.device)`.
+
+    Keras 3 functional models drop `tf.device` scopes that surround model construction
+    (tests/test_model.py's placement test reads the devices of the traced ops), so placement has to happen inside the layer, when it builds and when it runs.
+    `device=None` places nothing. Soft placement lets a model built for GPUs run on a CPU.
+    """
+
+    def _init_device(self, device):
+        self.device = device or None
+
+    def _scope(self):
+        return tf.device(self.device) if self.device else contextlib.nullcontext()
+
+    def build(self, input_shape):
+        with self._scope():
+            super().build(input_shape)
+
+    def call(self, inputs, *args, **kwargs):
+        with self._scope():
+            return super().call(inputs, *args, **kwargs)
+
+    def get_config(self):
+        return {**super().get_config(), "device": self.device}
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class PlacedConv2D(_OnDevice, keras.layers.Conv2D):
+    """`keras.layers.Conv2D` whose variables and ops live on `device` (e.g. "/GPU:1")."""
+
+    def __init__(self, *args, device=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_device(device)
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class PlacedMaxPooling2D(_OnDevice, keras.layers.MaxPooling2D):
+    """`keras.layers.MaxPooling2D` whose ops run on `device`."""
+
+    def __init__(self, *args, device=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._init_device(device)
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
+    """Local response normalization across channels (channels-last), the paper's §3.3.
+
+        b_i = a_i / (k + alpha * sum_{j=max(0, i-n/2)}^{min(N-1, i+n/2)} a_j^2) ** beta
+
+    with n = 2 * depth_radius + 1 channels in the window and the sum cut at the first and
+    last channel. Defaults are the paper's k=2, n=5, alpha=1e-4, beta=0.75.
+
+    alpha is NOT divided by n: TensorFlow's `tf.nn.local_response_normalization` multiplies
+    every squared term by alpha as given, which is the formula as the paper prints it. Layers
+    of other frameworks (PyTorch, Caffe, ONNX) divide their alpha by n; to reproduce those,
+    pass alpha / n, or use the "cuda_convnet" / "caffe" presets.
+
+    Args:
+      depth_radius, bias, alpha, beta: as `tf.nn.local_response_normalization`
+        (n = 2 * depth_radius + 1, k = bias). Override the preset when given.
+      preset: "paper", "cuda_convnet" or "caffe" (see LRN_PRESETS).
+      groups: channels are split in this many equal groups, each normalized on its own.
+        The paper normalizes each GPU's half separately, so the fused two-group model uses
+        groups=2 to compute exactly what the two towers compute.
+      device: optional device for the op (see `_OnDevice`).
+    """
+
+    def __init__(self, depth_radius=None, bias=None, alpha=None, beta=None, preset="paper",
+                 groups=1, device=None, **kwargs):
+        super().__init__(**kwargs)
+        given = dict(depth_radius=depth_radius, bias=bias, alpha=alpha, beta=beta)
+        params = dataclasses.replace(LRNParams.of(preset),
+                                     **{k: v for k, v in given.items() if v is not None})
+        self.depth_radius = int(params.depth_radius)
+        self.bias = float(params.bias)
+        self.alpha = float(params.alpha)
+        self.beta = float(params.beta)
+        self.groups = int(groups)
+        self._init_device(device)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if channels is not None and channels % self.groups:
+            raise ValueError(f"{self.name}: {channels} channels do not split in {self.groups} groups.")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        def lrn(x):
+            return tf.nn.local_response_normalization(
+                x, depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
+                beta=self.beta)
+
+        with self._scope():
+            # TF's LRN kernel has float32 and float16 versions only: bfloat16 runs in float32.
+            x = tf.cast(inputs, tf.float32) if inputs.dtype == tf.bfloat16 else inputs
+            if self.groups == 1:
+                out = lrn(x)
+            else:
+                out = tf.concat([lrn(p) for p in tf.split(x, self.groups, axis=-1)], axis=-1)
+            return tf.cast(out, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = keras.layers.Layer.get_config(self)
+        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
+                      beta=self.beta, preset="paper", groups=self.groups, device=self.device)
+        return config

@@ -1,0 +1,109 @@
+"""What fixes the network's function, in plain Python (no TensorFlow: flags import it).
+
+    AlexNetSpec   classes, input side, filters, fc width, LRN parameters, dropout
+    LRNParams     the arguments of tf.nn.local_response_normalization, and its presets
+    GROUPINGS     how conv2/4/5 are laid out (tf_alexnet/model/alexnet.py)
+    INITS         the initializations
+
+Why 227: the paper says 224, but an 11x11 stride-4 VALID convolution gives the paper's 55x55
+maps only from (55 - 1) * 4 + 11 = 227 pixels.
+"""
+
+import dataclasses
+
+GROUPINGS = ("towers", "fused", "none")
+PAPER_FILTERS = (96, 256, 384, 384, 256)
+CONV_NAMES = ("conv1", "conv2", "conv3", "conv4", "conv5")
+DENSE_NAMES = ("fc6", "fc7", "fc8")
+MIN_IMAGE_SIZE = 67  # the smallest input that leaves a 1x1 map after pool5
+
+# Initializations: (stddev of conv kernels, stddev of fc6/fc7, stddev of fc8, bias of
+# conv2/conv4/conv5/fc6/fc7). The others' biases are 0.
+#   paper: N(0, 0.01) everywhere, biases 1 (the paper's §5).
+#   caffe: bvlc_alexnet's fix for the paper init's long flat loss at ln(classes):
+#          fc6/fc7 from N(0, 0.005), those biases 0.1 (BVLC Caffe's
+#          models/bvlc_alexnet/train_val.prototxt).
+#   he:    He-normal kernels, zero biases, fc8 from N(0, 0.01); conv1's He scale is
+#          divided by 64 because the paper's inputs are 0..255 pixels minus the mean
+#          (std ~ 60), not unit-variance. Not the paper, but the quickest start for short
+#          runs on small data (the quickstart recipe).
+INITS = {
+    "paper": (0.01, 0.01, 0.01, 1.0),
+    "caffe": (0.01, 0.005, 0.01, 0.1),
+    "he": (None, None, 0.01, 0.0),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LRNParams:
+    """The arguments of `tf.nn.local_response_normalization`: n = 2 * depth_radius + 1
+    channels in the window, k = bias; alpha multiplies each squared term (not divided by n)."""
+    depth_radius: int = 2
+    bias: float = 2.0
+    alpha: float = 1e-4
+    beta: float = 0.75
+
+    @classmethod
+    def of(cls, value):
+        """An LRNParams from a preset name, a dict or (key, value) pairs, or as it is."""
+        if isinstance(value, LRNParams):
+            return value
+        if isinstance(value, str):
+            if value not in LRN_PRESETS:
+                raise ValueError(f"Unknown LRN preset {value!r}; choose one of "
+                                 f"{sorted(LRN_PRESETS)}.")
+            return LRN_PRESETS[value]
+        args = dict(value)  # a dict, or the sorted pairs older model.json files hold
+        return cls(int(args["depth_radius"]), float(args["bias"]), float(args["alpha"]),
+                   float(args["beta"]))
+
+
+# Presets. The paper's §3.3 prints the formula with alpha = 1e-4 multiplying the sum of
+# squares, which is what TF's op computes; cuda-convnet's layer definitions (the 2012 code)
+# and Caffe's bvlc_alexnet divide their alpha (1e-4) by n = 5, i.e. 2e-5 per squared term,
+# and Caffe uses k = 1. tests/test_layers.py checks each against the numpy formula.
+LRN_PRESETS = {
+    "paper": LRNParams(2, 2.0, 1e-4, 0.75),
+    "cuda_convnet": LRNParams(2, 2.0, 2e-5, 0.75),
+    "caffe": LRNParams(2, 1.0, 2e-5, 0.75),
+}
+
+
+def scaled_filters(width):
+    """The five conv widths times `width`, rounded to even counts (two groups)."""
+    return tuple(max(2, 2 * round(f * width / 2)) for f in PAPER_FILTERS)
+
+
+def feature_map_sizes(image_size):
+    """Spatial sizes after conv1, pool1, pool2 and pool5 (55, 27, 13, 6 for 227)."""
+    conv1 = (image_size - 11) // 4 + 1
+    pool1 = (conv1 - 3) // 2 + 1
+    pool2 = (pool1 - 3) // 2 + 1
+    pool5 = (pool2 - 3) // 2 + 1
+    return conv1, pool1, pool2, pool5
+
+
+@dataclasses.dataclass(frozen=True)
+class AlexNetSpec:
+    """What fixes the network's function: everything but grouping, placement and init."""
+    num_classes: int = 1000
+    image_size: int = 227
+    filters: tuple = PAPER_FILTERS
+    fc_units: int = 4096
+    lrn: LRNParams = LRNParams()
+    dropout: float = 0.5
+
+    @classmethod
+    def create(cls, num_classes=1000, image_size=227, width=1.0, fc_units=4096, lrn="paper",
+               dropout=0.5):
+        """The spec of `build_alexnet`'s arguments (`width` scales the conv filters)."""
+        return cls(int(num_classes), int(image_size), scaled_filters(width), int(fc_units),
+                   LRNParams.of(lrn), float(dropout))
+
+    def to_json(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(int(d["num_classes"]), int(d["image_size"]), tuple(d["filters"]),
+                   int(d["fc_units"]), LRNParams.of(d["lrn"]), float(d["dropout"]))

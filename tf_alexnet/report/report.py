@@ -1,0 +1,60 @@
+"""The paper's figures from a trained workdir, as PNGs and an index.html.
+
+    python -m tf_alexnet.report --workdir W --data SPEC [--split validation] --output DIR
+
+  filters.png      conv1's filters, one grid per tower, each filter scaled on its own (the
+                   paper's Figure 3); report.json gives each tower's mean colourfulness
+  top5.png         eight validation images with their top-5 classes, the true one marked
+                   (Figure 4, left)
+  neighbours.png   five validation images and the six training images whose fc7 vectors are
+                   nearest (Figure 4, right), found streaming over the training split
+  curves.png       train loss, train/validation top-1 and top-5 error and the learning rate
+                   against step, from the workdir's TensorBoard event files
+  confusion.png    the confusion matrix of the evaluated split (names on the axes for at
+                   most 20 classes; report.json lists the most confused pairs)
+Needs matplotlib: pip install ".[report]".
+"""
+
+import json
+import os
+
+import numpy as np
+
+from tf_alexnet.report import analysis, figures
+from tf_alexnet.workdir.checkpoints import restore_model
+
+
+def make_report(config):
+    """Writes the figures, report.json and index.html into config.output; returns the
+    report.json content."""
+    model, info, checkpoint = restore_model(config.workdir)
+    os.makedirs(config.output, exist_ok=True)
+    out = lambda name: os.path.join(config.output, name)  # noqa: E731
+    names = list(info.class_names)
+    towers = analysis.conv1_towers(model)
+    figures.plot_filters(towers, out("filters.png"))
+    scored = analysis.score_split(model, info, config.source, config.evaluation,
+                                  config.split, keep=8)
+    figures.plot_top5(scored, names, out("top5.png"))
+    queries = min(5, len(scored.fc7))
+    distances, images, _ = analysis.training_neighbours(
+        model, info, config.source, config.evaluation,
+        scored.fc7[:queries].astype(np.float64), 6, config.max_train_images)
+    figures.plot_neighbours(scored.images[:queries], images, distances, out("neighbours.png"))
+    curves = analysis.read_curves(config.workdir)
+    figures.plot_curves(curves, out("curves.png"))
+    predicted = scored.probabilities.argmax(1)
+    matrix = analysis.confusion_matrix(scored.labels, predicted, len(names))
+    figures.plot_confusion(matrix, names, out("confusion.png"))
+    report = dict(
+        workdir=config.workdir, checkpoint=checkpoint, split=config.split,
+        filters={name: int(k.shape[-1]) for name, k in towers.items()},
+        colourfulness={name: colourfulness(k) for name, k in towers.items()},
+        top1_error=float(np.mean(predicted != scored.labels)), num_images=len(predicted),
+        neighbour_distances=distances.tolist(), confusion=matrix.tolist(),
+        most_confused=analysis.confused_pairs(matrix, names),
+        curves={name: len(points) for name, points in curves.items()})
+    with open(out("report.json"), "w") as f:
+        json.dump(report, f, indent=1)
+    figures.write_html(config.output, report)
+    return report

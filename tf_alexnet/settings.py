@@ -1,0 +1,69 @@
+"""How a setting is declared once: default, help text (units), choices and range.
+
+`setting()` makes a config field that is also a command-line flag (tf_alexnet/flags.py
+generates the flags from the fields); `check()` validates a config against what its fields
+declare. Plain Python: no TensorFlow is loaded while flags are parsed.
+"""
+
+import dataclasses
+import math
+
+
+def setting(default, help, choices=None, within=None, flag=None, aliases=(), item=str):
+    """A config field that is also a flag.
+
+    help: the flag's help text, with units. choices: the allowed values (of each item, for
+    a tuple). within: the allowed range in interval notation, "[1, )", "(0, 1)". flag: the
+    flag's name when not the field's; False: not a flag. aliases: old flag names still
+    accepted. item: the type of a tuple's items."""
+    return dataclasses.field(default=default, metadata=dict(
+        help=help, choices=tuple(choices) if choices else None, within=within, flag=flag,
+        aliases=tuple(aliases), item=item))
+
+
+def nested(config_class):
+    """A field holding another config (its fields are flags of the same command)."""
+    return dataclasses.field(default_factory=config_class)
+
+
+def flag_name(field):
+    """The flag of a config field, or None when it is not one."""
+    if "help" not in field.metadata or field.metadata["flag"] is False:
+        return None
+    return field.metadata["flag"] or field.name
+
+
+def _outside(value, within):
+    """Why `value` is outside the interval `within` ("[1, )"), or None."""
+    low, high = (part.strip() for part in within[1:-1].split(","))
+    if low and (value < float(low) or (within[0] == "(" and value == float(low))):
+        return (f"in {within}" if high else
+                f"{'>=' if within[0] == '[' else '>'} {low}")
+    if high and (value > float(high) or (within[-1] == ")" and value == float(high))):
+        return f"in {within}" if low else f"{'<=' if within[-1] == ']' else '<'} {high}"
+    return None
+
+
+def check(config, extra=()):
+    """Raises ValueError listing every declared choice, range and `extra` check that fails,
+    each named by its flag (nan and inf first: no comparison would catch a nan)."""
+    problems = []
+    for field in dataclasses.fields(config):
+        name, value = flag_name(field) or field.name, getattr(config, field.name)
+        if dataclasses.is_dataclass(value) or "help" not in field.metadata:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"--{name} must be a finite number, not {value}")
+            continue
+        choices = field.metadata["choices"]
+        for item in (value if isinstance(value, tuple) else (value,)) if choices else ():
+            if item not in choices:
+                problems.append(f"--{name} {item!r} is not one of {'|'.join(choices)}")
+        within = field.metadata["within"]
+        why = within and _outside(value, within)
+        if why:
+            problems.append(f"--{name} must be {why}")
+    problems += [message for ok, message in extra if not ok]
+    if problems:
+        raise ValueError("; ".join(problems))
+    return config

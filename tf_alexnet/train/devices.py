@@ -1,0 +1,66 @@
+"""What "auto" means on this machine, and the tf.distribute strategy of a run."""
+
+import dataclasses
+
+import tensorflow as tf
+
+from tf_alexnet.model.alexnet import resolve_tower_devices
+
+
+def make_strategy(name):
+    """default: one device (or the two placed towers); mirrored: data parallel over the
+    local GPUs (over the logical CPUs when there is no GPU, e.g. in tests); multi_worker:
+    the cluster in TF_CONFIG."""
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = gpus or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def resolve_auto(config):
+    """The config with "auto" made concrete for this machine: precision mixed_bfloat16 on
+    GPUs of compute capability >= 8.0 (bfloat16 tensor cores), else float32; steps_per_loop
+    1 on CPU (a call costs nothing there next to a step) and 50 on GPUs, where one Python
+    call per step would leave the GPU waiting."""
+    gpus = tf.config.list_physical_devices("GPU")
+    precision = config.precision
+    if precision == "auto":
+        capabilities = [tf.config.experimental.get_device_details(g).get(
+            "compute_capability") or (0, 0) for g in gpus]
+        precision = ("mixed_bfloat16" if gpus and min(capabilities) >= (8, 0)
+                     else "float32")
+    steps = config.steps_per_loop or (50 if gpus else 1)
+    return dataclasses.replace(config, precision=precision, steps_per_loop=steps)
+
+
+def resolve_grouping(config, previous=None):
+    """(grouping, tower devices): "auto" keeps a resumed run's grouping, else picks towers
+    on CPU (3x faster training than Keras' XLA grouped conv there: `bench model`), on two
+    or more GPUs under the default strategy (the paper's placement) and on GPUs without
+    --xla (fastest uncompiled); fused with --xla on GPUs (XLA compiles the grouped conv,
+    the fastest step measured on one H100: README, "Which strategy")."""
+    default = config.strategy == "default"
+    gpus = tf.config.list_logical_devices("GPU")
+    grouping = config.grouping
+    if grouping == "auto":
+        fused = gpus and config.xla and not (default and len(gpus) >= 2)
+        grouping = previous or ("fused" if fused else "towers")
+    devices = None
+    if grouping == "towers" and default:
+        devices = resolve_tower_devices(config.tower_devices)
+    elif config.tower_devices not in ("auto", "none", ""):
+        raise ValueError("--tower_devices places the two towers of --grouping=towers under "
+                         "--strategy=default only.")
+    return grouping, devices

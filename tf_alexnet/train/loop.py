@@ -1,0 +1,197 @@
+"""The third part of training: calling the compiled step, and what happens between calls.
+
+`LoopSchedule` says at which steps the loop acts; `TrainLoop` runs the compiled steps up to
+each such boundary in one call, then reads the metric sums at log intervals (the only host
+sync), checks that the loss is finite, writes summaries, evaluates and saves checkpoints; a
+SIGINT or SIGTERM saves and returns. It takes no config: everything comes as arguments.
+"""
+
+import dataclasses
+import glob
+import logging
+import math
+import os
+import shutil
+import signal
+import time
+
+import tensorflow as tf
+
+from tf_alexnet.errors import NonFiniteLoss, WorkdirError, describe
+from tf_alexnet.evaluate.metrics import score
+from tf_alexnet.model.groupings import conv1_halves
+from tf_alexnet.train.logs import filter_grid
+from tf_alexnet.workdir.checkpoints import set_aside
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSchedule:
+    """The steps at which the loop acts: log, evaluate, save, end (all multiples of their
+    interval, and the last step); at most `steps_per_call` steps run in one call."""
+    total_steps: int
+    steps_per_call: int = 1
+    log_every: int = 50
+    checkpoint_every: int = 500
+    eval_every: int = 0            # 0: no evaluation
+
+    def next_boundary(self, step):
+        """The next step at which the loop must act after `step`."""
+        every = [k for k in (self.log_every, self.checkpoint_every, self.eval_every) if k]
+        return min([self.total_steps, step + self.steps_per_call]
+                   + [(step // k + 1) * k for k in every])
+
+    def _due(self, step, every):
+        return bool(every) and (step % every == 0 or step == self.total_steps)
+
+    def logs(self, step):
+        return self._due(step, self.log_every)
+
+    def evaluates(self, step):
+        return self._due(step, self.eval_every)
+
+    def saves(self, step):
+        return self._due(step, self.checkpoint_every)
+
+
+@dataclasses.dataclass
+class Validation:
+    """The validation split and how to score it."""
+    predict: object                # images -> probabilities
+    dataset: object
+    label_map: object              # dataset label -> model label
+    max_examples: int = 0          # 0: the whole split
+
+    def score(self):
+        return score(self.predict, self.dataset, self.label_map, self.max_examples)
+
+
+def remove_worker_checkpoints(state):
+    """Off the chief, the collective save's copy is a temporary directory: delete it."""
+    if not state.chief:
+        shutil.rmtree(state.manager.directory, ignore_errors=True)
+
+
+class TrainLoop:
+    """Runs `state` (model, optimizer, checkpoints) to `schedule.total_steps`.
+
+    train_steps(count): runs `count` compiled steps of `batch_size` images, adding [loss sum,
+    correct, images] to `sums`. summaries / progress: train.logs writers (progress None off
+    the chief). stop: {"signal": None or the signal received}."""
+
+    def __init__(self, state, schedule, train_steps, sums, batch_size, validation, summaries,
+                 progress, stop):
+        self.state, self.schedule, self.batch_size = state, schedule, batch_size
+        self.train_steps, self.sums, self.validation = train_steps, sums, validation
+        self.summaries, self.progress, self.stop = summaries, progress, stop
+        self.start = int(state.step.numpy())
+        self.started = time.perf_counter()
+        self.last_log_step, self.last_log_time = self.start, self.started
+        self.last_good = state.restored_from
+        self.timed = None          # (step, time) after the first call, which compiles
+
+    def run_to_end(self):
+        """Trains to the end (or to a stop signal); returns the metrics dict."""
+        metrics, step, total = {}, self.start, self.schedule.total_steps
+        while step < total:
+            boundary = self.schedule.next_boundary(step)
+            self.train_steps(tf.constant(boundary - step, tf.int32))
+            if self.timed is None:  # the first call traces and compiles: timed apart
+                self.timed = (boundary, time.perf_counter())
+                logging.info("First call of the train step (tracing, compilation and %d "
+                             "step(s)): %.1f s.", boundary - step, self.timed[1] - self.started)
+            step = boundary
+            self.state.step.assign(step)
+            if self.schedule.logs(step) or self.stop["signal"]:
+                self.log(step)
+            if self.stop["signal"]:
+                path = self.save(step)
+                logging.warning("Stopped by %s at step %d; saved %s. Rerun the same command "
+                                "to resume.", signal.Signals(self.stop["signal"]).name, step,
+                                path)
+                return dict(stopped_at=step, checkpoint=path)
+            if self.validation and self.schedule.evaluates(step):
+                metrics = self.evaluate(step)
+                self.save(step)
+            elif self.schedule.saves(step):
+                self.save(step)
+        self.summaries.flush()
+        if self.validation and not metrics:  # resumed at the end
+            metrics = self.validation.score()
+        return dict(metrics, step=step, **self.speed(step))
+
+    def speed(self, step):
+        """Training images/s after the first call (which compiles), and that call's time."""
+        if self.timed is None:
+            return {}
+        out = dict(first_call_seconds=self.timed[1] - self.started)
+        if step > self.timed[0] and self.last_log_step == step:
+            images = (step - self.timed[0]) * self.batch_size
+            out["images_per_sec"] = images / (self.last_log_time - self.timed[1])
+        return out
+
+    def check_finite(self, loss_sum, step, action):
+        if not math.isfinite(loss_sum):
+            raise NonFiniteLoss(
+                f"Loss became non-finite between steps {self.last_log_step + 1} and {step}; "
+                f"{action}. Last good checkpoint: {self.last_good or 'none'}.")
+
+    def log(self, step):
+        """Reads and resets the sums: a log line or progress bar and train summaries."""
+        loss_sum, correct, count = self.sums.numpy()
+        self.sums.assign(tf.zeros([3]))
+        now = time.perf_counter()
+        self.check_finite(loss_sum, step, "stopped")
+        ips = count / max(now - self.last_log_time, 1e-9)
+        lr = float(self.state.schedule(self.state.optimizer.iterations))
+        self.summaries.write("train", step, {
+            "loss": loss_sum / count, "top1_error": 1 - correct / count,
+            "learning_rate": lr, "images_per_sec": ips})
+        if self.progress:
+            self.progress.update(step, [("loss", loss_sum / count), ("top1", correct / count),
+                                        ("lr", lr), ("img/s", ips)])
+        self.last_log_step, self.last_log_time = step, now
+
+    def save(self, step):
+        """A checkpoint at `step`, unless the loss went non-finite since the last log.
+
+        A save that fails (a full disk, a directory turned read-only) raises WorkdirError
+        naming the checkpoint and the cause; the checkpoints already on disk stay."""
+        self.check_finite(float(self.sums.numpy()[0]), step, "stopped without saving")
+        existing = os.path.join(self.state.manager.directory, f"ckpt-{step}")
+        if self.state.chief and glob.glob(existing + ".*"):  # never overwrite saved work
+            logging.warning("%s exists on disk; moved to checkpoints/unreadable/.", existing)
+            set_aside(existing)
+        try:
+            path = self.state.manager.save(checkpoint_number=step)
+        except (OSError, tf.errors.OpError) as e:
+            raise WorkdirError(f"{existing}: the checkpoint could not be saved "
+                               f"({save_failure(e)}); the last good checkpoint is "
+                               f"{self.last_good or 'none'}.") from None
+        if self.state.chief:
+            self.last_good = path
+        remove_worker_checkpoints(self.state)
+        return path
+
+    def evaluate(self, step):
+        """Scores the validation split, reports it to the schedule, writes eval summaries."""
+        result = self.validation.score()
+        reduced = self.state.schedule.report(result["top1_error"])
+        kernel = tf.concat(conv1_halves(self.state.model), -1)
+        self.summaries.write("eval", step,
+                             {k: result[k] for k in ("top1_error", "top5_error", "loss")},
+                             {"conv1_filters": filter_grid(kernel)})
+        if self.state.chief:
+            logging.info("step %d eval on %d images: top-1 error %.4f, top-5 error %.4f%s",
+                         step, result["num_images"], result["top1_error"],
+                         result["top5_error"], "; learning rate divided" if reduced else "")
+        return result
+
+
+def save_failure(error):
+    """The cause of a failed checkpoint write: TensorFlow's message names the file and the
+    OS error ("No space left on device") in its text, after boilerplate lines."""
+    text = getattr(error, "message", None) or str(error)
+    for line in text.splitlines():
+        if "No space left" in line or "Read-only" in line or "Permission denied" in line:
+            return line.strip()[:300]
+    return f"{type(error).__name__}: {describe(error)}"

@@ -1,0 +1,40 @@
+"""A run's process-wide settings, set for the run and restored after it (so that `train`
+can be called as a library): signal handlers, the precision policy, op determinism."""
+
+import contextlib
+import logging
+import signal
+
+import keras
+import tensorflow as tf
+from tensorflow.python.framework import config as tf_config
+
+
+@contextlib.contextmanager
+def process_settings(config):
+    """Sets the run's process-wide settings; yields {"signal": None or the one received}.
+
+    SIGINT/SIGTERM handlers (save a checkpoint after this step), the precision policy and
+    op determinism are restored on exit, so that `train` can be called as a library."""
+    stop = {"signal": None}
+
+    def handler(signum, frame):
+        stop["signal"] = signum
+        logging.warning("Received %s: saving a checkpoint after this step.",
+                        signal.Signals(signum).name)
+
+    handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    policy = keras.mixed_precision.global_policy()
+    determinism = tf_config.is_op_determinism_enabled()
+    if config.deterministic:
+        keras.utils.set_random_seed(config.source.seed)
+        tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy(config.precision)
+    try:
+        yield stop
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+        if not determinism:
+            tf_config.disable_op_determinism()
+        for sig, previous in handlers.items():
+            signal.signal(sig, previous)

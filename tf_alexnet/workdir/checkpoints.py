@@ -1,0 +1,124 @@
+"""A workdir's checkpoints: their keys, finding them on disk, restoring the newest that
+restores (damaged ones set aside, never overwritten), and a model restored from one.
+"""
+
+import glob
+import logging
+import os
+import re
+import shutil
+
+import tensorflow as tf
+
+from tf_alexnet.errors import WorkdirError
+from tf_alexnet.model.alexnet import build_from_spec
+from tf_alexnet.workdir.info import MODEL_JSON, load_run_info
+
+
+def checkpoint_layers(model):
+    """{layer: {weight: variable}}: saved beside the model so that checkpoint keys read
+    `layers/conv2a/kernel` rather than the optimizer's numbered references."""
+    # layer.variables also holds the dropout layers' seed-generator states, so that a
+    # resumed run draws the same dropout masks as an uninterrupted one.
+    return {layer.name: {v.name: v for v in layer.variables}
+            for layer in model.layers if layer.variables}
+
+
+# What a damaged checkpoint raises: NotFoundError (index missing), IndexError ("Read less
+# bytes than requested": data file truncated), DataLossError (checksum mismatch). A
+# checkpoint of another model raises AssertionError instead: that is never "damaged".
+DAMAGE = (tf.errors.OpError, IndexError)
+UNREADABLE = "unreadable"
+
+
+def checkpoint_prefixes(workdir):
+    """Every `checkpoints/ckpt-N` that has any file on disk, newest first. Read from the
+    files, not from the `checkpoint` state file, which may be missing or stale."""
+    numbers = set()
+    for path in glob.glob(os.path.join(workdir, "checkpoints", "ckpt-*")):
+        match = re.fullmatch(r"ckpt-(\d+)\.(index|data-\d+-of-\d+)", os.path.basename(path))
+        if match:
+            numbers.add(int(match.group(1)))
+    return [os.path.join(workdir, "checkpoints", f"ckpt-{n}") for n in sorted(numbers)[::-1]]
+
+
+def latest_checkpoint(workdir):
+    """The newest checkpoint prefix with files on disk, or None."""
+    prefixes = checkpoint_prefixes(workdir)
+    return prefixes[0] if prefixes else None
+
+
+def _why(error):
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0][:160] if text else ''}"
+
+
+def restore_newest(workdir, restore, move_damaged=False):
+    """Restores the newest checkpoint that restores completely; returns its prefix or None.
+
+    `restore(prefix)` raises on failure. A newer checkpoint that does not restore (index
+    missing, file truncated, checksum mismatch) is reported in one line and the previous one
+    tried; with `move_damaged` its files move to checkpoints/unreadable/ (kept, never
+    overwritten by a new save of the same number). Raises WorkdirError when checkpoint
+    files exist but none restores: training never silently starts again from step 0."""
+    prefixes, damaged = checkpoint_prefixes(workdir), []
+    for prefix in prefixes:
+        try:
+            restore(prefix)
+        except DAMAGE as e:
+            logging.warning("Checkpoint %s cannot be restored (%s); trying the previous one.",
+                            prefix, _why(e))
+            damaged.append(prefix)
+            continue
+        for newer in damaged if move_damaged else ():  # only once a good one restored
+            logging.warning("Moved %s to checkpoints/unreadable/.", newer)
+            set_aside(newer)
+        return prefix
+    if prefixes:
+        raise WorkdirError(
+            f"{workdir}/checkpoints: none of {len(prefixes)} checkpoint(s) can be restored "
+            f"({', '.join(os.path.basename(p) for p in prefixes)}); not starting again from "
+            "step 0. Move the checkpoints away to start afresh.")
+    return None
+
+
+def set_aside(prefix):
+    target = os.path.join(os.path.dirname(prefix), UNREADABLE)
+    os.makedirs(target, exist_ok=True)
+    for path in glob.glob(prefix + ".*"):
+        shutil.move(path, os.path.join(target, os.path.basename(path)))
+
+
+def remove_partial_saves(workdir):
+    """Deletes the `*_temp` directories a save killed midway leaves (never a checkpoint)."""
+    for path in glob.glob(os.path.join(workdir, "checkpoints", "*_temp*")):
+        logging.warning("Removing %s, left by a save that did not finish.", path)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def restore_model(workdir, checkpoint=None):
+    """(model, RunInfo, checkpoint path) with the weights of `checkpoint` (default: the
+    newest that restores)."""
+    info = load_run_info(workdir)
+    model = build_from_spec(info.spec, info.grouping, None)
+    saved = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model))
+
+    def restore(path):
+        status = saved.restore(path)
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as e:
+            raise WorkdirError(f"{path}: does not match {workdir}/{MODEL_JSON} ({e}).") from None
+        status.expect_partial()
+
+    if checkpoint:
+        try:
+            restore(checkpoint)
+        except DAMAGE as e:
+            raise WorkdirError(f"--checkpoint {checkpoint}: cannot be restored ({_why(e)})."
+                               ) from None
+        return model, info, checkpoint
+    path = restore_newest(workdir, restore)
+    if not path:
+        raise WorkdirError(f"{workdir}: no checkpoint in {workdir}/checkpoints.")
+    return model, info, path

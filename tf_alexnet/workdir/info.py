@@ -1,0 +1,91 @@
+"""`RunInfo`, the one record of what a run trained (WORKDIR/model.json + stats.json).
+
+An export carries the same RunInfo (assets.extra/tf_alexnet.json and stats.json): evaluate,
+export and predict read only these files, so a workdir can be moved to another machine.
+"""
+
+import dataclasses
+import json
+import os
+
+from tf_alexnet.data.stats import STATS_JSON, Preprocessing, Stats
+from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.model.spec import AlexNetSpec
+
+MODEL_JSON = "model.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What a trained model is: enough to rebuild it, feed it and name its outputs."""
+    spec: AlexNetSpec
+    grouping: str                  # towers | fused | none
+    class_names: tuple
+    preprocessing: Preprocessing   # with the run's Stats
+    source: str = ""               # the training data spec (--data)
+
+    def to_json(self):
+        """The model.json content (statistics are stored apart, in stats.json)."""
+        p = self.preprocessing
+        return dict(spec=self.spec.to_json(), grouping=self.grouping,
+                    class_names=list(self.class_names), image_size=p.image_size,
+                    resize=p.resize, mean=p.mean, data=self.source)
+
+    @classmethod
+    def from_json(cls, d, stats):
+        """Reads today's model.json and that of earlier versions (LRN as sorted pairs)."""
+        return cls(AlexNetSpec.from_json(d["spec"]), d["grouping"], tuple(d["class_names"]),
+                   Preprocessing(int(d["image_size"]), int(d["resize"]), d["mean"], stats),
+                   d.get("data", ""))
+
+    def save(self, directory, filename=MODEL_JSON, **extra):
+        """Writes `filename` (with `extra` keys), stats.json and mean_image.npy."""
+        os.makedirs(directory, exist_ok=True)
+        self.preprocessing.stats.save(directory)
+        with open(os.path.join(directory, filename), "w") as f:
+            json.dump({**self.to_json(), **extra}, f, indent=2)
+
+    @classmethod
+    def load(cls, directory, filename=MODEL_JSON, stats_dir=None):
+        """(RunInfo, the raw JSON) from `directory`; stats from `stats_dir` (default: the
+        same directory)."""
+        path = os.path.join(directory, filename)
+        d = read_json(path, WorkdirError)
+        stats = Stats.load(os.path.join(stats_dir or directory, STATS_JSON))
+        try:
+            return cls.from_json(d, stats), d
+        except (KeyError, TypeError, ValueError) as e:
+            raise WorkdirError(f"{path}: damaged, cannot read its {e} entry.") from None
+
+    def incompatibilities(self, new):
+        """Why resuming this run's checkpoints as `new` would load wrong weights."""
+        problems = []
+        if self.spec != new.spec:
+            diff = {f.name: (getattr(self.spec, f.name), getattr(new.spec, f.name))
+                    for f in dataclasses.fields(AlexNetSpec)
+                    if getattr(self.spec, f.name) != getattr(new.spec, f.name)}
+            problems.append(f"the network differs (workdir vs. now: {diff})")
+        if self.grouping != new.grouping:
+            problems.append(f"grouping {self.grouping!r} vs. {new.grouping!r} (use "
+                            f"--grouping={self.grouping})")
+        if self.class_names != new.class_names:
+            problems.append(f"the class list differs ({len(self.class_names)} classes, first "
+                            f"{list(self.class_names[:3])}, vs. {len(new.class_names)}, "
+                            f"first {list(new.class_names[:3])})")
+        return problems
+
+
+def load_run_info(workdir):
+    """The RunInfo of a training workdir."""
+    if not os.path.exists(os.path.join(workdir, MODEL_JSON)):
+        raise WorkdirError(f"{workdir}: no {MODEL_JSON}; is it a tf_alexnet.train workdir?")
+    return RunInfo.load(workdir)[0]
+
+
+def check_compatible(old, new):
+    """Raises WorkdirError when resuming `old` (RunInfo) as `new` would load wrong weights."""
+    problems = old.incompatibilities(new)
+    if problems:
+        raise WorkdirError("Cannot resume: the workdir's checkpoints are of another model: "
+                           + "; ".join(problems) + ". Use a new --workdir, or the flags of "
+                           "the original run (its flags.txt).")
