@@ -56,3 +56,17 @@ COLOUR_FLAGS = ["--image_size=67", "--width=0.25", "--fc_units=64", "--batch_siz
                 "--mean=channel", "--dropout=0", "--learning_rate=0.01", "--warmup_epochs=1",
                 "--lr_schedule=step", "--step_epochs=30", "--log_every_steps=10",
                 "--eval_every_steps=50", "--checkpoint_every_steps=50", "--deterministic"]
+
+
+@pytest.fixture(scope="session")
+def exported(colour_run, tmp_path_factory):
+    """The shared colour run exported by the export command, with every TFLite file."""
+    from helpers import jpeg_files, run_cli
+
+    root = tmp_path_factory.mktemp("export")
+    run = colour_run["run"]
+    base = root / "models" / "alexnet"
+    result = run_cli("export", f"--workdir={run}", f"--export_dir={base}",
+                     "--tflite=float32,float16,dynamic,int8", "--calibration_images=32")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return dict(run=run, base=base, version=base / "1", images=jpeg_files(root / "jpegs"))

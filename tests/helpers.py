@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from conftest import ROOT
+from conftest import ROOT, SHARED_DATA
 from tf_alexnet.config import AugmentConfig, EvalDataConfig, SourceConfig, TrainConfig
 
 # Small variant of the paper's network: same code path, built from parameters.
@@ -57,6 +57,23 @@ def colour_classes(root, names, per_class=24):
             noise = rng.integers(-25, 25, (40, 40, 3))
             write_image(root / name / f"{i}.png", np.clip(np.add(COLOURS[name], noise), 0, 255))
     return root
+
+
+def jpeg_files(root, rng_seed=1):
+    """Real JPEG files: held-out colour photos-alike, plus ImageNet sample photos if present."""
+    rng = np.random.default_rng(rng_seed)
+    paths = []
+    for name, colour in (("red", (220, 30, 30)), ("green", (30, 200, 40)),
+                         ("blue", (20, 40, 230))):
+        for i in range(4):
+            h, w = rng.integers(50, 300, 2)
+            noise = rng.integers(-25, 25, (h, w, 3))
+            paths.append(write_image(root / f"{name}_{i}.jpg",
+                                     np.clip(np.add(colour, noise), 0, 255)))
+    sample = SHARED_DATA / "imagenet-sample"
+    if sample.exists():
+        paths += sorted(str(p) for p in sample.glob("*/*.JPEG"))[:20]
+    return [str(p) for p in paths]
 
 
 def random_images(n, size, seed=0):

@@ -118,7 +118,7 @@ def test_fail_mode_names_first_bad_file(tmp_path):
     with pytest.raises(DataError, match="a_truncated.jpg"):
         eval_dataset(source, EvalDataConfig(), "all", SMALL)
     result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'o'}",
-                        "--on_bad_image=fail", "--splits=all")
+                     "--on_bad_image=fail", "--splits=all")
     assert result.returncode != 0
     assert "a_truncated.jpg" in result.stderr.splitlines()[-1]
 

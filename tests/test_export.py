@@ -11,53 +11,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, SHARED_DATA
-from helpers import TINY_FLAGS, colour_classes, run_module, saved_model_ops, write_image
+from conftest import ROOT
+from helpers import TINY_FLAGS, colour_classes, last_json, run_cli, saved_model_ops
 
-from tf_alexnet import preprocess, rundir, serving
+from tf_alexnet.data.crops import make_eval_preprocess
+from tf_alexnet.export import serving, warmup
+from tf_alexnet.workdir.checkpoints import restore_model
 
 # The export is compared with the Keras model to float32 rounding: no TF32 on GPUs.
 pytestmark = pytest.mark.usefixtures("exact_float32")
 
 
-def jpeg_files(root, rng_seed=1):
-    """Real JPEG files: held-out colour photos-alike, plus ImageNet sample photos if present."""
-    rng = np.random.default_rng(rng_seed)
-    paths = []
-    for name, colour in (("red", (220, 30, 30)), ("green", (30, 200, 40)),
-                         ("blue", (20, 40, 230))):
-        for i in range(4):
-            h, w = rng.integers(50, 300, 2)
-            noise = rng.integers(-25, 25, (h, w, 3))
-            paths.append(write_image(root / f"{name}_{i}.jpg",
-                                     np.clip(np.add(colour, noise), 0, 255)))
-    sample = SHARED_DATA / "imagenet-sample"
-    if sample.exists():
-        paths += sorted(str(p) for p in sample.glob("*/*.JPEG"))[:20]
-    return [str(p) for p in paths]
-
-
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    root = tmp_path_factory.mktemp("export")
-    data = colour_classes(root / "colours", ["blue", "green", "red"])
-    run = root / "run"
-    result = run_module("train", f"--workdir={run}", *TINY_FLAGS, f"--data=folder:{data}",
-                        "--validation_fraction=0.2", "--train_steps=150", "--mean=channel",
-                        "--dropout=0", "--learning_rate=0.01", "--warmup_epochs=1",
-                        "--width=0.25", "--fc_units=64", "--deterministic")
-    assert result.returncode == 0, result.stderr[-3000:]
-    base = root / "models" / "alexnet"
-    result = run_module("export", f"--workdir={run}", f"--export_dir={base}",
-                        "--tflite=float32,float16,dynamic,int8", "--calibration_images=32")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return dict(run=run, base=base, version=base / "1", images=jpeg_files(root / "jpegs"))
-
-
 def keras_probabilities(run, paths):
     """The trained Keras model with the evaluation preprocessing: the reference."""
-    model, info, _ = rundir.restore_model(str(run))
-    fn = preprocess.make_eval_preprocess(info.preprocessing)
+    model, info, _ = restore_model(str(run))
+    fn = make_eval_preprocess(info.preprocessing)
     images = np.stack([fn(tf.io.read_file(p)).numpy() for p in paths])
     return tf.nn.softmax(model(images, training=False)).numpy(), images
 
@@ -128,10 +96,10 @@ def test_no_xla_and_only_core_ops(exported, tmp_path):
     assert {"Conv2D", "LRN", "DecodeImage", "DecodeJpeg"} <= ops, ops
     # A model trained fused (XLA grouped convolutions) exports without XLA too.
     fused = tmp_path / "fused"
-    result = run_module("train", f"--workdir={fused}", *TINY_FLAGS, "--grouping=fused",
-                        "--train_steps=2", "--eval_split=")
+    result = run_cli("train", f"--workdir={fused}", *TINY_FLAGS, "--grouping=fused",
+                     "--train_steps=2", "--eval_split=")
     assert result.returncode == 0, result.stderr[-2000:]
-    result = run_module("export", f"--workdir={fused}", f"--export_dir={tmp_path / 'm'}")
+    result = run_cli("export", f"--workdir={fused}", f"--export_dir={tmp_path / 'm'}")
     assert result.returncode == 0, result.stderr[-2000:]
     ops, xla = saved_model_ops(tmp_path / "m" / "1")
     assert not xla and "Conv2D" in ops
@@ -191,10 +159,10 @@ def test_grpc_request_and_rest_body_map_onto_the_signature(exported):
     grpc = signature(image_bytes=tf.constant(tf.make_ndarray(request.inputs["image_bytes"])))
     # The REST body from the helper (python -m tf_alexnet.predict --rest_body) decodes to the
     # same bytes and gives the same answer.
-    result = run_module("predict", "--rest_body", exported["images"][0])
+    result = run_cli("predict", "--rest_body", exported["images"][0])
     assert result.returncode == 0, result.stderr[-2000:]
     body = json.loads(result.stdout)
-    assert body == serving.rest_body([data])
+    assert body == warmup.rest_body([data])
     assert body["signature_name"] == "serving_default"
     rest = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]
     assert rest == [data]
@@ -205,7 +173,7 @@ def test_grpc_request_and_rest_body_map_onto_the_signature(exported):
 
 
 def test_tflite_matches_saved_model(exported):
-    from tf_alexnet import tflite
+    from tf_alexnet.export import tflite
 
     files = exported["images"]
     loaded = tf.saved_model.load(str(exported["version"]))
@@ -213,7 +181,7 @@ def test_tflite_matches_saved_model(exported):
     want = loaded.signatures["predict_preprocessed"](images=tf.constant(images))[
         "probabilities"].numpy()
     got = {}
-    for q in tflite.QUANTIZATIONS:
+    for q in ("float32", "float16", "dynamic", "int8"):
         path = exported["base"] / f"1_{q}.tflite"
         ops = tflite.op_names(path.read_bytes())
         assert not [op for op in ops if "flex" in op.lower()], ops
@@ -236,28 +204,46 @@ def test_predict_top1_and_error_paths(exported, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     for model in (exported["base"], exported["version"], exported["base"] / "1_int8.tflite"):
-        result = run_module("predict", f"--model={model}", "--json", red, str(bad),
-                            str(tmp_path / "missing.png"))
+        result = run_cli("predict", f"--model={model}", "--json", red, str(bad),
+                         str(tmp_path / "missing.png"))
         assert result.returncode == 1  # some images failed; the others were predicted
         lines = [json.loads(l) for l in result.stdout.strip().splitlines()]
         assert lines[0]["predictions"][0]["class"] == "red"
         assert lines[1]["image"] == str(bad) and "not a JPEG" in lines[1]["error"]
         assert "cannot read" in lines[2]["error"]
-    text = run_module("predict", f"--model={exported['base']}", red)
+    text = run_cli("predict", f"--model={exported['base']}", red)
     assert text.returncode == 0 and "red" in text.stdout.splitlines()[1]
-    wrong = run_module("predict", f"--model={tmp_path}", red)
+    wrong = run_cli("predict", f"--model={tmp_path}", red)
     assert wrong.returncode != 0
     assert "neither a SavedModel" in wrong.stderr.strip().splitlines()[-1]
+
+
+def test_predict_a_directory_predicts_the_images_in_it(exported, tmp_path):
+    folder = tmp_path / "photos"
+    red, green = exported["images"][0], exported["images"][4]
+    (folder / "more").mkdir(parents=True)
+    (folder / "a.jpg").write_bytes(open(red, "rb").read())
+    (folder / "more" / "b.jpg").write_bytes(open(green, "rb").read())
+    (folder / "notes.txt").write_text("not an image")
+    result = run_cli("predict", f"--model={exported['base']}", "--json", str(folder),
+                     str(tmp_path))  # tmp_path holds the folder: its images, found again
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [l["image"] for l in lines] == [str(folder / "a.jpg"), str(folder / "more" / "b.jpg"),
+                                           str(folder / "a.jpg"), str(folder / "more" / "b.jpg")]
+    assert [l["predictions"][0]["class"] for l in lines[:2]] == ["red", "green"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("predict", f"--model={exported['base']}", "--json", str(empty))
+    assert result.returncode == 1 and "no images" in json.loads(result.stdout)["error"]
 
 
 def test_evaluate_exported_models(exported, tmp_path):
     data = colour_classes(tmp_path / "eval", ["blue", "green", "red"], per_class=6)
     scores = {}
     for model in (exported["base"], exported["base"] / "1_float32.tflite"):
-        result = run_module("evaluate", f"--model={model}", f"--data=folder:{data}",
-                            "--split=all", "--json")
-        assert result.returncode == 0, result.stderr[-2000:]
-        scores[str(model)] = json.loads(result.stdout.strip().splitlines()[-1])
+        scores[str(model)] = last_json(run_cli("evaluate", f"--model={model}",
+                                               f"--data=folder:{data}", "--split=all",
+                                               "--json"))
     a, b = scores.values()
     assert a["num_images"] == b["num_images"] == 18
     assert a["top1_error"] == b["top1_error"] < 0.2
@@ -265,17 +251,20 @@ def test_evaluate_exported_models(exported, tmp_path):
 
 def test_versions_overwrite_and_tflite_only(exported, tmp_path):
     base = tmp_path / "alexnet"
-    assert run_module("export", f"--workdir={exported['run']}",
-                      f"--export_dir={base}").returncode == 0
-    assert run_module("export", f"--workdir={exported['run']}",
-                      f"--export_dir={base}").returncode == 0
-    assert sorted(os.listdir(base)) == ["1", "2"]
-    again = run_module("export", f"--workdir={exported['run']}", f"--export_dir={base}",
-                       "--version=1")
+    assert run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}",
+                   "--tflite=float32").returncode == 0
+    assert run_cli("export", f"--workdir={exported['run']}",
+                   f"--export_dir={base}").returncode == 0
+    assert sorted(p.name for p in base.iterdir()) == ["1", "1_float32.tflite",
+                                                      "1_float32.tflite.json", "2"]
+    again = run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}",
+                    "--version=1")
     assert again.returncode != 0 and "--overwrite" in again.stderr.strip().splitlines()[-1]
-    assert run_module("export", f"--workdir={exported['run']}", f"--export_dir={base}",
-                      "--version=1", "--overwrite").returncode == 0
-    only = run_module("export", "--tflite_only", f"--export_dir={base}", "--tflite=float32")
+    assert run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}",
+                   "--version=1", "--overwrite").returncode == 0
+    # --overwrite replaces the whole version: its TFLite files were of the old weights.
+    assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
+    only = run_cli("export", "--tflite_only", f"--export_dir={base}", "--tflite=float32")
     assert only.returncode == 0, only.stderr[-2000:]
     assert (base / "2_float32.tflite").exists() and (base / "2_float32.tflite.json").exists()
 

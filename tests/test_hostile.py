@@ -1,7 +1,9 @@
 """Hostile but realistic use through the real commands: nothing lost, nothing silent.
 
 Each test is one of the numbered points of the issue "Nothing lost, nothing silent"; every
-expected failure must be one line naming the file or flag, with a non-zero exit.
+expected failure must be one line naming the file or flag, with a non-zero exit. The
+commands run in this process (their flags, main and error handling: tests/helpers.run_cli);
+test_6 also runs them as processes, for the exit status and stderr a shell sees.
 """
 
 import fcntl
@@ -11,7 +13,7 @@ import os
 import numpy as np
 import pytest
 
-from helpers import TINY_FLAGS, colour_classes, run_module, write_image
+from helpers import TINY_FLAGS, colour_classes, last_json, run_cli, run_module, write_image
 
 
 def last_line(result):
@@ -28,7 +30,7 @@ def assert_one_line_error(result, *words):
 
 
 def train(workdir, *extra):
-    return run_module("train", f"--workdir={workdir}", *TINY_FLAGS, "--eval_split=", *extra)
+    return run_cli("train", f"--workdir={workdir}", *TINY_FLAGS, "--eval_split=", *extra)
 
 
 def ckpt(workdir, n, suffix=".index"):
@@ -39,86 +41,110 @@ def data_file(workdir, n):
     return ckpt(workdir, n, ".data-00000-of-00001")
 
 
-@pytest.fixture(scope="module")
-def six_steps(tmp_path_factory):
-    """A workdir with checkpoints at steps 2, 4 and 6, copied for each test."""
-    work = tmp_path_factory.mktemp("six") / "run"
-    result = train(work, "--train_steps=6", "--checkpoint_every_steps=2")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return work
-
-
-def copy_of(work, tmp_path):
+@pytest.fixture
+def work(colour_run, tmp_path):
+    """A copy of the shared colour run (checkpoints at steps 50, 100 and 150)."""
     import shutil
     target = tmp_path / "run"
-    shutil.copytree(work, target)
+    shutil.copytree(colour_run["run"], target)
     return target
 
 
-def test_1_missing_index_or_state_file_resumes_from_the_newest_good(six_steps, tmp_path):
-    work = copy_of(six_steps, tmp_path)
-    before = data_file(work, 4).read_bytes()
-    ckpt(work, 6).unlink()
-    result = train(work, "--train_steps=8", "--checkpoint_every_steps=2")
+def resume(work, steps, *extra):
+    """The shared run's own command (its flags.txt) on `work`, to `steps`."""
+    return run_cli("train", f"--flagfile={work}/flags.txt", f"--workdir={work}",
+                   f"--train_steps={steps}", "--checkpoint_every_steps=10", "--eval_split=",
+                   "--keep_checkpoints=10",
+                   *extra)
+
+
+def evaluate(work, *extra):
+    return run_cli("evaluate", f"--workdir={work}", "--data=synthetic:shapes", "--json",
+                   *extra)
+
+
+def test_1_missing_index_or_state_file_resumes_from_the_newest_good(work):
+    before = data_file(work, 100).read_bytes()
+    ckpt(work, 150).unlink()
+    result = resume(work, 160)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "ckpt-6 cannot be restored" in result.stderr
-    assert "ckpt-4 at step 4" in result.stderr  # not from step 0
-    assert (work / "checkpoints" / "unreadable" / data_file(work, 6).name).exists()
-    assert data_file(work, 4).read_bytes() == before  # never rewritten
+    assert "ckpt-150 cannot be restored" in result.stderr
+    assert "ckpt-100 at step 100" in result.stderr  # not from step 0
+    assert (work / "checkpoints" / "unreadable" / data_file(work, 150).name).exists()
+    assert data_file(work, 100).read_bytes() == before  # never rewritten
     (work / "checkpoints" / "checkpoint").unlink()  # the state file
-    result = train(work, "--train_steps=10", "--checkpoint_every_steps=2")
-    assert result.returncode == 0 and "ckpt-8 at step 8" in result.stderr
+    result = resume(work, 170)
+    assert result.returncode == 0 and "ckpt-160 at step 160" in result.stderr
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flip"])
-def test_3_corrupt_latest_checkpoint_falls_back_in_train_and_evaluate(six_steps, tmp_path,
+def test_3_corrupt_latest_checkpoint_falls_back_in_train_and_evaluate(work, colour_run,
                                                                       damage):
-    work = copy_of(six_steps, tmp_path)
-    data = bytearray(data_file(work, 6).read_bytes())
+    data = bytearray(data_file(work, 150).read_bytes())
     if damage == "truncate":
         data = data[:len(data) // 3]
     else:  # flipped bytes all over: every tensor's checksum fails
         for i in range(100, len(data), 997):
             data[i] ^= 0xFF
-    data_file(work, 6).write_bytes(bytes(data))
-    scored = run_module("evaluate", f"--workdir={work}", "--data=synthetic:shapes",
-                        "--synthetic_examples=64", "--json")
-    assert scored.returncode == 0, scored.stderr[-3000:]
-    assert json.loads(scored.stdout.strip().splitlines()[-1])["model"].endswith("ckpt-4")
-    assert "ckpt-6 cannot be restored" in scored.stderr
-    result = train(work, "--train_steps=8", "--checkpoint_every_steps=2")
-    assert result.returncode == 0 and "ckpt-4 at step 4" in result.stderr
+    data_file(work, 150).write_bytes(bytes(data))
+    scored = run_cli("evaluate", f"--workdir={work}", f"--data=folder:{colour_run['data']}",
+                     "--json")
+    assert last_json(scored)["model"].endswith("ckpt-100")
+    assert "ckpt-150 cannot be restored" in scored.stderr
+    result = resume(work, 160)
+    assert result.returncode == 0 and "ckpt-100 at step 100" in result.stderr
 
 
-def test_1_no_restorable_checkpoint_stops_without_starting_over(six_steps, tmp_path):
-    work = copy_of(six_steps, tmp_path)
-    for n in (2, 4, 6):
+def test_1_no_restorable_checkpoint_stops_without_starting_over(work, colour_run):
+    for n in (50, 100, 150):
         data_file(work, n).write_bytes(b"")
-    result = train(work, "--train_steps=8")
+    result = resume(work, 160)
     assert_one_line_error(result, "none of 3 checkpoint(s) can be restored")
-    assert not list((work / "checkpoints").glob("ckpt-8*"))
+    assert not list((work / "checkpoints").glob("ckpt-160*"))
     assert len(list((work / "checkpoints").glob("ckpt-*.index"))) == 3  # all kept in place
-    evaluate = run_module("evaluate", f"--workdir={work}", "--data=synthetic:shapes")
-    assert_one_line_error(evaluate, "can be restored")
-    again = train(work, "--train_steps=8")  # a rerun does not start from 0 either
+    scored = run_cli("evaluate", f"--workdir={work}", f"--data=folder:{colour_run['data']}")
+    assert_one_line_error(scored, "can be restored")
+    again = resume(work, 160)  # a rerun does not start from 0 either
     assert_one_line_error(again, "can be restored")
 
 
-def test_11_partial_save_is_cleaned_and_10_a_second_trainer_is_refused(six_steps, tmp_path):
-    work = copy_of(six_steps, tmp_path)
-    (work / "checkpoints" / "ckpt-8_temp" / "part").mkdir(parents=True)
+def test_11_partial_save_is_cleaned_and_10_a_second_trainer_is_refused(work):
+    (work / "checkpoints" / "ckpt-160_temp" / "part").mkdir(parents=True)
     with open(work / ".lock", "a+") as lock:  # another trainer holds the workdir
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         lock.seek(0)
         lock.truncate()
         lock.write("4242\n")
         lock.flush()
-        result = train(work, "--train_steps=8")
+        result = resume(work, 160)
         assert_one_line_error(result, str(work), "in use by another trainer", "4242")
         fcntl.flock(lock, fcntl.LOCK_UN)
-    result = train(work, "--train_steps=8")
+    result = resume(work, 160)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert not (work / "checkpoints" / "ckpt-8_temp").exists()
+    assert not (work / "checkpoints" / "ckpt-160_temp").exists()
+
+
+def test_12_a_full_disk_during_a_save_names_the_checkpoint_and_the_cause(tmp_path):
+    """The workdir on a 200 KB tmpfs: the first save fills it. The line names the
+    checkpoint, the file and "No space left on device" (it was the class name only)."""
+    import subprocess
+
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(disk)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"mounting a small tmpfs needs root: {mounted.stderr.strip()}")
+    try:
+        result = run_cli("train", f"--workdir={disk}/w", *TINY_FLAGS, "--eval_split=",
+                         "--train_steps=4", "--checkpoint_every_steps=2", "--width=0.5",
+                         "--fc_units=256")
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=True)
+    assert_one_line_error(result, f"{disk}/w/checkpoints/ckpt-2: the checkpoint could not "
+                          "be saved", "ckpt-2_temp", "No space left on device",
+                          "last good checkpoint is none")
+    assert "function_node" not in last_line(result)
 
 
 @pytest.fixture(scope="module")
@@ -126,8 +152,8 @@ def shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
     folder = colour_classes(root / "colours", ["blue", "green", "red"], per_class=20)
     out = root / "out"
-    result = run_module("prepare", f"--data=folder:{folder}", f"--output={out}",
-                        "--image_size=67", "--validation_fraction=0.25")
+    result = run_cli("prepare", f"--data=folder:{folder}", f"--output={out}",
+                     "--image_size=67", "--validation_fraction=0.25")
     assert result.returncode == 0, result.stderr[-3000:]
     return out
 
@@ -142,19 +168,19 @@ def test_2_truncated_shards_are_named_and_counted(shards, tmp_path):
     os.truncate(train_shard, train_shard.stat().st_size // 2)
     os.truncate(val_shard, val_shard.stat().st_size // 2)
     spec = f"--data=tfrecord:{out}"
-    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS, spec,
-                        "--train_steps=2", "--on_bad_image=fail")
+    result = run_cli("train", f"--workdir={tmp_path}/w", *TINY_FLAGS, spec,
+                     "--train_steps=2", "--on_bad_image=fail")
     assert_one_line_error(result, train_shard.name, "ends early: read")
-    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS, spec,
-                        "--train_steps=2")
+    result = run_cli("train", f"--workdir={tmp_path}/w", *TINY_FLAGS, spec,
+                     "--train_steps=2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"{train_shard.name} ends early: read" in result.stderr
-    scored = run_module("evaluate", f"--workdir={tmp_path}/w", spec, "--json")
+    scored = run_cli("evaluate", f"--workdir={tmp_path}/w", spec, "--json")
     assert scored.returncode == 0, scored.stderr[-3000:]
     out_json = json.loads(scored.stdout.strip().splitlines()[-1])
     assert out_json["num_images"] < announced == out_json["expected_images"]
     assert f"of the {announced} images" in scored.stderr
-    strict = run_module("evaluate", f"--workdir={tmp_path}/w", spec, "--on_bad_image=fail")
+    strict = run_cli("evaluate", f"--workdir={tmp_path}/w", spec, "--on_bad_image=fail")
     assert_one_line_error(strict, val_shard.name, "ends early: read")
 
 
@@ -171,29 +197,28 @@ def test_4_fail_mode_names_the_file_that_does_not_decode(tmp_path):
     bad = write_image(folder / "red" / "zz.jpg",
                       np.random.default_rng(0).integers(0, 255, (64, 64, 3)))
     garble(tmp_path / "c" / "red" / "zz.jpg")
-    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS,
-                        f"--data=folder:{folder}", "--train_steps=3", "--batch_size=4",
-                        "--validation_fraction=0.5", "--on_bad_image=fail")
+    result = run_cli("train", f"--workdir={tmp_path}/w", *TINY_FLAGS,
+                     f"--data=folder:{folder}", "--train_steps=3", "--batch_size=4",
+                     "--validation_fraction=0.5", "--on_bad_image=fail")
     assert_one_line_error(result, str(bad))
 
 
-def test_5_damaged_models_are_one_line_in_predict(six_steps, tmp_path):
+def test_5_damaged_models_are_one_line_in_predict(exported, tmp_path):
+    """(Point 8, --overwrite replacing a version's TFLite files too, is in test_export.)"""
     import shutil
     base = tmp_path / "m"
-    result = run_module("export", f"--workdir={six_steps}", f"--export_dir={base}",
-                        "--tflite=float32")
-    assert result.returncode == 0, result.stderr[-2000:]
+    shutil.copytree(exported["base"], base)
     image = write_image(tmp_path / "x.png", np.zeros((8, 8, 3)))
     model = base / "1_float32.tflite"
     shutil.copy(model.with_name(model.name + ".json"), base / "2_float32.tflite.json")
     (base / "2_float32.tflite").write_bytes(os.urandom(3000))
     os.truncate(model, model.stat().st_size // 2)
     for damaged in (model, base / "2_float32.tflite"):
-        assert_one_line_error(run_module("predict", f"--model={damaged}", image),
+        assert_one_line_error(run_cli("predict", f"--model={damaged}", image),
                               str(damaged), "cannot be loaded")
     (variables,) = (base / "1" / "variables").glob("*.data-*")
     os.truncate(variables, variables.stat().st_size // 2)
-    assert_one_line_error(run_module("predict", f"--model={base / '1'}", image),
+    assert_one_line_error(run_cli("predict", f"--model={base / '1'}", image),
                           str(base / "1"), "cannot be loaded")
 
 
@@ -202,64 +227,82 @@ def test_6_bad_paths_and_numbers_are_one_line(tmp_path):
     a_file.write_text("x")
     assert_one_line_error(train(a_file, "--train_steps=1"), str(a_file))
     assert_one_line_error(train("/proc/tf_alexnet_run", "--train_steps=1"), "/proc")
-    assert_one_line_error(run_module("prepare", "--data=synthetic:shapes",
-                                     f"--output={a_file}"), str(a_file))
+    assert_one_line_error(run_cli("prepare", "--data=synthetic:shapes",
+                                  f"--output={a_file}"), str(a_file))
     assert_one_line_error(train(tmp_path / "w", "--epochs=inf"), "--epochs", "finite")
     assert_one_line_error(train(tmp_path / "w", "--pca_sigma=nan"), "--pca_sigma")
     assert_one_line_error(train(tmp_path / "w", "--width=0"), "--width")
+    assert_one_line_error(train(tmp_path / "w", "--lr_factor=2"), "--lr_factor", "(0, 1]")
+    # As a process: exit status 1 and that one line last on stderr, no traceback.
+    process = run_module("train", f"--workdir={a_file}", *TINY_FLAGS, "--train_steps=1")
+    assert process.returncode == 1 and "Traceback" not in process.stderr
+    assert process.stderr.strip().splitlines()[-1].startswith(f"train: {a_file}")
+
+
+@pytest.mark.parametrize("name", ["model.json", "stats.json"])
+def test_13_a_damaged_record_is_one_line_naming_it(work, name):
+    path = work / name
+    path.write_text(path.read_text()[:25])
+    assert_one_line_error(evaluate(work), f"evaluate: {path}: damaged, not valid JSON")
+    assert_one_line_error(resume(work, 160), f"train: {path}: damaged")
+
+
+def test_14_a_second_prepare_into_the_same_directory_is_refused(tmp_path):
+    folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=4)
+    out = tmp_path / "o"
+    out.mkdir()
+    with open(out / ".lock", "a+") as lock:  # a first prepare run is writing
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        lock.write("4343\n")
+        lock.flush()
+        result = run_cli("prepare", f"--data=folder:{folder}", f"--output={out}",
+                         "--image_size=67", "--splits=all")
+        assert_one_line_error(result, str(out), "in use by another prepare run", "4343")
+    assert not list(out.glob("*.tfrecord*"))
+    assert last_json(run_cli("prepare", f"--data=folder:{folder}", f"--output={out}",
+                             "--image_size=67", "--splits=all"))["num_images"] == 8
 
 
 def test_7_hidden_folders_are_not_classes_and_one_class_is_refused(tmp_path):
     folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=6)
     colour_classes(folder / ".thumbs", ["green"], per_class=2)
     write_image(folder / ".thumbs" / "t.png", np.zeros((8, 8, 3)))
-    from tf_alexnet.config import DataConfig
-    from tf_alexnet.data import make_dataset
-    ds = make_dataset(DataConfig(source=f"folder:{folder}", image_size=67), "all", False)
-    assert ds.class_names == ("blue", "red")
+    from tf_alexnet.config import EvalDataConfig, SourceConfig
+    from tf_alexnet.data.pipeline import eval_dataset
+    from tf_alexnet.data.stats import Preprocessing
+    _, info = eval_dataset(SourceConfig(source=f"folder:{folder}"), EvalDataConfig(), "all",
+                           Preprocessing(67, 76))
+    assert info.class_names == ("blue", "red")
     one = colour_classes(tmp_path / "one", ["red"], per_class=6)
-    result = run_module("train", f"--workdir={tmp_path}/w", *TINY_FLAGS,
-                        f"--data=folder:{one}", "--train_steps=1", "--split=all")
+    result = run_cli("train", f"--workdir={tmp_path}/w", *TINY_FLAGS,
+                     f"--data=folder:{one}", "--train_steps=1", "--split=all")
     assert_one_line_error(result, "at least 2")
-
-
-def test_8_export_overwrite_replaces_the_tflite_files_too(six_steps, tmp_path):
-    base = tmp_path / "m"
-    result = run_module("export", f"--workdir={six_steps}", f"--export_dir={base}",
-                        "--tflite=float32")
-    assert result.returncode == 0, result.stderr[-2000:]
-    stale = base / "1_float32.tflite"
-    assert stale.exists()
-    result = run_module("export", f"--workdir={six_steps}", f"--export_dir={base}",
-                        "--version=1", "--overwrite")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert not stale.exists() and not (base / "1_float32.tflite.json").exists()
 
 
 def test_9_pixel_limit_from_the_header_before_decoding(tmp_path):
     folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=4)  # 40x40 = 1,600
     write_image(folder / "red" / "big.png", np.zeros((100, 100, 3)))  # 10,000 pixels
-    result = run_module("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/o",
-                        "--splits=all", "--image_size=67", "--max_megapixels=0.005")
+    result = run_cli("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/o",
+                     "--splits=all", "--image_size=67", "--max_megapixels=0.005")
     assert result.returncode == 0, result.stderr[-2000:]
     listed = (tmp_path / "o" / "bad_files.txt").read_text()
     assert "big.png" in listed and "megapixels" in listed
     assert int((tmp_path / "o" / "all.count").read_text()) == 8
-    result = run_module("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/f",
-                        "--splits=all", "--image_size=67", "--max_megapixels=0.005",
-                        "--on_bad_image=fail")
+    result = run_cli("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/f",
+                     "--splits=all", "--image_size=67", "--max_megapixels=0.005",
+                     "--on_bad_image=fail")
     assert_one_line_error(result, "big.png", "megapixels")
 
 
 def test_11_bad_files_listed_once_and_under_their_own_split(tmp_path):
     folder = colour_classes(tmp_path / "c", ["blue", "red"], per_class=10)
     (folder / "red" / "empty.jpg").write_bytes(b"")
-    result = run_module("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/o",
-                        "--image_size=67")
+    result = run_cli("prepare", f"--data=folder:{folder}", f"--output={tmp_path}/o",
+                     "--image_size=67")
     assert result.returncode == 0, result.stderr[-2000:]
     listed = (tmp_path / "o" / "bad_files.txt").read_text().splitlines()
     assert len(listed) == 1 and "empty.jpg" in listed[0]
-    from tf_alexnet.sources import in_validation
+    from tf_alexnet.data.folder import in_validation
     split = "validation" if in_validation(str(folder / "red" / "empty.jpg"), str(folder),
                                           0.1) else "train"
     result = train(tmp_path / "w", f"--data=folder:{folder}", "--train_steps=1",

@@ -1,14 +1,8 @@
 """The network's numbers: parameters, feature maps, groupings, init, save/load, placement."""
 
-import json
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 
-from conftest import ROOT
 from helpers import TINY, random_images
 
 # Fused vs towers and converted models are compared to float32 rounding: no TF32 on GPUs
@@ -103,52 +97,3 @@ def test_bad_arguments_are_clear():
         build_alexnet(grouping="split")
     with pytest.raises(ValueError, match="needs grouping='towers'"):
         build_alexnet(**TINY, grouping="fused", tower_devices=("/CPU:0", "/CPU:1"))
-
-
-PLACEMENT_SCRIPT = textwrap.dedent("""
-    import json, sys
-    import tf_alexnet
-    import numpy as np, tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    tf.config.experimental.enable_tensor_float_32_execution(False)  # exact on GPUs too
-    from tf_alexnet import AlexNetSpec, build_alexnet, convert_grouping
-    tiny = json.loads(sys.argv[1])
-    placed = build_alexnet(**tiny, tower_devices=("/CPU:0", "/CPU:1"), seed=5)
-    # same weights, no placement
-    plain = convert_grouping(placed, AlexNetSpec.create(**tiny), "towers", "towers")
-    graph = tf.function(lambda x: placed(x, training=False)).get_concrete_function(
-        tf.TensorSpec([2, 67, 67, 3])).graph
-    ops = [(op.name, op.type, op.device) for op in graph.get_operations()]
-    variables = {v.path: v.value.device for v in placed.weights}
-    x = np.random.default_rng(0).random((2, 67, 67, 3)).astype("float32") * 255
-    diff = float(np.abs(placed(x).numpy() - plain(x).numpy()).max())
-    print(json.dumps(dict(ops=ops, variables=variables, diff=diff,
-                          devices=[d.name for d in tf.config.list_logical_devices("CPU")])))
-""")
-
-
-def test_tower_placement_on_two_logical_devices():
-    out = subprocess.run([sys.executable, "-c", PLACEMENT_SCRIPT, json.dumps(TINY)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert len(result["devices"]) == 2
-    layers_seen = set()
-    for name, op_type, device in result["ops"]:
-        layer = name.split("/")[1].rsplit("_", 1)[0] if "/" in name else ""
-        if op_type in ("Placeholder", "ReadVariableOp"):
-            continue  # variable handles and reads are colocated with the variable (below)
-        if layer[:4] in ("conv", "lrn1", "lrn2", "pool") and layer[-1] in "ab":
-            want = "/device:CPU:0" if layer.endswith("a") else "/device:CPU:1"
-            assert device == want, (name, op_type, device)
-            layers_seen.add(layer)
-    towers = {f"{n}{h}" for n in ("conv1", "lrn1", "pool1", "conv2", "lrn2", "pool2", "conv3",
-                                  "conv4", "conv5", "pool5") for h in "ab"}
-    assert layers_seen == towers
-    conv_ops = [(n, d) for n, t, d in result["ops"] if t == "Conv2D"]
-    assert len(conv_ops) == 10 and all(d for _, d in conv_ops)
-    for path, device in result["variables"].items():
-        if path.split("/")[0][-1:] in "ab" and path.startswith("conv"):
-            assert device.endswith("CPU:0" if path.split("/")[0].endswith("a") else "CPU:1")
-    assert result["diff"] == 0.0

@@ -1,9 +1,12 @@
 """The README's Quickstart is what CI and users run: keep it true."""
 
-import json
+import os
+import re
+
+import pytest
 
 from conftest import ROOT
-from helpers import run_module
+from helpers import last_json, run_cli
 
 
 def quickstart_commands():
@@ -28,10 +31,26 @@ def test_quickstart_first_command_runs_the_quickstart_recipe(tmp_path):
     recipe = (ROOT / flagfile[0]).read_text()
     assert "--data=synthetic:shapes" in recipe  # the embedded default: no download
     # The same command, shortened by a flag after the flagfile (the full run is slow-marked).
-    result = run_module("train", *train_part[3:], f"--workdir={tmp_path}", "--train_steps=3",
-                        "--synthetic_examples=320")
-    assert result.returncode == 0, result.stderr[-2000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = last_json(run_cli("train", *train_part[3:], f"--workdir={tmp_path}",
+                            "--train_steps=3", "--synthetic_examples=320"))
     assert out["step"] == 3
     assert out["num_images"] == 32  # the validation split: a tenth of 320
     assert 0.0 <= out["top1_error"] <= 1.0 and 0.0 <= out["top5_error"] <= out["top1_error"]
+
+
+def python_snippets():
+    """The README's ```python blocks, in order."""
+    return re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+
+
+def test_readme_has_python_snippets():
+    assert len(python_snippets()) >= 3
+
+
+@pytest.mark.parametrize("index", range(len(python_snippets())))
+def test_readme_python_snippet_runs(index, tmp_path, monkeypatch):
+    """Each Python snippet of the README runs as it is, in a fresh namespace, from an empty
+    directory (where it may write), with the project's configs/ beside it."""
+    monkeypatch.chdir(tmp_path)
+    os.symlink(ROOT / "configs", tmp_path / "configs")
+    exec(compile(python_snippets()[index], f"README.md python block {index + 1}", "exec"), {})

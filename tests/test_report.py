@@ -1,4 +1,4 @@
-"""python -m tf_alexnet.report on a small trained workdir: each figure's content."""
+"""python -m tf_alexnet.report on the shared colour run: each figure's content."""
 
 import json
 
@@ -6,44 +6,33 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import TINY_FLAGS, run_module
+from helpers import last_json, run_cli
 
 pytest.importorskip("matplotlib")
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    work = tmp_path_factory.mktemp("report") / "run"
-    result = run_module("train", f"--workdir={work}", *TINY_FLAGS, "--train_steps=8",
-                        "--eval_every_steps=4", "--lr_schedule=step", "--step_epochs=1")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return work
-
-
-def test_report_figures_and_their_content(workdir, tmp_path):
-    out = tmp_path / "report"
-    result = run_module("report", f"--workdir={workdir}", "--data=synthetic:shapes",
-                        "--synthetic_examples=64", f"--output={out}")
+def test_report_figures_and_their_content(colour_run, tmp_path):
+    out, run, data = tmp_path / "report", colour_run["run"], colour_run["data"]
+    result = run_cli("report", f"--workdir={run}", f"--data=folder:{data}",
+                     "--validation_fraction=0.2", f"--output={out}")
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
-    # conv1 of --width=0.125: 12 filters, 6 per tower.
-    assert report["filters"] == {"tower a": 6, "tower b": 6}
+    # conv1 of --width=0.25: 24 filters, 12 per tower.
+    assert report["filters"] == {"tower a": 12, "tower b": 12}
     assert all(0 <= c for c in report["colourfulness"].values())
     # The confusion matrix counts every scored image; its diagonal is the top-1 accuracy,
     # which `evaluate` computes on its own path.
     matrix = np.array(report["confusion"])
-    assert matrix.sum() == report["num_images"] == 6  # a tenth of 64
-    scored = run_module("evaluate", f"--workdir={workdir}", "--data=synthetic:shapes",
-                        "--synthetic_examples=64", "--json")
-    assert scored.returncode == 0, scored.stderr[-2000:]
-    evaluated = json.loads(scored.stdout.strip().splitlines()[-1])
+    evaluated = last_json(run_cli("evaluate", f"--workdir={run}", f"--data=folder:{data}",
+                                  "--validation_fraction=0.2", "--json"))
+    assert matrix.sum() == report["num_images"] == evaluated["num_images"] > 10
     assert 1 - np.trace(matrix) / matrix.sum() == pytest.approx(evaluated["top1_error"])
     assert report["top1_error"] == pytest.approx(evaluated["top1_error"])
     # Neighbours: 5 queries x 6, ascending distances; curves from the event files: train
-    # logged every 2 steps, evaluated at 4 and 8, the rate dropped once (step schedule).
+    # logged every 10 of 150 steps, evaluated at 50, 100 and 150.
     distances = np.array(report["neighbour_distances"])
     assert distances.shape == (5, 6) and (np.diff(distances, axis=1) >= 0).all()
-    assert report["curves"]["train/loss"] == 4 and report["curves"]["eval/top1_error"] == 2
+    assert report["curves"]["train/loss"] == 15 and report["curves"]["eval/top1_error"] == 3
     html = (out / "index.html").read_text()
     for name in ("filters", "top5", "neighbours", "curves", "confusion"):
         assert f"src='{name}.png'" in html
@@ -51,25 +40,27 @@ def test_report_figures_and_their_content(workdir, tmp_path):
         assert image.shape[0] > 100 and image.shape[1] > 100
 
 
-def test_neighbours_of_a_training_image_include_itself_at_distance_zero(workdir):
+def test_neighbours_of_a_training_image_include_itself_at_distance_zero(colour_run):
     import keras
 
-    from tf_alexnet import report, rundir
-    from tf_alexnet.config import DataConfig
-    from tf_alexnet.data import make_dataset
+    from tf_alexnet.config import EvalDataConfig, SourceConfig
+    from tf_alexnet.data.pipeline import eval_dataset
+    from tf_alexnet.report import analysis
+    from tf_alexnet.workdir.checkpoints import restore_model
 
-    model, info, _ = rundir.restore_model(str(workdir))
-    config = DataConfig(source="synthetic:shapes", synthetic_examples=64, image_size=67,
-                        batch_size=16)
-    images, _ = next(iter(make_dataset(config, "train", False,
-                                       preprocessing=info.preprocessing)))
+    model, info, _ = restore_model(str(colour_run["run"]))
+    source = SourceConfig(source=f"folder:{colour_run['data']}", validation_fraction=0.2)
+    evaluation = EvalDataConfig(batch_size=16)
+    ds, _ = eval_dataset(source, evaluation, "train", info.preprocessing)
+    images, _ = next(iter(ds))
     fc7 = keras.Model(model.inputs, model.get_layer("fc7").output)
     queries = fc7(images[:3], training=False).numpy()
-    distances, found, indices = report.training_neighbours(model, info, config, queries, 6, 0)
+    distances, found, indices = analysis.training_neighbours(model, info, source, evaluation,
+                                                             queries, 6, 0)
     assert (indices[:, 0] == [0, 1, 2]).all()
     np.testing.assert_allclose(distances[:, 0], 0, atol=1e-3)
     assert (distances[:, 1] > 0).all()  # the others are other images
-    # The learning rate the curves read dropped at the step boundary.
-    curves = report.read_curves(str(workdir))
-    rates = [v for _, v in curves["train/learning_rate"]]
-    assert rates[0] > rates[-1]
+    # The learning rate the curves read dropped at the step boundary (step 90).
+    curves = analysis.read_curves(str(colour_run["run"]))
+    rates = dict(curves["train/learning_rate"])
+    assert rates[80] == pytest.approx(0.01) and rates[90] == pytest.approx(0.001)

@@ -40,17 +40,20 @@ _API = {
     "train_dataset": "tf_alexnet.data.pipeline",
     "eval_dataset": "tf_alexnet.data.pipeline",
     "DataInfo": "tf_alexnet.data.pipeline",
-    "prepare": "tf_alexnet.data.shards",
+    "prepare_shards": "tf_alexnet.data.shards",
     "PaperSGD": "tf_alexnet.train.optim",
-    "train": "tf_alexnet.train.trainer",
-    "evaluate": "tf_alexnet.evaluate.scoring",
+    "train_model": "tf_alexnet.train.trainer",
+    "evaluate_model": "tf_alexnet.evaluate.scoring",
     "RunInfo": "tf_alexnet.workdir.info",
     "restore_model": "tf_alexnet.workdir.checkpoints",
     "export_saved_model": "tf_alexnet.export.savedmodel",
     "export_tflite": "tf_alexnet.export.tflite",
     "load_export": "tf_alexnet.export.loading",
 }
-_RENAMED = {"load_export": "load"}
+# Names that would be those of subpackages or commands (tf_alexnet.train is the train
+# command's package) are exported under another.
+_RENAMED = {"load_export": "load", "train_model": "train", "evaluate_model": "evaluate",
+            "prepare_shards": "prepare"}
 
 
 def __getattr__(name):

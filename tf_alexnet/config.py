@@ -111,7 +111,7 @@ class TrainConfig:
     """Everything `python -m tf_alexnet.train` does."""
     source: SourceConfig = nested(SourceConfig)
     augment: AugmentConfig = nested(AugmentConfig)
-    evaluation: EvalDataConfig = nested(EvalDataConfig)
+    evaluation: EvalDataConfig = nested(EvalDataConfig, batch_size=128)  # as --batch_size
     workdir: str = setting("runs/alexnet", "Directory for checkpoints, TensorBoard logs "
                            "(train/, eval/), the resolved flags and the model's metadata. "
                            "Rerunning with the same workdir resumes.")

@@ -13,7 +13,7 @@ import dataclasses
 
 from absl import flags
 
-from tf_alexnet.settings import flag_name
+from tf_alexnet.settings import flag_name, nested_class
 
 FLAGS = flags.FLAGS
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
@@ -23,8 +23,7 @@ _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFI
 def _fields(config_class):
     """(field, nested config class or None) of a config class, in declaration order."""
     for field in dataclasses.fields(config_class):
-        factory = field.default_factory
-        yield field, factory if dataclasses.is_dataclass(factory) else None
+        yield field, nested_class(field)
 
 
 def flag_fields(config_class, exclude=()):
@@ -83,4 +82,3 @@ def resolved_flagfile(config_class, flag_values=FLAGS):
             flag = flag_values[name]
             lines.append(flag.serialize() if flag.value is not None else f"# --{name} unset")
     return "\n".join(lines) + "\n"
-

@@ -6,6 +6,7 @@ declare. Plain Python: no TensorFlow is loaded while flags are parsed.
 """
 
 import dataclasses
+import functools
 import math
 
 
@@ -21,9 +22,16 @@ def setting(default, help, choices=None, within=None, flag=None, aliases=(), ite
         aliases=tuple(aliases), item=item))
 
 
-def nested(config_class):
-    """A field holding another config (its fields are flags of the same command)."""
-    return dataclasses.field(default_factory=config_class)
+def nested(config_class, **defaults):
+    """A field holding another config (its fields are flags of the same command), with
+    `defaults` for some of its fields."""
+    return dataclasses.field(default_factory=functools.partial(config_class, **defaults))
+
+
+def nested_class(field):
+    """The config class a `nested()` field holds, or None."""
+    factory = getattr(field.default_factory, "func", field.default_factory)
+    return factory if dataclasses.is_dataclass(factory) else None
 
 
 def flag_name(field):

@@ -148,4 +148,3 @@ def explain_failure(source, splits, error, size=None):
                     return (f"{shard}: record {read + 1} cannot be read ({describe(e)}) "
                             "(--on_bad_image=fail).")
     return None
-

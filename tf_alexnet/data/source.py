@@ -35,14 +35,6 @@ class Source:
 
 
 def parse_spec(spec):
-    kind, sep, arg = spec.partition(":")
-    if not sep or kind not in ("tfds", "folder", "tfrecord", "synthetic"):
-        raise DataError(f"Unknown data source {spec!r}: use tfds:NAME, folder:PATH, "
-                        "tfrecord:DIR, synthetic:shapes or synthetic:random.")
-    return kind, arg
-
-
-def parse_spec(spec):
     """(kind, argument) of a source spec such as "folder:/data/photos"."""
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in KINDS:

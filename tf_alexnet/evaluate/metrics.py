@@ -11,7 +11,7 @@ def label_map(data_classes, model_classes):
     unknown = [name for name in data_classes if name not in index]
     if unknown:
         raise DataError(f"{len(unknown)} class(es) of the data are unknown to the model: "
-                         f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''}.")
+                        f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''}.")
     return np.array([index[name] for name in data_classes], np.int32)
 
 

@@ -56,17 +56,17 @@ def _write_version(out, model, info, checkpoint, version, model_name):
 def export_saved_model(workdir, export_dir, version=0, checkpoint=None, overwrite=False,
                        model_name=None):
     """Writes the SavedModel version of a workdir's checkpoint; returns its directory."""
+    versions = serving_versions(export_dir)
+    version = version or (versions[-1] + 1 if versions else 1)
+    target = os.path.join(export_dir, str(version))
+    if os.path.exists(target) and not overwrite:  # before any work
+        raise ExportError(f"{target} exists; pass --overwrite to replace it or choose "
+                          "another --version.")
     model, info, ckpt = restore_model(workdir, checkpoint)
     if info.grouping == "fused":
         # Keras runs Conv2D(groups=2) as an XLA must-compile function, which TF Serving
         # refuses without --xla_cpu_compilation_enabled: export the towers, same numbers.
         model = convert_grouping(model, info.spec, "fused", "towers")
-    versions = serving_versions(export_dir)
-    version = version or (versions[-1] + 1 if versions else 1)
-    target = os.path.join(export_dir, str(version))
-    if os.path.exists(target) and not overwrite:
-        raise ExportError(f"{target} exists; pass --overwrite to replace it or choose "
-                          "another --version.")
     os.makedirs(export_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
     try:

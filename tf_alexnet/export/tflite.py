@@ -122,8 +122,8 @@ def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
               else None)
     written = []
     for q in quantizations:
-        model = tflite.convert(version_dir, q, images)
-        flex = [op for op in tflite.op_names(model) if op.lower().startswith("flex")]
+        model = convert(version_dir, q, images)
+        flex = [op for op in op_names(model) if op.lower().startswith("flex")]
         if flex:
             raise ExportError(f"TFLite {q} needs Flex ops {flex}; not exported.")
         path = os.path.join(base, f"{version}_{q}.tflite")
@@ -134,4 +134,3 @@ def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
                            extra_dir=os.path.join(version, "assets.extra")), f, indent=2)
         written.append(path)
     return written
-

@@ -41,10 +41,11 @@ def plot_top5(scored, names, path, count=8):
         axes[0, i].imshow(np.clip(scored.images[i] / 255.0, 0, 1))
         axes[0, i].set_title(names[scored.labels[i]], fontsize=8)
         axes[0, i].axis("off")
-        top = np.argsort(-scored.probabilities[i])[:5]
+        top = np.argsort(-scored.probabilities[i])[:5]  # fewer with fewer classes
         colours = ["tab:red" if t == scored.labels[i] else "tab:blue" for t in top]
-        axes[1, i].barh(range(5)[::-1], scored.probabilities[i][top], color=colours)
-        axes[1, i].set_yticks(range(5)[::-1], [names[t] for t in top], fontsize=7)
+        rows = range(len(top))[::-1]
+        axes[1, i].barh(rows, scored.probabilities[i][top], color=colours)
+        axes[1, i].set_yticks(rows, [names[t] for t in top], fontsize=7)
         axes[1, i].set_xlim(0, 1)
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -49,7 +49,7 @@ def make_report(config):
     report = dict(
         workdir=config.workdir, checkpoint=checkpoint, split=config.split,
         filters={name: int(k.shape[-1]) for name, k in towers.items()},
-        colourfulness={name: colourfulness(k) for name, k in towers.items()},
+        colourfulness={name: analysis.colourfulness(k) for name, k in towers.items()},
         top1_error=float(np.mean(predicted != scored.labels)), num_images=len(predicted),
         neighbour_distances=distances.tolist(), confusion=matrix.tolist(),
         most_confused=analysis.confused_pairs(matrix, names),

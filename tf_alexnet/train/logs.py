@@ -64,3 +64,8 @@ class Summaries:
     def flush(self):
         for writer in self.writers.values():
             writer.flush()
+
+    def close(self):
+        """Flushes and closes the event files (a library caller's process goes on)."""
+        for writer in self.writers.values():
+            writer.close()

@@ -11,6 +11,7 @@ import glob
 import logging
 import math
 import os
+import re
 import shutil
 import signal
 import time
@@ -90,7 +91,14 @@ class TrainLoop:
         self.timed = None          # (step, time) after the first call, which compiles
 
     def run_to_end(self):
-        """Trains to the end (or to a stop signal); returns the metrics dict."""
+        """Trains to the end (or to a stop signal); returns the metrics dict. The event
+        files are closed however it ends."""
+        try:
+            return self._run()
+        finally:
+            self.summaries.close()
+
+    def _run(self):
         metrics, step, total = {}, self.start, self.schedule.total_steps
         while step < total:
             boundary = self.schedule.next_boundary(step)
@@ -114,7 +122,6 @@ class TrainLoop:
                 self.save(step)
             elif self.schedule.saves(step):
                 self.save(step)
-        self.summaries.flush()
         if self.validation and not metrics:  # resumed at the end
             metrics = self.validation.score()
         return dict(metrics, step=step, **self.speed(step))
@@ -188,10 +195,10 @@ class TrainLoop:
 
 
 def save_failure(error):
-    """The cause of a failed checkpoint write: TensorFlow's message names the file and the
-    OS error ("No space left on device") in its text, after boilerplate lines."""
-    text = getattr(error, "message", None) or str(error)
-    for line in text.splitlines():
-        if "No space left" in line or "Read-only" in line or "Permission denied" in line:
-            return line.strip()[:300]
-    return f"{type(error).__name__}: {describe(error)}"
+    """The cause of a failed checkpoint write, from TensorFlow's message: the file and the
+    OS error ("...ckpt-N_temp/part-...; No space left on device"), without the op's
+    boilerplate ({{function_node ...}}, [Op:SaveV2])."""
+    text = re.sub(r"\{\{[^}]*\}\}|\[Op:\w+\]", "", getattr(error, "message", None)
+                  or str(error))
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return next((line for line in lines if ";" in line), None) or describe(error)
