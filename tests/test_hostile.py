@@ -15,6 +15,9 @@ import pytest
 
 from helpers import TINY_FLAGS, colour_classes, last_json, run_cli, run_module, write_image
 
+# One worker holds the shared colour run and its export (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("colour_run")
+
 
 def last_line(result):
     lines = result.stderr.strip().splitlines()

@@ -9,6 +9,8 @@ import tensorflow as tf
 from helpers import last_json, run_cli
 
 pytest.importorskip("matplotlib")
+# One worker holds the shared colour run (tests/conftest.py).
+pytestmark = pytest.mark.xdist_group("colour_run")
 
 
 def test_report_figures_and_their_content(colour_run, tmp_path):

@@ -187,6 +187,7 @@ def ten_crop_reference(run, paths):
     return dict(loss=float(np.mean(losses)), top1_error=wrong / len(paths))
 
 
+@pytest.mark.xdist_group("colour_run")
 def test_evaluate_matches_labels_by_class_name(colour_run, tmp_path):
     run = colour_run["run"]
     subset = colour_classes(tmp_path / "subset", ["blue", "red"], per_class=8)
