@@ -9,8 +9,8 @@ import pytest
 
 from helpers import COMMANDS
 from tf_alexnet import flags as flags_lib
-from tf_alexnet.config import (AugmentConfig, EvalDataConfig, ExportConfig, SourceConfig,
-                               TrainConfig)
+from tf_alexnet.config import (AugmentConfig, BenchConfig, EvalDataConfig, ExportConfig,
+                               SourceConfig, TrainConfig)
 
 SOURCE = {"data", "seed", "validation_fraction", "on_bad_image", "tfds_data_dir",
           "tfds_manual_dir", "synthetic_examples", "max_megapixels"}
@@ -58,7 +58,9 @@ def test_generated_flags_keep_their_names_and_have_help(command):
 def test_defaults_are_the_fields_and_per_command():
     train, evaluate, bench = (command_flags(c) for c in ("train", "evaluate", "bench"))
     assert train["batch_size"].default == 128 and evaluate["batch_size"].default == 64
-    assert bench["batch_size"].default == 64
+    assert bench["batch_size"].default == 64 == BenchConfig().augment.batch_size
+    bench(["bench"])
+    assert flags_lib.read(BenchConfig, bench) == BenchConfig()
     assert train["workdir"].default == "runs/alexnet" and train["step_epochs"].default == [
         "25.0", "51.0", "79.0"]
     assert train["lrn"].parser.enum_values == ["paper", "cuda_convnet", "caffe"]

@@ -252,11 +252,17 @@ def test_multi_worker_two_processes_only_chief_writes(tmp_path):
     assert not worker.exists() or not any(worker.rglob("*")), list(worker.rglob("*"))
 
 
+def recipe(workdir, *flags):
+    """A recipe as its users run it: the train command in a fresh process."""
+    result = run_module("train", *flags, f"--workdir={workdir}", timeout=3000)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.slow
 def test_quickstart_recipe_reaches_90_percent(tmp_path):
     start = time.time()
-    result, _ = train(tmp_path, "--flagfile=configs/quickstart.flags",
-                      f"--workdir={tmp_path}", timeout=900)
+    result = recipe(tmp_path, "--flagfile=configs/quickstart.flags")
     assert result["top1_error"] <= 0.10
     assert time.time() - start < 300
 
@@ -268,26 +274,25 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
     shared_data("cifar10", "train")
     # The shipped recipe cut to 2 of its 44 epochs (cosine over 2, warm-up 0.2): measured
     # 2026-11-23 on 2 cores, 51.1% validation accuracy (chance 10%) at 1,089 images/s, 95 s.
-    result, _ = train(tmp_path, "--flagfile=configs/cifar10.flags", f"--workdir={tmp_path}",
-                      "--epochs=2", "--warmup_epochs=0.2", timeout=1800)
+    result = recipe(tmp_path, "--flagfile=configs/cifar10.flags", "--epochs=2",
+                    "--warmup_epochs=0.2")
     assert result["step"] == 2 * 702  # 2 epochs of the 44,986 training photos, batch 64
     assert result["top1_error"] <= 0.56
     # The full recipe is 44 x 702 steps of 64 photos (1.98M) plus 44 evaluations: at 850
     # images/s or more it fits in its 40 minutes (configs/cifar10.flags).
     assert result["images_per_sec"] >= 850
     # int8 TFLite agrees with float32 on real photos (the validation split).
-    from tf_alexnet import loading
-    from tf_alexnet.config import DataConfig
-    from tf_alexnet.data import make_dataset
+    from tf_alexnet.config import EvalDataConfig, SourceConfig
+    from tf_alexnet.data.pipeline import eval_dataset
+    from tf_alexnet.export.loading import load
 
-    export = run_module("export", f"--workdir={tmp_path}", f"--export_dir={tmp_path}/m",
-                        "--tflite=float32,int8")
+    export = run_cli("export", f"--workdir={tmp_path}", f"--export_dir={tmp_path}/m",
+                     "--tflite=float32,int8")
     assert export.returncode == 0, export.stderr[-2000:]
-    f32, i8 = (loading.load(str(tmp_path / "m" / f"1_{q}.tflite")) for q in ("float32", "int8"))
-    config = DataConfig(source=f"folder:{shared_data('cifar10', 'train')}", image_size=67,
-                        batch_size=100)
-    images = np.concatenate([x.numpy() for x, _ in make_dataset(
-        config, "validation", False, preprocessing=f32.info.preprocessing).take(3)])
+    f32, i8 = (load(str(tmp_path / "m" / f"1_{q}.tflite")) for q in ("float32", "int8"))
+    ds, _ = eval_dataset(SourceConfig(source=f"folder:{shared_data('cifar10', 'train')}"),
+                         EvalDataConfig(batch_size=100), "validation", f32.info.preprocessing)
+    images = np.concatenate([x.numpy() for x, _ in ds.take(3)])
     agree = np.mean(f32.predict_preprocessed(images).argmax(1)
                     == i8.predict_preprocessed(images).argmax(1))
     assert agree >= 0.95, agree

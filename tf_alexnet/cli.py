@@ -10,7 +10,7 @@ under absl as `python -m`, and tests call the same two functions in-process.
 import os
 import sys
 
-from absl import app
+from absl import app, logging
 
 from tf_alexnet import flags as flags_lib
 from tf_alexnet.errors import describe
@@ -34,8 +34,15 @@ def run(command, body, explain=None):
         sys.exit(f"{command}: {line}")
 
 
-def config(command, config_class, flag_values, **given):
-    """The command's validated config from its flags; a bad value ends with one line."""
+def config(command, config_class, flag_values, argv=None, quiet=False, **given):
+    """The command's validated config from its flags; a bad value ends with one line.
+
+    argv: the positional arguments, refused when given (a command taking none). quiet:
+    absl's log at WARNING (the commands that print their own results)."""
+    if argv is not None:
+        no_arguments(argv)
+    if quiet:
+        logging.set_verbosity(logging.WARNING)
     try:
         return flags_lib.read(config_class, flag_values, **given)
     except ValueError as e:

@@ -145,8 +145,7 @@ class TrainConfig:
     lr_schedule: str = setting("plateau", "plateau: divide by 1/lr_factor when validation "
                                "top-1 error stops improving (paper); step: at --step_epochs; "
                                "cosine.", LR_SCHEDULES)
-    lr_factor: float = setting(0.1, "Learning-rate multiplier per reduction.",
-                               within="(0, 1]")
+    lr_factor: float = setting(0.1, "Learning-rate multiplier per reduction.", within="(0, 1]")
     plateau_patience: int = setting(1, "Evaluations without improvement before a plateau "
                                     "reduction.", within="[1, )")
     plateau_max_reductions: int = setting(3, "Most plateau reductions (paper: 3).",
@@ -285,7 +284,7 @@ class BenchConfig:
     """`python -m tf_alexnet.bench`: what to measure and for how long."""
     command: str = ""
     source: SourceConfig = nested(SourceConfig)
-    augment: AugmentConfig = nested(AugmentConfig)
+    augment: AugmentConfig = nested(AugmentConfig, batch_size=64)
     steps: int = setting(8, "Timed steps per measurement (after warm-up steps).",
                          within="[1, )")
     warmup: int = setting(2, "Untimed steps before timing (tracing, XLA compilation).",

@@ -1,6 +1,6 @@
 """The command-line flags, generated from the config fields, and their reading into configs.
 
-`define(Config, flag_values, exclude, **defaults)` defines one flag per `setting()` field of
+`define(Config, flag_values, exclude)` defines one flag per `setting()` field of
 the config and of the configs it nests (a flag shared by two nested configs, such as
 `--batch_size`, is defined once and read into both); `read(Config, flag_values)` builds the
 validated config. This is the only module that reads flags. Each command passes its own
@@ -26,23 +26,26 @@ def _fields(config_class):
         yield field, nested_class(field)
 
 
-def flag_fields(config_class, exclude=()):
-    """{flag name: field} of the flags of `config_class` and the configs it nests (the first
-    field of a name wins: its default and help text)."""
+def flag_fields(config_class, exclude=(), defaults=None):
+    """{flag name: (field, default)} of the flags of `config_class` and of the configs it
+    nests, with the defaults a `nested(Config, name=value)` field gives (the first field of
+    a name wins: its default and help text)."""
     out = {}
     for field, inner in _fields(config_class):
         if inner:
-            out.update({k: v for k, v in flag_fields(inner, exclude).items() if k not in out})
+            given = getattr(field.default_factory, "keywords", {})
+            for name, value in flag_fields(inner, exclude, given).items():
+                out.setdefault(name, value)
         elif flag_name(field) and flag_name(field) not in exclude:
-            out.setdefault(flag_name(field), field)
+            default = (defaults or {}).get(field.name, field.default)
+            out.setdefault(flag_name(field), (field, default))
     return out
 
 
-def define(config_class, flag_values=FLAGS, exclude=(), **defaults):
-    """Defines the flags of `config_class` (defaults: the fields', or `defaults[name]`)."""
-    for name, field in flag_fields(config_class, exclude).items():
+def define(config_class, flag_values=FLAGS, exclude=()):
+    """Defines the flags of `config_class`, but not those named in `exclude`."""
+    for name, (field, default) in flag_fields(config_class, exclude).items():
         meta = field.metadata
-        default = defaults.get(name, field.default)
         kwargs = dict(flag_values=flag_values, module_name="tf_alexnet.flags")
         if isinstance(default, tuple):
             flags.DEFINE_list(name, [str(v) for v in default], meta["help"], **kwargs)
@@ -60,12 +63,14 @@ def read(config_class, flag_values=FLAGS, **given):
     return _build(config_class, flag_values, given).validate()
 
 
-def _build(config_class, flag_values, given):
-    values = {}
+def _build(config_class, flag_values, given, defaults=None):
+    """`config_class` from `defaults` (a nested field's), then the flags, then `given`."""
+    values = dict(defaults or {})
     for field, inner in _fields(config_class):
         name = flag_name(field)
         if inner:
-            values[field.name] = _build(inner, flag_values, {})
+            values[field.name] = _build(inner, flag_values, {},
+                                        getattr(field.default_factory, "keywords", {}))
         elif name and name in flag_values:
             value = flag_values[name].value
             if isinstance(field.default, tuple):

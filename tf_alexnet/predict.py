@@ -13,7 +13,7 @@ import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 import json
 import sys
 
-from absl import app, logging
+from absl import app
 import numpy as np
 
 from tf_alexnet import cli, flags as flags_lib
@@ -29,8 +29,8 @@ def define_flags(flag_values):
 def main(argv, flag_values):
     if not argv[1:]:
         raise app.UsageError("Give one or more image files (or folders) after the flags.")
-    logging.set_verbosity(logging.WARNING)
-    config = cli.config("predict", PredictConfig, flag_values, images=tuple(argv[1:]))
+    config = cli.config("predict", PredictConfig, flag_values, quiet=True,
+                        images=tuple(argv[1:]))
     if config.rest_body:  # no model needed: the request body for TF Serving's REST API
         try:
             encoded = [open(path, "rb").read() for path in image_paths(config.images)]

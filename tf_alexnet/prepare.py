@@ -22,8 +22,7 @@ def define_flags(flag_values):
 
 
 def main(argv, flag_values):
-    cli.no_arguments(argv)
-    config = cli.config("prepare", PrepareConfig, flag_values)
+    config = cli.config("prepare", PrepareConfig, flag_values, argv)
     splits = config.splits or shards.default_splits(config.source)
     stats = cli.run("prepare", lambda: shards.prepare(config),
                     lambda e: pipeline.explain_failure(config.source, splits, e,

@@ -24,7 +24,7 @@ EXCLUDE = ("num_classes",)
 
 
 def define_flags(flag_values):
-    flags_lib.define(BenchConfig, flag_values, EXCLUDE, batch_size=64)
+    flags_lib.define(BenchConfig, flag_values, EXCLUDE)
 
 
 def main(argv, flag_values):

@@ -11,8 +11,6 @@ import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import json
 
-from absl import logging
-
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.config import EvalConfig
 from tf_alexnet.data.pipeline import explain_failure
@@ -26,9 +24,7 @@ def define_flags(flag_values):
 
 
 def main(argv, flag_values):
-    cli.no_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    config = cli.config("evaluate", EvalConfig, flag_values)
+    config = cli.config("evaluate", EvalConfig, flag_values, argv, quiet=True)
     result = cli.run("evaluate", lambda: evaluate(config),
                      lambda e: explain_failure(config.source, (config.split,), e))
     if config.json:

@@ -10,8 +10,6 @@ The layout is described in tf_alexnet/export/savedmodel.py and export/README.md.
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
-from absl import logging
-
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.config import ExportConfig
 from tf_alexnet.export.exporter import export
@@ -22,9 +20,7 @@ def define_flags(flag_values):
 
 
 def main(argv, flag_values):
-    cli.no_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    config = cli.config("export", ExportConfig, flag_values)
+    config = cli.config("export", ExportConfig, flag_values, argv, quiet=True)
     cli.run("export", lambda: export(config))
 
 

@@ -6,8 +6,6 @@ import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 import json
 import os
 
-from absl import logging
-
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.config import ReportConfig
 from tf_alexnet.report.report import make_report
@@ -20,9 +18,7 @@ def define_flags(flag_values):
 
 
 def main(argv, flag_values):
-    cli.no_arguments(argv)
-    logging.set_verbosity(logging.WARNING)
-    config = cli.config("report", ReportConfig, flag_values)
+    config = cli.config("report", ReportConfig, flag_values, argv, quiet=True)
     report = cli.run("report", lambda: make_report(config))
     print(json.dumps({k: report[k] for k in ("filters", "colourfulness", "top1_error",
                                              "num_images")}))

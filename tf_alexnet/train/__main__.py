@@ -19,8 +19,7 @@ def define_flags(flag_values):
 
 
 def main(argv, flag_values):
-    cli.no_arguments(argv)
-    config = cli.config("train", TrainConfig, flag_values)
+    config = cli.config("train", TrainConfig, flag_values, argv)
     set_xla_environment(config)
     # Imported after the line above, not at the top: XLA reads its environment when
     # TensorFlow starts, and nothing above imports TensorFlow.

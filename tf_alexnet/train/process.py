@@ -3,10 +3,13 @@ can be called as a library): signal handlers, the precision policy, op determini
 
 import contextlib
 import logging
+import random
 import signal
 
 import keras
+import numpy as np
 import tensorflow as tf
+from tensorflow.python.eager import context
 from tensorflow.python.framework import config as tf_config
 
 
@@ -14,8 +17,9 @@ from tensorflow.python.framework import config as tf_config
 def process_settings(config):
     """Sets the run's process-wide settings; yields {"signal": None or the one received}.
 
-    SIGINT/SIGTERM handlers (save a checkpoint after this step), the precision policy and
-    op determinism are restored on exit, so that `train` can be called as a library."""
+    SIGINT/SIGTERM handlers (save a checkpoint after this step), the precision policy, op
+    determinism and the global random seeds (--deterministic sets them) are restored on
+    exit, so that `train` can be called as a library."""
     stop = {"signal": None}
 
     def handler(signum, frame):
@@ -26,6 +30,7 @@ def process_settings(config):
     handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     policy = keras.mixed_precision.global_policy()
     determinism = tf_config.is_op_determinism_enabled()
+    seeds = random.getstate(), np.random.get_state(), context.global_seed()
     if config.deterministic:
         keras.utils.set_random_seed(config.source.seed)
         tf.config.experimental.enable_op_determinism()
@@ -36,5 +41,8 @@ def process_settings(config):
         keras.mixed_precision.set_global_policy(policy)
         if not determinism:
             tf_config.disable_op_determinism()
+        random.setstate(seeds[0])
+        np.random.set_state(seeds[1])
+        tf.random.set_seed(seeds[2])
         for sig, previous in handlers.items():
             signal.signal(sig, previous)
