@@ -97,3 +97,33 @@ def test_bad_arguments_are_clear():
         build_alexnet(grouping="split")
     with pytest.raises(ValueError, match="needs grouping='towers'"):
         build_alexnet(**TINY, grouping="fused", tower_devices=("/CPU:0", "/CPU:1"))
+
+
+def test_lrn_across_groups_is_the_same_function_in_every_layout(tmp_path):
+    """Caffe's bvlc_alexnet normalizes across all channels: the towers (each keeping its
+    half of an LRN over both towers' maps) and the fused model (one LRN) agree, the towers
+    differ from per-tower LRN, and the .keras file keeps it."""
+    import dataclasses
+
+    import keras
+
+    from tf_alexnet.model.alexnet import build_from_spec
+
+    spec = dataclasses.replace(AlexNetSpec.create(**TINY, lrn="caffe"), lrn_across_groups=True)
+    towers = build_from_spec(spec, "towers", None, seed=3)
+    for layer in towers.layers:  # large activations: the LRN window matters
+        if layer.weights:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel * 20, bias])
+    fused = convert_grouping(towers, spec, "towers", "fused")
+    per_tower = convert_grouping(towers, dataclasses.replace(spec, lrn_across_groups=False),
+                                 "towers", "towers")
+    x = random_images(2, 67)
+    want = fused(x, training=False).numpy()
+    np.testing.assert_allclose(towers(x, training=False).numpy(), want, rtol=1e-4,
+                               atol=1e-5 * np.abs(want).max())
+    assert np.abs(per_tower(x, training=False).numpy() - want).max() > 1e-3 * np.abs(want).max()
+    towers.save(tmp_path / "m.keras")
+    again = keras.models.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(again(x, training=False).numpy(),
+                                  towers(x, training=False).numpy())

@@ -324,3 +324,20 @@ class ReportConfig:
         self.evaluation.validate()
         return check(self, [(bool(self.workdir), "--workdir is required"),
                             (bool(self.output), "--output is required")])
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportConfig:
+    """`python -m tf_alexnet.import_weights`: Caffe's bvlc_alexnet as a workdir."""
+    caffemodel: str = setting("", "Caffe's weights (bvlc_alexnet.caffemodel, either layer "
+                              "format).")
+    npy: str = setting("", "caffe-tensorflow's bvlc_alexnet.npy instead of --caffemodel.")
+    mean_file: str = setting("", "Caffe's mean image (imagenet_mean.binaryproto); empty: "
+                             "bvlc_alexnet's mean pixel B 104.007, G 116.669, R 122.679.")
+    workdir: str = setting("runs/bvlc_alexnet", "Directory to write (model.json, stats.json, "
+                           "checkpoints/ckpt-0).")
+
+    def validate(self):
+        return check(self, [(bool(self.caffemodel) != bool(self.npy),
+                             "Give one of --caffemodel or --npy."),
+                            (bool(self.workdir), "--workdir is required")])

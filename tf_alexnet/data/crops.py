@@ -38,7 +38,7 @@ def make_eval_preprocess(preprocessing, crops="center", max_pixels=DEFAULT_MAX_P
     mean = mean_tensor(preprocessing.stats, preprocessing.mean, size)
 
     def preprocess(x):
-        image = to_square(x, size, max_pixels)
+        image = to_square(x, size, max_pixels, preprocessing.resize_mode == "squash")
         if mean is not None:
             image -= mean
         if crops == "ten":

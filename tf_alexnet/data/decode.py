@@ -52,8 +52,12 @@ def center_square(image):
     return image[top:top + side, left:left + side]
 
 
-def _resize_square(image, size):
-    """Center square of `image`, resized to size x size float32 (no-op when already so)."""
+def _resize_square(image, size, squash=False):
+    """Center square of `image`, resized to size x size float32 (no-op when already so);
+    with `squash`, the whole image resized to size x size, aspect ratio not kept, bilinear
+    without antialiasing (Caffe's convert_imageset: OpenCV's INTER_LINEAR)."""
+    if squash:
+        return tf.image.resize(tf.cast(image, tf.float32), [size, size], antialias=False)
     square = center_square(image)
     return tf.cond(
         tf.shape(square)[0] == size,
@@ -97,9 +101,10 @@ def image_pixels(encoded):
                     (kind(MAGIC["bmp"]), bmp)], default=lambda: tf.constant(0, tf.int64))
 
 
-def decode_square(encoded, size, max_pixels=DEFAULT_MAX_PIXELS):
-    """Encoded image -> float32 [size, size, 3]: shorter side to `size`, central square.
-    An image of more than `max_pixels` (from its header) fails like a corrupt one."""
+def decode_square(encoded, size, max_pixels=DEFAULT_MAX_PIXELS, squash=False):
+    """Encoded image -> float32 [size, size, 3]: shorter side to `size`, central square (or
+    `squash`ed). An image of more than `max_pixels` (from its header) fails like a corrupt
+    one."""
     check = tf.debugging.assert_less_equal(
         image_pixels(encoded), tf.constant(int(max_pixels), tf.int64),
         message=f"image larger than {max_pixels / 1e6:g} megapixels (--max_megapixels)")
@@ -109,16 +114,18 @@ def decode_square(encoded, size, max_pixels=DEFAULT_MAX_PIXELS):
     def jpeg():
         shape = tf.image.extract_jpeg_shape(encoded)
         ratio = _jpeg_ratio(tf.minimum(shape[0], shape[1]), size)
+        if squash:  # Caffe resized the full-size pixels
+            ratio = tf.constant(0)
         branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r)
                     for r in (1, 2, 4, 8)]
-        return _resize_square(tf.switch_case(ratio, branches), size)
+        return _resize_square(tf.switch_case(ratio, branches), size, squash)
 
     return tf.cond(tf.io.is_jpeg(encoded), jpeg,
-                   lambda: _resize_square(decode_image(encoded), size))
+                   lambda: _resize_square(decode_image(encoded), size, squash))
 
 
-def to_square(image_or_encoded, size, max_pixels=DEFAULT_MAX_PIXELS):
+def to_square(image_or_encoded, size, max_pixels=DEFAULT_MAX_PIXELS, squash=False):
     """`decode_square` for strings; the same resize for already decoded images."""
     if image_or_encoded.dtype == tf.string:
-        return decode_square(image_or_encoded, size, max_pixels)
-    return _resize_square(image_or_encoded, size)
+        return decode_square(image_or_encoded, size, max_pixels, squash)
+    return _resize_square(image_or_encoded, size, squash)

@@ -85,3 +85,4 @@ class Preprocessing:
     resize: int = 256
     mean: str = "auto"             # auto | image | channel | none
     stats: Stats = Stats()
+    resize_mode: str = "shorter"   # shorter side to `resize` + center square | squash (Caffe)

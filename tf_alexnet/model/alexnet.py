@@ -17,7 +17,8 @@ Groupings (all compute the same function for the same weights, see `convert_grou
     prefer towers unless XLA is what you want.
   "none":   the same widths without groups (62,378,344 parameters instead of 60,965,224).
 
-LRN in the grouped models normalizes each half separately, as each GPU did in the paper.
+LRN in the grouped models normalizes each half separately, as each GPU did in the paper;
+a spec with `lrn_across_groups` (Caffe's bvlc_alexnet) normalizes across all channels.
 """
 
 import dataclasses
@@ -99,9 +100,9 @@ class _LayerFactory:
             return PlacedConv2D(filters, size, device=device, **kwargs)
         return keras.layers.Conv2D(filters, size, **kwargs)
 
-    def lrn(self, layer, groups=1, device=None):
+    def lrn(self, layer, groups=1, device=None, keep=None):
         return LocalResponseNormalization(**dataclasses.asdict(self.spec.lrn), groups=groups,
-                                          device=device, name=layer)
+                                          device=device, keep=keep, name=layer)
 
     def pool(self, layer, device=None):
         if self.placed:
@@ -109,21 +110,34 @@ class _LayerFactory:
         return keras.layers.MaxPooling2D(3, 2, name=layer)
 
 
+def _tower_lrn(make, name, towers, devices):
+    """LRN of each tower's maps: on its own half (the paper's GPUs), or, for a network that
+    normalizes across all channels (Caffe's bvlc_alexnet), on both towers' maps, each tower
+    keeping its half of the result."""
+    if not make.spec.lrn_across_groups:
+        return [make.lrn(name + h, device=d)(x) for h, d, x in zip("ab", devices, towers)]
+    both = keras.layers.Concatenate(name=name + "_in")(towers)
+    half = both.shape[-1] // 2
+    return [make.lrn(name + h, device=d, keep=keep)(both) for h, d, keep in
+            zip("ab", devices, ((0, half), (half, 2 * half)))]
+
+
 def _tower_features(make, inputs, devices):
     """conv1..pool5 as the paper's two columns; each half on its device (or none)."""
     f1, f2, f3, f4, f5 = (f // 2 for f in make.spec.filters)
-    towers = []
-    for half, device in zip("ab", devices or (None, None)):
-        x = make.conv("conv1" + half, f1, 11, 4, "valid", device=device)(inputs)
-        x = make.lrn("lrn1" + half, device=device)(x)
-        x = make.pool("pool1" + half, device)(x)
-        x = make.conv("conv2" + half, f2, 5, device=device)(x)
-        x = make.lrn("lrn2" + half, device=device)(x)
-        towers.append(make.pool("pool2" + half, device)(x))
+    devices = devices or (None, None)
+
+    def each(make_layer, xs):
+        return [make_layer(h, d)(x) for h, d, x in zip("ab", devices, xs)]
+
+    x = each(lambda h, d: make.conv("conv1" + h, f1, 11, 4, "valid", device=d), [inputs] * 2)
+    x = each(lambda h, d: make.pool("pool1" + h, d), _tower_lrn(make, "lrn1", x, devices))
+    x = each(lambda h, d: make.conv("conv2" + h, f2, 5, device=d), x)
+    towers = each(lambda h, d: make.pool("pool2" + h, d), _tower_lrn(make, "lrn2", x, devices))
     # conv3 is where the paper's two GPUs exchange maps: each half sees all of conv2.
     both = keras.layers.Concatenate(name="concat2")(towers)
     outs = []
-    for half, device in zip("ab", devices or (None, None)):
+    for half, device in zip("ab", devices):
         x = make.conv("conv3" + half, f3, 3, device=device)(both)
         x = make.conv("conv4" + half, f4, 3, device=device)(x)
         x = make.conv("conv5" + half, f5, 3, device=device)(x)
@@ -132,13 +146,15 @@ def _tower_features(make, inputs, devices):
 
 
 def _single_features(make, inputs, groups):
-    """conv1..pool5 as single layers; conv2/4/5 and the LRNs in `groups` groups."""
+    """conv1..pool5 as single layers; conv2/4/5 in `groups` groups, and the LRNs too unless
+    the network normalizes across all channels."""
     f1, f2, f3, f4, f5 = make.spec.filters
+    lrn_groups = 1 if make.spec.lrn_across_groups else groups
     x = make.conv("conv1", f1, 11, 4, "valid")(inputs)
-    x = make.lrn("lrn1", groups)(x)
+    x = make.lrn("lrn1", lrn_groups)(x)
     x = make.pool("pool1")(x)
     x = make.conv("conv2", f2, 5, groups=groups)(x)
-    x = make.lrn("lrn2", groups)(x)
+    x = make.lrn("lrn2", lrn_groups)(x)
     x = make.pool("pool2")(x)
     x = make.conv("conv3", f3, 3)(x)
     x = make.conv("conv4", f4, 3, groups=groups)(x)

@@ -78,10 +78,12 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
         The paper normalizes each GPU's half separately, so the fused two-group model uses
         groups=2 to compute exactly what the two towers compute.
       device: optional device for the op (see `_OnDevice`).
+      keep: (start, stop): output only these channels of the result (a tower's half of a
+        normalization across both towers' channels).
     """
 
     def __init__(self, depth_radius=None, bias=None, alpha=None, beta=None, preset="paper",
-                 groups=1, device=None, **kwargs):
+                 groups=1, device=None, keep=None, **kwargs):
         super().__init__(**kwargs)
         given = dict(depth_radius=depth_radius, bias=bias, alpha=alpha, beta=beta)
         params = dataclasses.replace(LRNParams.of(preset),
@@ -91,6 +93,7 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
         self.alpha = float(params.alpha)
         self.beta = float(params.beta)
         self.groups = int(groups)
+        self.keep = tuple(keep) if keep is not None else None
         self._init_device(device)
 
     def build(self, input_shape):
@@ -112,13 +115,18 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
                 out = lrn(x)
             else:
                 out = tf.concat([lrn(p) for p in tf.split(x, self.groups, axis=-1)], axis=-1)
+            if self.keep:
+                out = out[..., self.keep[0]:self.keep[1]]
             return tf.cast(out, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
+        if self.keep:
+            return tuple(input_shape[:-1]) + (self.keep[1] - self.keep[0],)
         return input_shape
 
     def get_config(self):
         config = keras.layers.Layer.get_config(self)
         config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
-                      beta=self.beta, preset="paper", groups=self.groups, device=self.device)
+                      beta=self.beta, preset="paper", groups=self.groups, device=self.device,
+                      keep=self.keep)
         return config

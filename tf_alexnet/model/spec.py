@@ -92,13 +92,16 @@ class AlexNetSpec:
     fc_units: int = 4096
     lrn: LRNParams = LRNParams()
     dropout: float = 0.5
+    # The paper normalizes each GPU's half on its own; Caffe's bvlc_alexnet across all
+    # 96 / 256 channels of conv1 / conv2.
+    lrn_across_groups: bool = False
 
     @classmethod
     def create(cls, num_classes=1000, image_size=227, width=1.0, fc_units=4096, lrn="paper",
-               dropout=0.5):
+               dropout=0.5, lrn_across_groups=False):
         """The spec of `build_alexnet`'s arguments (`width` scales the conv filters)."""
         return cls(int(num_classes), int(image_size), scaled_filters(width), int(fc_units),
-                   LRNParams.of(lrn), float(dropout))
+                   LRNParams.of(lrn), float(dropout), bool(lrn_across_groups))
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -106,4 +109,5 @@ class AlexNetSpec:
     @classmethod
     def from_json(cls, d):
         return cls(int(d["num_classes"]), int(d["image_size"]), tuple(d["filters"]),
-                   int(d["fc_units"]), LRNParams.of(d["lrn"]), float(d["dropout"]))
+                   int(d["fc_units"]), LRNParams.of(d["lrn"]), float(d["dropout"]),
+                   bool(d.get("lrn_across_groups", False)))  # absent before 0.2

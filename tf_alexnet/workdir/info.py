@@ -29,13 +29,14 @@ class RunInfo:
         p = self.preprocessing
         return dict(spec=self.spec.to_json(), grouping=self.grouping,
                     class_names=list(self.class_names), image_size=p.image_size,
-                    resize=p.resize, mean=p.mean, data=self.source)
+                    resize=p.resize, mean=p.mean, resize_mode=p.resize_mode, data=self.source)
 
     @classmethod
     def from_json(cls, d, stats):
         """Reads today's model.json and that of earlier versions (LRN as sorted pairs)."""
         return cls(AlexNetSpec.from_json(d["spec"]), d["grouping"], tuple(d["class_names"]),
-                   Preprocessing(int(d["image_size"]), int(d["resize"]), d["mean"], stats),
+                   Preprocessing(int(d["image_size"]), int(d["resize"]), d["mean"], stats,
+                                 d.get("resize_mode", "shorter")),  # absent before 0.2
                    d.get("data", ""))
 
     def save(self, directory, filename=MODEL_JSON, **extra):

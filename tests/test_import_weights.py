@@ -1,0 +1,220 @@
+"""Caffe's bvlc_alexnet imported, against an independent numpy implementation of Caffe's
+forward pass (BGR input, O x I x H x W kernels, groups, Caffe's LRN across channels, 3/2
+max pooling, fc6 over C x H x W). The test writes its own files: a width-scaled network of
+random weights at 99 pixels (pool5 is 2 x 2, so fc6's order matters), as a .caffemodel in
+both layer formats, as caffe-tensorflow's .npy, and a mean .binaryproto."""
+
+import pickle
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from helpers import last_json, run_cli, write_image
+from tf_alexnet.model import caffe_format
+
+pytestmark = pytest.mark.usefixtures("exact_float32")
+
+FILTERS, UNITS, CLASSES, SIZE = (12, 32, 48, 48, 32), 64, 10, 99
+MEAN_BGR = np.array([104.0, 117.0, 123.0])
+
+
+def caffe_blobs(seed=0):
+    """{layer: [W, b]} in Caffe's layout, random, of the width-scaled network."""
+    rng = np.random.default_rng(seed)
+    f1, f2, f3, f4, f5 = FILTERS
+    shapes = {"conv1": (f1, 3, 11, 11), "conv2": (f2, f1 // 2, 5, 5), "conv3": (f3, f2, 3, 3),
+              "conv4": (f4, f3 // 2, 3, 3), "conv5": (f5, f4 // 2, 3, 3),
+              "fc6": (UNITS, f5 * 2 * 2), "fc7": (UNITS, UNITS), "fc8": (CLASSES, UNITS)}
+    scale = {"conv1": 0.02}
+    return {name: [(rng.standard_normal(shape) * scale.get(name, 0.1)).astype(np.float32),
+                   (rng.standard_normal(shape[0]) * 0.1).astype(np.float32)]
+            for name, shape in shapes.items()}
+
+
+# ---- Caffe's forward pass in numpy (channels first, one image) ----
+
+def conv(x, w, b, stride, pad, groups):
+    x = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    out_channels, k = w.shape[0], w.shape[2]
+    size = (x.shape[1] - k) // stride + 1
+    cg, og = x.shape[0] // groups, out_channels // groups
+    out = np.empty((out_channels, size, size))
+    for g in range(groups):
+        xs = x[g * cg:(g + 1) * cg]
+        patches = np.stack([[xs[:, i:i + stride * size:stride, j:j + stride * size:stride]
+                             for j in range(k)] for i in range(k)])
+        out[g * og:(g + 1) * og] = np.einsum("ijcyx,ocij->oyx", patches,
+                                             w[g * og:(g + 1) * og])
+    return out + b[:, None, None]
+
+
+def caffe_lrn(a, n=5, k=1.0, alpha=1e-4, beta=0.75):
+    """Caffe's ACROSS_CHANNELS LRN: a / (k + alpha / n * sum of squares in the window)^beta."""
+    squares = np.pad(a ** 2, ((n // 2, n // 2), (0, 0), (0, 0)))
+    window = sum(squares[i:i + a.shape[0]] for i in range(n))
+    return a / (k + alpha / n * window) ** beta
+
+
+def max_pool(a):
+    size = (a.shape[1] - 3) // 2 + 1
+    out = np.empty((a.shape[0], size, size))
+    for y in range(size):
+        for x in range(size):
+            out[:, y, x] = a[:, 2 * y:2 * y + 3, 2 * x:2 * x + 3].max((1, 2))
+    return out
+
+
+def caffe_forward(blobs, bgr, flatten_chw=True):
+    """Logits of one BGR image [3, H, W] minus the mean, as Caffe computes them."""
+    relu = lambda v: np.maximum(v, 0)  # noqa: E731
+    x = max_pool(caffe_lrn(relu(conv(bgr, *blobs["conv1"], 4, 0, 1))))
+    x = max_pool(caffe_lrn(relu(conv(x, *blobs["conv2"], 1, 2, 2))))
+    x = relu(conv(x, *blobs["conv3"], 1, 1, 1))
+    x = relu(conv(x, *blobs["conv4"], 1, 1, 2))
+    x = max_pool(relu(conv(x, *blobs["conv5"], 1, 1, 2)))
+    x = x.ravel() if flatten_chw else x.transpose(1, 2, 0).ravel()
+    x = relu(blobs["fc6"][0] @ x + blobs["fc6"][1])
+    x = relu(blobs["fc7"][0] @ x + blobs["fc7"][1])
+    return blobs["fc8"][0] @ x + blobs["fc8"][1]
+
+
+def npy_of(blobs):
+    """What caffe-tensorflow writes: H x W x I x O kernels, fc6 reordered to H x W x C
+    inputs (its DataReshaper), other fc weights in x out."""
+    out = {}
+    for name, (w, b) in blobs.items():
+        if w.ndim == 4:
+            w = w.transpose(2, 3, 1, 0)
+        elif name == "fc6":
+            w = w.reshape(w.shape[0], FILTERS[-1], 2, 2).transpose(2, 3, 1, 0).reshape(-1, w.shape[0])
+        else:
+            w = w.T
+        out[name] = [w, b]
+    return out
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("caffe")
+    blobs = caffe_blobs()
+    (root / "net.caffemodel").write_bytes(caffe_format.write_net(blobs))
+    (root / "old.caffemodel").write_bytes(caffe_format.write_net(blobs, old_format=True))
+    np.save(root / "net.npy", np.array(npy_of(blobs), dtype=object), allow_pickle=True)
+    mean = caffe_format.BlobProto(num=1, channels=3, height=4, width=4)
+    mean.data.extend(np.repeat(MEAN_BGR, 16).tolist())  # a flat mean image, B G R planes
+    (root / "mean.binaryproto").write_bytes(mean.SerializeToString())
+    return root, blobs
+
+
+def imported_logits(workdir, images_rgb):
+    from tf_alexnet.workdir.checkpoints import restore_model
+
+    model, info, _ = restore_model(str(workdir))
+    return model(images_rgb, training=False).numpy().astype(np.float64), info
+
+
+def test_imported_model_computes_caffes_forward_pass(files, tmp_path):
+    root, blobs = files
+    result = last_json(run_cli("import_weights", f"--caffemodel={root / 'net.caffemodel'}",
+                               f"--mean_file={root / 'mean.binaryproto'}",
+                               f"--workdir={tmp_path / 'w'}"))
+    assert result["filters"] == list(FILTERS) and result["image_size"] == SIZE
+    rgb = np.random.default_rng(1).uniform(0, 255, (3, SIZE, SIZE, 3))
+    got, info = imported_logits(tmp_path / "w", (rgb - MEAN_BGR[::-1]).astype(np.float32))
+    assert info.spec.lrn_across_groups and info.spec.lrn.bias == 1.0
+    assert info.preprocessing.resize_mode == "squash" and info.preprocessing.mean == "image"
+    np.testing.assert_allclose(info.preprocessing.stats.mean_image[0, 0], MEAN_BGR[::-1])
+    bgr = (rgb[..., ::-1] - MEAN_BGR).transpose(0, 3, 1, 2)  # Caffe's input
+    want = np.stack([caffe_forward(blobs, x) for x in bgr])
+    assert np.abs(want).max() > 0.1
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    # Each convention matters: RGB fed as Caffe's BGR, or fc6's inputs read channels last,
+    # is another function by far more than the tolerance.
+    no_swap = np.stack([caffe_forward(blobs, x[::-1]) for x in bgr])
+    hwc = np.stack([caffe_forward(blobs, x, flatten_chw=False) for x in bgr])
+    for broken in (no_swap, hwc):
+        assert np.abs(got - broken).max() > 100 * 1e-4 * np.abs(want).max()
+
+
+def test_old_caffe_format_and_npy_import_to_the_same_function(files, tmp_path):
+    root, _ = files
+    rgb = np.random.default_rng(2).uniform(-100, 100, (2, SIZE, SIZE, 3)).astype(np.float32)
+    logits = []
+    for flag in (f"--caffemodel={root / 'net.caffemodel'}",
+                 f"--caffemodel={root / 'old.caffemodel'}", f"--npy={root / 'net.npy'}"):
+        work = tmp_path / str(len(logits))
+        assert run_cli("import_weights", flag, f"--workdir={work}").returncode == 0
+        got, info = imported_logits(work, rgb)
+        logits.append(got)
+    assert info.preprocessing.mean == "channel"  # no --mean_file: the mean pixel
+    np.testing.assert_allclose(info.preprocessing.stats.mean_rgb, (122.679, 116.669, 104.007))
+    for other in logits[1:]:
+        np.testing.assert_allclose(other, logits[0], rtol=1e-5, atol=1e-5)
+
+
+def test_imported_workdir_evaluates_and_exports(files, tmp_path):
+    root, _ = files
+    work = tmp_path / "w"
+    assert run_cli("import_weights", f"--caffemodel={root / 'net.caffemodel'}",
+                   f"--workdir={work}").returncode == 0
+    data = tmp_path / "photos"
+    rng = np.random.default_rng(3)
+    for i in range(3):  # class folders named as the model's classes (class_i, 10 outputs)
+        for j in range(2):
+            write_image(data / f"class_{i}" / f"{j}.jpg", rng.integers(0, 255, (80, 120, 3)))
+    scores = last_json(run_cli("evaluate", f"--workdir={work}", f"--data=folder:{data}",
+                               "--split=all", "--json"))
+    assert scores["num_images"] == 6 and scores["model"].endswith("ckpt-0")
+    assert run_cli("export", f"--workdir={work}", f"--export_dir={tmp_path / 'm'}").returncode == 0
+    assert (tmp_path / "m" / "1" / "saved_model.pb").exists()
+
+
+def assert_one_line(result, *words):
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]
+    for word in words:
+        assert word in line, (word, line)
+
+
+def test_bad_files_are_one_line(files, tmp_path):
+    root, blobs = files
+    cut = tmp_path / "cut.caffemodel"
+    cut.write_bytes((root / "net.caffemodel").read_bytes()[:5000])
+    assert_one_line(run_cli("import_weights", f"--caffemodel={cut}", f"--workdir={tmp_path}/a"),
+                    "import_weights:", str(cut), "cannot be read")
+    foreign = tmp_path / "foreign.npy"
+    np.save(foreign, np.zeros((3, 3)))
+    assert_one_line(run_cli("import_weights", f"--npy={foreign}", f"--workdir={tmp_path}/b"),
+                    str(foreign))
+    other = tmp_path / "other.npy"
+    np.save(other, np.array({"fc1": [np.zeros(2)]}, dtype=object), allow_pickle=True)
+    assert_one_line(run_cli("import_weights", f"--npy={other}", f"--workdir={tmp_path}/c"),
+                    str(other), "not a caffe-tensorflow AlexNet")
+    ungrouped = dict(blobs, conv2=[np.zeros((32, 12, 5, 5), np.float32), blobs["conv2"][1]])
+    path = tmp_path / "ungrouped.caffemodel"
+    path.write_bytes(caffe_format.write_net(ungrouped))
+    assert_one_line(run_cli("import_weights", f"--caffemodel={path}", f"--workdir={tmp_path}/d"),
+                    "conv2", "(32, 12, 5, 5)", "needs ((32, 6, 5, 5)")
+    missing = tmp_path / "missing.caffemodel"
+    assert_one_line(run_cli("import_weights", f"--caffemodel={missing}",
+                            f"--workdir={tmp_path}/e"), str(missing))
+    assert_one_line(run_cli("import_weights", f"--workdir={tmp_path}/f"), "--caffemodel or --npy")
+    with pytest.raises(pickle.UnpicklingError):
+        from tf_alexnet.workdir.importer import _unpickle
+        _unpickle((tmp_path / "foreign.npy").read_bytes())
+
+
+def test_squash_keeps_the_whole_image():
+    from tf_alexnet.data.decode import decode_square
+
+    image = np.zeros((100, 300, 3), np.uint8)
+    image[:, :150, 0] = 255  # left half red, right half blue
+    image[:, 150:, 2] = 255
+    encoded = tf.io.encode_png(image)
+    squashed = decode_square(encoded, 64, squash=True).numpy()
+    square = decode_square(encoded, 64).numpy()
+    assert squashed.shape == square.shape == (64, 64, 3)
+    assert squashed[:, 0, 0].min() > 250 and squashed[:, -1, 2].min() > 250  # both ends kept
+    assert square[:, 0, 0].min() > 250 and square[:, -1, 0].min() < 5 and square[:, -1, 2].min() > 250
+    assert abs(square[:, :32, 0].mean() - 255) < 1 and squashed[:, 31, 0].mean() > 250

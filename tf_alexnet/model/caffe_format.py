@@ -1,0 +1,118 @@
+"""Caffe's file formats without Caffe: the caffe.proto messages a .caffemodel and a mean
+.binaryproto use, described in code and parsed with the protobuf runtime TensorFlow installs.
+
+Only the fields the weights need are described (the protobuf runtime skips the others):
+
+    NetParameter      name = 1, layers = 2 (V1LayerParameter, the old format),
+                      layer = 100 (LayerParameter)
+    LayerParameter    name = 1, type = 2 (string), blobs = 7
+    V1LayerParameter  name = 4, type = 5 (enum), blobs = 6
+    BlobProto         num = 1, channels = 2, height = 3, width = 4, data = 5 (packed float),
+                      shape = 7 (BlobShape), double_data = 8 (packed double)
+    BlobShape         dim = 1 (packed int64)
+
+(field numbers of BVLC Caffe's src/caffe/proto/caffe.proto).
+"""
+
+import numpy as np
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+_F = descriptor_pb2.FieldDescriptorProto
+
+
+def _file():
+    f = descriptor_pb2.FileDescriptorProto(name="tf_alexnet_caffe.proto", package="caffe",
+                                           syntax="proto2")
+
+    def message(name, *fields):
+        m = f.message_type.add(name=name)
+        for field_name, number, kind, label, type_name, packed in fields:
+            field = m.field.add(name=field_name, number=number, type=kind, label=label)
+            if type_name:
+                field.type_name = type_name
+            if packed:
+                field.options.packed = True
+
+    opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
+    message("BlobShape", ("dim", 1, _F.TYPE_INT64, rep, None, True))
+    message("BlobProto",
+            ("num", 1, _F.TYPE_INT32, opt, None, False),
+            ("channels", 2, _F.TYPE_INT32, opt, None, False),
+            ("height", 3, _F.TYPE_INT32, opt, None, False),
+            ("width", 4, _F.TYPE_INT32, opt, None, False),
+            ("data", 5, _F.TYPE_FLOAT, rep, None, True),
+            ("shape", 7, _F.TYPE_MESSAGE, opt, ".caffe.BlobShape", False),
+            ("double_data", 8, _F.TYPE_DOUBLE, rep, None, True))
+    message("LayerParameter",
+            ("name", 1, _F.TYPE_STRING, opt, None, False),
+            ("type", 2, _F.TYPE_STRING, opt, None, False),
+            ("blobs", 7, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False))
+    message("V1LayerParameter",
+            ("name", 4, _F.TYPE_STRING, opt, None, False),
+            ("type", 5, _F.TYPE_INT32, opt, None, False),  # an enum in caffe.proto
+            ("blobs", 6, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False))
+    message("NetParameter",
+            ("name", 1, _F.TYPE_STRING, opt, None, False),
+            ("layers", 2, _F.TYPE_MESSAGE, rep, ".caffe.V1LayerParameter", False),
+            ("layer", 100, _F.TYPE_MESSAGE, rep, ".caffe.LayerParameter", False))
+    return f
+
+
+_POOL = descriptor_pool.DescriptorPool()
+_POOL.Add(_file())
+NetParameter, BlobProto, LayerParameter, V1LayerParameter, BlobShape = (
+    message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"caffe.{name}"))
+    for name in ("NetParameter", "BlobProto", "LayerParameter", "V1LayerParameter",
+                 "BlobShape"))
+
+
+def blob_array(blob):
+    """A BlobProto as a float32 array of its shape (`shape.dim`, else num/channels/height/
+    width with the leading 1s Caffe's old format pads with dropped)."""
+    if blob.HasField("shape"):
+        shape = tuple(int(d) for d in blob.shape.dim)
+    else:
+        shape = tuple(int(d) for d in (blob.num, blob.channels, blob.height, blob.width))
+        while len(shape) > 1 and shape[0] == 1:
+            shape = shape[1:]
+    values = blob.data if len(blob.data) else blob.double_data
+    data = np.asarray(values, np.float32)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"a blob of shape {shape} holds {data.size} values")
+    return data.reshape(shape)
+
+
+def read_net(data):
+    """{layer name: [blob arrays]} of a serialized NetParameter (layers with blobs only),
+    from either layer format."""
+    net = NetParameter.FromString(data)
+    layers = list(net.layer) or list(net.layers)
+    return {layer.name: [blob_array(b) for b in layer.blobs] for layer in layers
+            if len(layer.blobs)}
+
+
+def write_net(weights, name="alexnet", old_format=False):
+    """A serialized NetParameter of {layer: [arrays]} (to make test files): `layer` entries,
+    or with `old_format` the V1 `layers` with num/channels/height/width blob shapes."""
+    net = NetParameter(name=name)
+    for layer_name, arrays in weights.items():
+        layer = net.layers.add(name=layer_name) if old_format else net.layer.add(
+            name=layer_name, type="Convolution" if arrays[0].ndim == 4 else "InnerProduct")
+        for array in arrays:
+            blob = layer.blobs.add()
+            if old_format:
+                dims = (1,) * (4 - array.ndim) + array.shape
+                blob.num, blob.channels, blob.height, blob.width = dims
+            else:
+                blob.shape.dim.extend(array.shape)
+            blob.data.extend(np.asarray(array, np.float32).ravel().tolist())
+    return net.SerializeToString()
+
+
+def read_mean(data):
+    """The mean image of a Caffe mean .binaryproto (a BlobProto 1 x 3 x H x W, BGR) as
+    float32 [H, W, 3] RGB."""
+    array = blob_array(BlobProto.FromString(data))
+    if array.ndim != 3 or array.shape[0] != 3:
+        raise ValueError(f"a mean image blob of shape {array.shape}, not 3 x H x W")
+    return np.ascontiguousarray(array[::-1].transpose(1, 2, 0))

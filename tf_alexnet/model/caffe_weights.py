@@ -1,0 +1,124 @@
+"""Caffe's bvlc_alexnet weights (the paper's network) in this package's canonical layout.
+
+Two files carry them: `bvlc_alexnet.caffemodel` (Caffe's NetParameter; kernels O x I x H x W,
+fc weights out x in, fc6's inputs flattened channels first, C x H x W) and
+`bvlc_alexnet.npy` (a pickled {"conv1": [W, b], ...} made by caffe-tensorflow: kernels
+H x W x I x O, fc weights in x out, fc6's inputs already reordered to H x W x C, the
+channels-last flatten this package uses). Both networks take BGR input, so conv1's input
+channels are reversed here: the imported model takes RGB like every other model of the
+package. The canonical layout is `model.groupings.canonical_weights`' (the fused model's).
+"""
+
+import numpy as np
+
+from tf_alexnet.errors import Error
+from tf_alexnet.model.spec import (CONV_NAMES, DENSE_NAMES, AlexNetSpec, LRN_PRESETS,
+                                   feature_map_sizes)
+
+LAYERS = CONV_NAMES + DENSE_NAMES
+# The mean pixel of bvlc_alexnet's readme (B, G, R), here as R, G, B; 0..255 units.
+CAFFE_MEAN_RGB = (122.679, 116.669, 104.007)
+
+
+class WeightsError(Error):
+    """Weights that do not fit the network; the message names the layer and the shapes."""
+
+
+def image_size_for(pool5):
+    """The input side whose VALID conv1 and 3/2 pools end at `pool5` (6 -> 227, 1 -> 67)."""
+    side = pool5
+    for _ in range(3):
+        side = (side - 1) * 2 + 3
+    return (side - 1) * 4 + 11
+
+
+def expected_shapes(spec):
+    """{layer: (kernel shape, bias shape)} of `spec` in the canonical layout."""
+    f1, f2, f3, f4, f5 = spec.filters
+    side = feature_map_sizes(spec.image_size)[3]
+    units = spec.fc_units
+    kernels = {"conv1": (11, 11, 3, f1), "conv2": (5, 5, f1 // 2, f2), "conv3": (3, 3, f2, f3),
+               "conv4": (3, 3, f3 // 2, f4), "conv5": (3, 3, f4 // 2, f5),
+               "fc6": (side * side * f5, units), "fc7": (units, units),
+               "fc8": (units, spec.num_classes)}
+    return {name: (shape, (shape[-1],)) for name, shape in kernels.items()}
+
+
+def spec_of(weights, dropout=0.5):
+    """The AlexNetSpec of canonical weights: bvlc_alexnet's LRN (k=1, alpha/n, across all
+    channels); filters, fc width, classes and input side read from the shapes."""
+    try:
+        filters = tuple(int(weights[name][0].shape[-1]) for name in CONV_NAMES)
+        fc6_in, units = weights["fc6"][0].shape
+        side = int(round((fc6_in / filters[-1]) ** 0.5))
+        classes = int(weights["fc8"][0].shape[-1])
+    except (KeyError, IndexError, ValueError) as e:
+        raise WeightsError(f"not AlexNet's layers conv1..conv5, fc6..fc8 ({e})") from None
+    return AlexNetSpec(classes, image_size_for(max(side, 1)), filters, int(units),
+                       LRN_PRESETS["caffe"], dropout, lrn_across_groups=True)
+
+
+def check_shapes(weights, spec, layout):
+    """Raises WeightsError naming the first layer whose shapes are not the network's.
+    `layout(name, canonical shape)` gives a shape as the file writes it."""
+    for name, shapes in expected_shapes(spec).items():
+        found = tuple(tuple(a.shape) for a in weights[name][:2])
+        if found != shapes:
+            raise WeightsError(f"{name}: the file holds {layout(name, found)}, the network "
+                               f"needs {layout(name, shapes)}")
+
+
+def _caffe_layout(name, shapes):
+    """Canonical (kernel, bias) shapes as Caffe writes them."""
+    kernel, bias = shapes
+    if len(kernel) == 4:
+        return (kernel[3], kernel[2], kernel[0], kernel[1]), bias
+    return (kernel[1], kernel[0]), bias
+
+
+def from_caffe(blobs):
+    """(canonical weights, spec) of {layer: [W, b]} read from a .caffemodel."""
+    missing = [name for name in LAYERS if name not in blobs]
+    if missing:
+        raise WeightsError(f"no layer(s) {missing}; the file has {sorted(blobs)}")
+    out = {}
+    for name in LAYERS:
+        if len(blobs[name]) != 2:
+            raise WeightsError(f"{name}: {len(blobs[name])} blobs, not a weight and a bias")
+        kernel, bias = blobs[name]
+        if kernel.ndim == 4:
+            kernel = kernel.transpose(2, 3, 1, 0)             # O I H W -> H W I O
+        elif kernel.ndim == 2 and name == "fc6" and "conv5" in out:
+            channels = out["conv5"][0].shape[-1]
+            side = int(round((kernel.shape[1] / channels) ** 0.5))
+            # C x H x W inputs (Caffe's flatten) -> H x W x C (channels last).
+            kernel = (kernel.reshape(kernel.shape[0], channels, side, side)
+                      .transpose(0, 2, 3, 1).reshape(kernel.shape[0], -1).T)
+        elif kernel.ndim == 2:
+            kernel = kernel.T                                 # out x in -> in x out
+        out[name] = [np.ascontiguousarray(kernel, np.float32), np.asarray(bias, np.float32)]
+    return _finish(out, _caffe_layout)
+
+
+def from_npy(layers):
+    """(canonical weights, spec) of caffe-tensorflow's {layer: [W, b]} (or {"weights",
+    "biases"} dicts)."""
+    if not isinstance(layers, dict) or any(name not in layers for name in LAYERS):
+        found = sorted(layers) if isinstance(layers, dict) else type(layers).__name__
+        raise WeightsError(f"not a caffe-tensorflow AlexNet: expected layers "
+                           f"{list(LAYERS)}, found {found}")
+    out = {}
+    for name in LAYERS:
+        entry = layers[name]
+        if isinstance(entry, dict):
+            entry = [entry.get("weights"), entry.get("biases")]
+        out[name] = [np.asarray(a, np.float32) for a in entry]
+    return _finish(out, lambda name, shapes: shapes)
+
+
+def _finish(weights, layout):
+    spec = spec_of(weights)
+    check_shapes(weights, spec, layout)
+    conv1 = weights["conv1"][0]
+    weights["conv1"][0] = np.ascontiguousarray(conv1[:, :, ::-1, :])  # BGR -> RGB input
+    return weights, spec
