@@ -200,6 +200,12 @@ def test_bad_files_are_one_line(files, tmp_path):
     assert_one_line(run_cli("import_weights", f"--caffemodel={missing}",
                             f"--workdir={tmp_path}/e"), str(missing))
     assert_one_line(run_cli("import_weights", f"--workdir={tmp_path}/f"), "--caffemodel or --npy")
+    good = f"--caffemodel={root / 'net.caffemodel'}"
+    assert run_cli("import_weights", good, f"--workdir={tmp_path}/g").returncode == 0
+    before = sorted((tmp_path / "g" / "checkpoints").iterdir())
+    assert_one_line(run_cli("import_weights", good, f"--workdir={tmp_path}/g"),
+                    str(tmp_path / "g"), "already holds checkpoints")
+    assert sorted((tmp_path / "g" / "checkpoints").iterdir()) == before  # nothing overwritten
     with pytest.raises(pickle.UnpicklingError):
         from tf_alexnet.workdir.importer import _unpickle
         _unpickle((tmp_path / "foreign.npy").read_bytes())
