@@ -128,11 +128,12 @@ def image_paths(paths):
         if not os.path.isdir(path):
             out.append(path)
             continue
-        found = sorted(os.path.join(root, name) for root, dirs, names in os.walk(path)
-                       for name in names if name.lower().endswith(IMAGE_EXTENSIONS)
-                       and not name.startswith(".") and not any(
-                           part.startswith(".") for part in os.path.relpath(
-                               root, path).split(os.sep) if part != "."))
+        found = []
+        for root, dirs, names in os.walk(path):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]  # .thumbs/ and the like
+            found += [os.path.join(root, name) for name in names
+                      if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")]
+        found.sort()
         out += found or [path]
     return out
 

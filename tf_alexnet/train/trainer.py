@@ -49,14 +49,16 @@ def make_loop(run, state, stop):
     augment = make_augment_on_device(config.augment, run.info.preprocessing.stats)
     steps = make_train_step(state.model, state.optimizer, run.strategy, batch, sums, augment,
                             config.xla)
-    eval_every = (config.eval_every_steps or run.steps_per_epoch) if run.eval_ds else 0
+    validation = None
+    if run.eval_ds is not None:
+        validation = Validation(make_predict_fn(state.model), run.eval_ds, run.label_map,
+                                config.eval_examples)
+    eval_every = 0 if validation is None else config.eval_every_steps or run.steps_per_epoch
     schedule = LoopSchedule(run.total_steps, config.steps_per_loop, config.log_every_steps,
                             config.checkpoint_every_steps, eval_every)
-    validation = run.eval_ds and Validation(make_predict_fn(state.model), run.eval_ds,
-                                            run.label_map, config.eval_examples)
     progress = Progress(run.steps_per_epoch) if run.chief else None
     return TrainLoop(state, schedule, lambda count: steps(iterator, count), sums, batch,
-                     validation or None, Summaries(config.workdir, run.chief), progress, stop)
+                     validation, Summaries(config.workdir, run.chief), progress, stop)
 
 
 def train(config, flagfile=None):
