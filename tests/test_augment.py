@@ -175,3 +175,22 @@ def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
         np.testing.assert_allclose(out, want, atol=2e-3)
         flips.append(flip)
     assert 0 < sum(flips) < len(flips)  # both decisions occur in the batch
+
+
+@pytest.mark.parametrize("encoded", [False, True])
+def test_squash_training_crops_see_the_whole_image(encoded):
+    """--resize_mode=squash (Caffe, an imported model's): a 1:3 image of red, green and blue
+    thirds keeps all three in its square; shorter-side + central square sees only green."""
+    thirds = np.concatenate([np.broadcast_to(np.array(c, np.uint8), (76, 76, 3))
+                             for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))], axis=1)
+    image = tf.constant(thirds)
+    if encoded:
+        image = tf.io.encode_png(image)
+    seed = tf.constant([0, 0], tf.int64)
+    for mode, colours in (("squash", 3), ("shorter", 1)):
+        config = dataclasses.replace(BASE, resize_mode=mode)
+        crop = augment.make_train_crop(config)(image, seed)["image"].numpy()
+        dominant = {int(np.argmax(pixel)) for pixel in crop.reshape(-1, 3)
+                    if pixel.max() > 200 and np.sort(pixel)[1] < 50}
+        assert len(dominant) == colours, (mode, dominant)
+        assert config.preprocessing(stats_lib.Stats()).resize_mode == mode

@@ -16,7 +16,10 @@ SOURCE = {"data", "seed", "validation_fraction", "on_bad_image", "tfds_data_dir"
           "tfds_manual_dir", "synthetic_examples", "max_megapixels"}
 AUGMENT = {"image_size", "resize_size", "batch_size", "stats", "mean", "pca_sigma", "flip",
            "shuffle_buffer"}
-# The flags each command had at commit c95a3a8 (hand-written then), aliases included.
+# The flags each command had at commit c95a3a8 (hand-written then), aliases included, and
+# those added since.
+SINCE_0_1 = {"source": {"classes"}, "augment": {"resize_mode"},
+             "train": {"init_from", "freeze", "train_from", "head_lr_multiplier"}}
 FLAGS_0_1 = {
     "train": SOURCE | AUGMENT | {
         "eval_crops", "cache_eval", "num_classes", "workdir", "split", "eval_split", "epochs",
@@ -50,6 +53,9 @@ def test_generated_flags_keep_their_names_and_have_help(command):
     flag_values = command_flags(command)
     names = set(flag_values)
     want = FLAGS_0_1[command] | ({"crops"} if "eval_crops" in FLAGS_0_1[command] else set())
+    want |= SINCE_0_1["source"] if "data" in want else set()
+    want |= SINCE_0_1["augment"] if "resize_size" in want else set()
+    want |= SINCE_0_1.get(command, set())
     assert names == want
     for name in names:
         assert len(flag_values[name].help) > 10, name

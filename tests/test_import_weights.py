@@ -224,3 +224,37 @@ def test_squash_keeps_the_whole_image():
     assert squashed[:, 0, 0].min() > 250 and squashed[:, -1, 2].min() > 250  # both ends kept
     assert square[:, 0, 0].min() > 250 and square[:, -1, 0].min() < 5 and square[:, -1, 2].min() > 250
     assert abs(square[:, :32, 0].mean() - 255) < 1 and squashed[:, 31, 0].mean() > 250
+
+
+def test_imported_workdir_is_a_fine_tuning_source(files, tmp_path):
+    """train --init_from an imported workdir: Caffe's network (LRN across both towers, k=1)
+    and preprocessing (squash, mean pixel, 99 px) are inherited, conv1..fc7 loaded, fc8 new
+    for 3 classes; with --train_from=fc6 the convolutions stay Caffe's."""
+    from tf_alexnet.model.groupings import canonical_weights
+    from tf_alexnet.workdir.checkpoints import restore_model
+
+    root, _ = files
+    source = tmp_path / "bvlc"
+    assert run_cli("import_weights", f"--caffemodel={root / 'net.caffemodel'}",
+                   f"--workdir={source}").returncode == 0
+    data = tmp_path / "photos"
+    rng = np.random.default_rng(4)
+    for name in ("cat", "dog", "fox"):
+        for j in range(6):
+            write_image(data / name / f"{j}.jpg", rng.integers(0, 255, (90, 140, 3)))
+    result = run_cli("train", f"--init_from={source}", f"--data=folder:{data}",
+                     f"--workdir={tmp_path / 'ft'}", "--train_from=fc6", "--train_steps=3",
+                     "--batch_size=4", "--eval_split=", "--head_lr_multiplier=10",
+                     "--learning_rate=0.001")
+    assert last_json(result)["step"] == 3
+    assert ("loaded conv1, conv2, conv3, conv4, conv5, fc6, fc7; new fc8 (3 classes vs. "
+            "the source's 10); frozen conv1, conv2, conv3, conv4, conv5") in result.stderr
+    model, info, _ = restore_model(str(tmp_path / "ft"))
+    imported, caffe_info, _ = restore_model(str(source))
+    assert info.spec.lrn_across_groups and info.spec.lrn == caffe_info.spec.lrn
+    assert info.spec.filters == FILTERS and info.spec.num_classes == 3
+    assert info.preprocessing == caffe_info.preprocessing  # squash, mean pixel, 99 of 112
+    got, want = canonical_weights(model, "towers"), canonical_weights(imported, "towers")
+    for name in ("conv1", "conv3", "conv5"):
+        np.testing.assert_array_equal(got[name][0], want[name][0])
+    assert not np.array_equal(got["fc7"][0], want["fc7"][0])

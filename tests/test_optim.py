@@ -75,3 +75,28 @@ def test_step_and_cosine_and_warmup():
     warm = LearningRate("cosine", 0.1, 100, warmup_steps=10)
     assert float(warm(0)) == pytest.approx(0.1 * 0.1 * (1 + np.cos(0)) / 2)
     assert step.report(0.5) is False  # only plateau divides on reports
+
+
+def test_head_lr_multiplier_scales_both_terms_of_fc8s_update_only():
+    """Caffe's lr_mult: fc8's eps becomes 10 eps, in the gradient and the decay term."""
+    import keras
+
+    rng = np.random.default_rng(1)
+    layers = {name: keras.layers.Dense(3, name=name) for name in ("fc7", "fc8")}
+    for layer in layers.values():
+        layer.build((None, 4))
+    variables = [v for layer in layers.values() for v in layer.trainable_variables]
+    opt = PaperSGD(learning_rate=0.1, momentum=0.9, decay=0.01, lr_multipliers={"fc8": 10.0})
+    assert [v.path for v in variables][2:] == ["fc8/kernel", "fc8/bias"]
+    w = [v.numpy().astype(np.float64) for v in variables]
+    vel = [np.zeros_like(x) for x in w]
+    for _ in range(3):
+        grads = [rng.standard_normal(x.shape) for x in w]
+        opt.apply_gradients([(tf.constant(g, tf.float32), v) for g, v in zip(grads, variables)])
+        for i, v in enumerate(variables):
+            lr = 0.1 * (10.0 if v.path.startswith("fc8/") else 1.0)
+            decay = 0.01 if len(v.shape) > 1 else 0.0
+            w[i], vel[i] = numpy_paper_update(w[i], vel[i], grads[i], lr, 0.9, decay)
+    for v, want in zip(variables, w):
+        np.testing.assert_allclose(v.numpy(), want, rtol=1e-5, atol=1e-6, err_msg=v.path)
+    assert PaperSGD.from_config(opt.get_config()).lr_multipliers == {"fc8": 10.0}

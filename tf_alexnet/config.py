@@ -15,7 +15,7 @@ from flags. Plain Python: no TensorFlow is loaded while flags are parsed.
 import dataclasses
 
 from tf_alexnet.data.stats import Preprocessing
-from tf_alexnet.model.spec import GROUPINGS, INITS, LRN_PRESETS
+from tf_alexnet.model.spec import CONV_NAMES, DENSE_NAMES, GROUPINGS, INITS, LRN_PRESETS
 from tf_alexnet.settings import check, nested, setting
 
 MEAN_MODES = ("auto", "image", "channel", "none")
@@ -25,6 +25,8 @@ LR_SCHEDULES = ("plateau", "step", "cosine")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
+RESIZE_MODES = ("auto", "shorter", "squash")
+LAYERS = CONV_NAMES + DENSE_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +55,8 @@ class SourceConfig:
         100.0, "Images with more pixels than this (millions, read from the file's header "
         "before decoding) are bad images: a 23000x23000 PNG would take 8.7 GB to decode.",
         within="(0, )")
+    classes: tuple = setting((), "folder: sources: only these class folders (names, e.g. "
+                             "dog,frog), indexed in sorted order; empty: every folder.")
 
     def validate(self):
         return check(self)
@@ -65,6 +69,10 @@ class AugmentConfig:
                               within="[67, )")
     resize_size: int = setting(0, "Shorter side in pixels before cropping; 0 = image_size "
                                "* 256 / 227 (256 for 227).", within="[0, )")
+    resize_mode: str = setting("auto", "How an image becomes the resize x resize square: "
+                               "shorter (shorter side to resize, central square: the paper), "
+                               "squash (whole image, aspect ratio not kept: Caffe), auto "
+                               "(shorter, or the --init_from model's).", RESIZE_MODES)
     batch_size: int = setting(128, "Global batch size in images (split over replicas).",
                               within="[1, )")
     stats: str = setting("auto", "Dataset statistics for mean subtraction and PCA lighting: "
@@ -84,9 +92,14 @@ class AugmentConfig:
         """The shorter side before cropping: 256 for the paper's 227 crops."""
         return self.resize_size or int(round(self.image_size * 256 / 227))
 
+    @property
+    def squash(self):
+        return self.resize_mode == "squash"
+
     def preprocessing(self, stats):
         """The evaluation transform these settings give with `stats`."""
-        return Preprocessing(self.image_size, self.resize, self.mean, stats)
+        return Preprocessing(self.image_size, self.resize, self.mean, stats,
+                             "squash" if self.squash else "shorter")
 
     def validate(self):
         return check(self, [(self.resize >= self.image_size, f"--resize_size {self.resize} "
@@ -135,6 +148,22 @@ class TrainConfig:
     width: float = setting(1.0, "Multiplier on the conv filter counts (1 = paper).",
                            within="(0, )")
     fc_units: int = setting(4096, "Units of fc6 and fc7 (paper: 4096).", within="[1, )")
+    # Starting from another model (fine-tuning)
+    init_from: str = setting("", "Start from the weights of a workdir (its newest checkpoint), "
+                             "a checkpoint prefix (WORKDIR/checkpoints/ckpt-N) or an "
+                             "import_weights workdir: layers of the same name and shape are "
+                             "copied, fc8 is new when the class lists differ. The network "
+                             "(filters, fc units, LRN) and preprocessing (--image_size, "
+                             "--resize_size, --resize_mode, --mean, --stats) are the source's "
+                             "for each of those flags left at its default. Only at step 0: a "
+                             "workdir with checkpoints resumes.")
+    freeze: tuple = setting((), "Layers not trained (not updated, not decayed), e.g. "
+                            "conv1,conv2.", LAYERS)
+    train_from: str = setting("", "Train this layer and those after it only, e.g. fc6 (conv1.."
+                              "conv5 frozen); empty: every layer (less --freeze).")
+    head_lr_multiplier: float = setting(1.0, "Learning-rate multiplier of fc8, the new head "
+                                        "(Caffe's fine-tuning convention: 10).",
+                                        within="(0, )")
     # Optimizer and schedule
     learning_rate: float = setting(0.01, "Initial learning rate eps (paper: 0.01).",
                                    within="(0, )")
@@ -192,7 +221,17 @@ class TrainConfig:
             (bool(self.workdir), "--workdir is required"),
             (min(2 * round(f * self.width / 2) for f in (96, 256, 384)) >= 2,
              f"--width {self.width} leaves conv1 with less than one filter per tower "
-             "(96 * width must round to 2 or more)")])
+             "(96 * width must round to 2 or more)"),
+            (self.train_from in ("",) + LAYERS,
+             f"--train_from {self.train_from!r} is not one of {'|'.join(LAYERS)}"),
+            (len(self.frozen_layers) < len(LAYERS), "--freeze/--train_from leave no layer "
+             "to train")])
+
+    @property
+    def frozen_layers(self):
+        """The layers (conv1..fc8) that this run does not train, in network order."""
+        before = LAYERS[:LAYERS.index(self.train_from)] if self.train_from in LAYERS else ()
+        return tuple(name for name in LAYERS if name in before or name in self.freeze)
 
 
 @dataclasses.dataclass(frozen=True)

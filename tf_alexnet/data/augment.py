@@ -17,14 +17,16 @@ def _to_uint8(image):
     return tf.cast(tf.round(tf.clip_by_value(image, 0.0, 255.0)), tf.uint8)
 
 
-def _random_crop(x, top, left, size, crop, max_pixels):
-    """uint8 [crop, crop, 3] at (top, left) of the size x size square of `x`."""
+def _random_crop(x, top, left, size, crop, max_pixels, squash=False):
+    """uint8 [crop, crop, 3] at (top, left) of the size x size square of `x` (`squash`: the
+    whole image resized to it)."""
     def general():
-        return _to_uint8(to_square(x, size, max_pixels)[top:top + crop, left:left + crop])
+        return _to_uint8(to_square(x, size, max_pixels, squash)[top:top + crop,
+                                                                left:left + crop])
 
     if x.dtype != tf.string:  # decoded pixels: already the square (synthetic) is a slice
-        square = center_square(x)
-        return tf.cond(tf.shape(square)[0] == size,
+        square = x if squash else center_square(x)
+        return tf.cond(tf.reduce_all(tf.shape(square)[:2] == size),
                        lambda: tf.cast(square[top:top + crop, left:left + crop], tf.uint8),
                        general)
 
@@ -44,9 +46,9 @@ def make_train_crop(augment, max_pixels=DEFAULT_MAX_PIXELS):
         fn(image_or_encoded, seed[2]) -> {"image": uint8 [S, S, 3], "offset": int32 [2],
                                          "flip": bool [], "alpha": float32 [3]}
 
-    Decode, shorter side to `resize`, central square and the random S x S crop happen on the
-    host, so only the uint8 crop (155 KB at 227 px, a quarter of float32) crosses to the
-    device. The flip and the lighting coefficients alpha_i ~ N(0, pca_sigma) are drawn here
+    Decode, shorter side to `resize` and central square (or the whole image squashed, with
+    `augment.resize_mode` squash) and the random S x S crop happen on the host, so only the
+    uint8 crop (155 KB at 227 px, a quarter of float32) crosses to the device. The flip and the lighting coefficients alpha_i ~ N(0, pca_sigma) are drawn here
     from the same per-example seed and applied by `make_augment_on_device`'s function.
     """
     size, crop, sigma = augment.resize, augment.image_size, augment.pca_sigma
@@ -55,8 +57,8 @@ def make_train_crop(augment, max_pixels=DEFAULT_MAX_PIXELS):
         seeds = tf.random.experimental.stateless_split(seed, 4)
         top = tf.random.stateless_uniform([], seeds[0], 0, size - crop + 1, tf.int32)
         left = tf.random.stateless_uniform([], seeds[1], 0, size - crop + 1, tf.int32)
-        image = tf.ensure_shape(_random_crop(x, top, left, size, crop,
-                                             max_pixels), [crop, crop, 3])
+        image = tf.ensure_shape(_random_crop(x, top, left, size, crop, max_pixels,
+                                             augment.squash), [crop, crop, 3])
         flip = (tf.random.stateless_uniform([], seeds[2]) < 0.5 if augment.flip
                 else tf.constant(False))
         alpha = tf.random.stateless_normal([3], seeds[3]) * sigma

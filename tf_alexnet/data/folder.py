@@ -14,15 +14,25 @@ from tf_alexnet.errors import DataError
 _SPLIT_DIRS = {"train": ("train",), "validation": ("val", "validation"), "test": ("test",)}
 
 
-def list_folder(root, on_bad_image="skip"):
-    """(files, labels, class_names, bad) of an ImageFolder tree; bad = [(path, reason)]."""
+def class_folders(root, only=()):
+    """The class folder names of `root`, sorted; `only`: just these (each must exist)."""
     if not os.path.isdir(root):
         raise DataError(f"folder:{root}: no such directory.")
+    names = sorted(name for name in os.listdir(root) if not name.startswith(".")
+                   and os.path.isdir(os.path.join(root, name)))  # hidden ones: .git, .thumbs
+    missing = [name for name in only if name not in names]
+    if missing:
+        raise DataError(f"folder:{root}: no class folder {', '.join(missing)} (--classes); "
+                        f"it has {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}.")
+    return [name for name in names if not only or name in only]
+
+
+def list_folder(root, on_bad_image="skip", only=()):
+    """(files, labels, class_names, bad) of an ImageFolder tree; bad = [(path, reason)].
+    `only`: the class folders to list (default all)."""
     classes, files, labels, bad = [], [], [], []
-    for name in sorted(os.listdir(root)):
+    for name in class_folders(root, only):
         class_dir = os.path.join(root, name)
-        if not os.path.isdir(class_dir) or name.startswith("."):
-            continue  # files, and hidden folders (.thumbs, .git ...) as hidden files
         paths = sorted(p for p in glob.glob(os.path.join(class_dir, "**", "*"), recursive=True)
                        if os.path.isfile(p))
         if not paths:
@@ -76,8 +86,8 @@ def folder_files(config, root, split):
         if split not in splits:
             raise DataError(f"folder:{root} has no {split!r} split; it has "
                             f"{sorted(splits)}.")
-        return list_folder(splits[split], config.on_bad_image)
-    files, labels, classes, bad = list_folder(root, config.on_bad_image)
+        return list_folder(splits[split], config.on_bad_image, config.classes)
+    files, labels, classes, bad = list_folder(root, config.on_bad_image, config.classes)
     if split in ("train", "validation"):
         def mine(path):
             return in_validation(path, root, config.validation_fraction) == (

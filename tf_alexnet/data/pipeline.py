@@ -22,7 +22,7 @@ from tf_alexnet.data.source import parse_spec
 from tf_alexnet.data.stats import Preprocessing, Stats
 from tf_alexnet.data.synthetic import open_synthetic
 from tf_alexnet.data.tfds_source import open_tfds
-from tf_alexnet.errors import describe
+from tf_alexnet.errors import DataError, describe
 
 _PARALLEL = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
@@ -41,6 +41,9 @@ def open_source(source, split, size):
     """The `Source` of `split` of `source` (a SourceConfig); synthetic images are `size`
     pixels square."""
     kind, arg = parse_spec(source.source)
+    if source.classes and kind != "folder":
+        raise DataError(f"--classes selects class folders of a folder: source, not of "
+                        f"{source.source}.")
     if kind == "synthetic":
         return open_synthetic(source, arg, split, size)
     return {"tfds": open_tfds, "folder": open_folder, "tfrecord": open_records}[kind](

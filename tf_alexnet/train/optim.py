@@ -27,28 +27,38 @@ class PaperSGD(keras.optimizers.Optimizer):
       decay: lambda (paper: 0.0005), applied to kernels (variables with rank > 1).
       decay_biases: also decay biases (rank-1 variables). The paper's text decays all
         weights; cuda-convnet's configs decay kernels only.
+      lr_multipliers: {layer name: factor} on the learning rate of that layer's variables
+        (named by the first part of their path, "fc8/kernel"): eps becomes factor * eps in
+        both terms of the update, as Caffe's lr_mult does (its fine-tuning gives fc8 10).
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.9, decay=5e-4, decay_biases=False,
-                 name="paper_sgd", **kwargs):
+                 lr_multipliers=None, name="paper_sgd", **kwargs):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.momentum = float(momentum)
         self.decay = float(decay)
         self.decay_biases = bool(decay_biases)
+        self.lr_multipliers = {str(k): float(v) for k, v in (lr_multipliers or {}).items()}
 
     def build(self, variables):
         if self.built:
             return
         super().build(variables)
         self.velocities = self.add_optimizer_variables(variables, "velocity")
+        # Keras variables have a path ("fc8/kernel"); a bare tf.Variable only a name.
+        self._factors = [self.lr_multipliers.get(
+            getattr(v, "path", v.name).split("/")[0], 1.0) for v in variables]
 
     def decays(self, variable):
         return self.decay > 0 and (len(variable.shape) > 1 or self.decay_biases)
 
     def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
         lr = tf.cast(learning_rate, variable.dtype)
+        if self._factors[index] != 1.0:
+            lr *= self._factors[index]
         gradient = tf.cast(gradient, variable.dtype)
-        v = self.velocities[self._get_variable_index(variable)]
+        v = self.velocities[index]
         step = self.momentum * v - lr * gradient
         if self.decays(variable):
             step -= (self.decay * lr) * variable
@@ -57,7 +67,8 @@ class PaperSGD(keras.optimizers.Optimizer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(momentum=self.momentum, decay=self.decay, decay_biases=self.decay_biases)
+        config.update(momentum=self.momentum, decay=self.decay, decay_biases=self.decay_biases,
+                      lr_multipliers=dict(self.lr_multipliers))
         return config
 
 

@@ -1,9 +1,10 @@
 """The first two parts of training: open the run, build the state.
 
-    open_run(config, strategy)  the data (opened once), lengths, grouping and the RunInfo,
-                                checked against the workdir's when resuming
-    build_state(run)            model, optimizer, checkpoint manager; restores the newest
-                                checkpoint that restores
+    open_run(config, strategy, transfer)  the data (opened once), lengths, grouping and
+                                the RunInfo, checked against the workdir's when resuming
+    build_state(run)            model (frozen layers set), optimizer, checkpoint manager;
+                                restores the newest checkpoint that restores, else loads the
+                                --init_from weights (train/transfer.py)
 """
 
 import dataclasses
@@ -18,7 +19,7 @@ from tf_alexnet.data.pipeline import eval_dataset, train_dataset
 from tf_alexnet.errors import DataError, WorkdirError
 from tf_alexnet.evaluate.metrics import label_map
 from tf_alexnet.model.alexnet import build_from_spec
-from tf_alexnet.model.spec import AlexNetSpec
+from tf_alexnet.train import transfer as transfer_lib
 from tf_alexnet.train.devices import is_chief, resolve_grouping
 from tf_alexnet.train.step import make_optimizer
 from tf_alexnet.workdir import checkpoints
@@ -38,6 +39,7 @@ class Run:
     label_map: object
     steps_per_epoch: int
     total_steps: int
+    transfer: object = transfer_lib.Transfer()  # what --init_from gives (train/transfer.py)
 
 
 def lengths(config, examples):
@@ -61,8 +63,9 @@ def _classes(config, info):
     return classes
 
 
-def open_run(config, strategy):
-    """Opens the data and the workdir; raises before any model is built if they disagree."""
+def open_run(config, strategy, transfer=transfer_lib.Transfer()):
+    """Opens the data and the workdir; raises before any model is built if they disagree.
+    `transfer`: train/transfer.py's resolve() of the config (its network base)."""
     _, data = train_dataset(config.source, config.augment, config.split)  # fail early
     classes = _classes(config, data)
     previous = None
@@ -73,8 +76,7 @@ def open_run(config, strategy):
     if config.strategy == "default" and not devices and gpus:
         # One device: its strategy fetches each batch to the GPU ahead of the step.
         strategy = tf.distribute.OneDeviceStrategy(gpus[0].name)
-    spec = AlexNetSpec.create(len(classes), config.augment.image_size, config.width,
-                              config.fc_units, config.lrn, config.dropout)
+    spec = transfer_lib.network_spec(config, len(classes), transfer.base)
     info = RunInfo(spec, grouping, classes, config.augment.preprocessing(data.stats),
                    config.source.source)
     if previous and checkpoints.latest_checkpoint(config.workdir):
@@ -85,7 +87,7 @@ def open_run(config, strategy):
                                           config.eval_split, info.preprocessing)
         mapping = label_map(eval_info.class_names, classes)
     return Run(config, strategy, is_chief(strategy), info, devices, data.opened, eval_ds,
-               mapping, *lengths(config, data.num_examples))
+               mapping, *lengths(config, data.num_examples), transfer)
 
 
 @dataclasses.dataclass
@@ -107,6 +109,7 @@ def build_state(run):
     with run.strategy.scope():
         model = build_from_spec(run.info.spec, run.info.grouping, run.devices, config.init,
                                 config.source.seed)
+        transfer_lib.freeze(model, config.frozen_layers)
         optimizer, schedule = make_optimizer(config, run.steps_per_epoch, run.total_steps)
         optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
@@ -127,6 +130,9 @@ def build_state(run):
     latest = checkpoints.restore_newest(config.workdir, restore, move_damaged=run.chief)
     if latest:
         logging.info("Resumed from %s at step %d.", latest, int(step.numpy()))
+    else:
+        with run.strategy.scope():
+            transfer_lib.start(model, run, run.transfer)
     return State(model, optimizer, schedule, step, checkpoint, manager, latest, run.chief)
 
 

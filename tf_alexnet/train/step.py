@@ -20,7 +20,8 @@ def make_optimizer(config, steps_per_epoch, total_steps):
         max_reductions=config.plateau_max_reductions,
         warmup_steps=round(config.warmup_epochs * steps_per_epoch))
     optimizer = PaperSGD(schedule, momentum=config.momentum, decay=config.weight_decay,
-                         decay_biases=config.decay_biases)
+                         decay_biases=config.decay_biases,
+                         lr_multipliers={"fc8": config.head_lr_multiplier})
     if config.precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer, schedule

@@ -20,6 +20,7 @@ from tf_alexnet.train.logs import Progress, Summaries
 from tf_alexnet.train.loop import LoopSchedule, TrainLoop, Validation
 from tf_alexnet.train.process import process_settings
 from tf_alexnet.train.setup import build_state, open_run, save_run_files
+from tf_alexnet.train.transfer import resolve
 from tf_alexnet.train.step import make_train_step
 from tf_alexnet.workdir.checkpoints import remove_partial_saves
 
@@ -75,7 +76,8 @@ def train(config, flagfile=None):
         with exclusive(config.workdir) if chief else contextlib.nullcontext():
             if chief:
                 remove_partial_saves(config.workdir)
-            run = open_run(config, strategy)
+            config, transfer = resolve(config)
+            run = open_run(config, strategy, transfer)
             state = build_state(run)
             save_run_files(run, flagfile)
             return make_loop(run, state, stop).run_to_end()

@@ -1,0 +1,204 @@
+"""Starting a run from another model's weights (`train --init_from`, fine-tuning).
+
+    resolve(config)          the config with the source's preprocessing where its flags were
+                             left at their defaults, and the Transfer (what to load)
+    network_spec(...)        the run's AlexNetSpec: the source's network, the data's classes
+    freeze(model, layers)    conv1..fc8 names set untrainable (no update, no weight decay)
+    load_matching(...)       copies the source's layers of the same name and shape
+
+What a fine-tuned model sees must be what its weights learnt to see, so the image size, the
+resize (and its mode: Caffe squashes), the mean and the statistics come from the source, and
+so do the filters, fc units and LRN. A workdir that already holds checkpoints resumes: then
+the same values come from its own model.json and nothing is loaded again. WORKDIR/init.json
+records where the weights came from, what was loaded and what is frozen; a resume with
+another set of frozen layers is refused (the optimizer's slots would not line up).
+"""
+
+import dataclasses
+import json
+import logging
+import os
+
+from tf_alexnet.config import AugmentConfig, TrainConfig
+from tf_alexnet.data.stats import STATS_JSON
+from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
+from tf_alexnet.model.spec import CONV_NAMES, AlexNetSpec, LRNParams
+from tf_alexnet.workdir import checkpoints
+from tf_alexnet.workdir.info import MODEL_JSON, load_run_info
+
+INIT_JSON = "init.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class Transfer:
+    """What a run inherits: `base` (the RunInfo whose network and preprocessing it takes:
+    the source's, or its own when resuming) and, at step 0 only, the weights to load."""
+    base: object = None            # RunInfo or None
+    base_dir: str = ""             # the workdir holding `base` (and its stats.json)
+    source: str = ""               # --init_from as given
+    checkpoint: str = ""           # the source checkpoint the weights come from
+    weights: dict = dataclasses.field(default=None, repr=False)  # canonical, numpy
+
+
+def _source_workdir(path):
+    """(workdir, checkpoint prefix or None) of an --init_from path."""
+    path = path.rstrip("/") or "/"
+    if os.path.isdir(path):
+        return path, None
+    if os.path.exists(path + ".index"):  # WORKDIR/checkpoints/ckpt-N
+        return os.path.dirname(os.path.dirname(os.path.abspath(path))), path
+    raise WorkdirError(f"--init_from {path}: no such workdir or checkpoint (give a workdir "
+                       "of train or import_weights, or one of its checkpoints/ckpt-N).")
+
+
+def open_source(path):
+    """The Transfer of `--init_from path`: its RunInfo and weights (canonical layout)."""
+    workdir, prefix = _source_workdir(path)
+    if not os.path.exists(os.path.join(workdir, MODEL_JSON)):
+        raise WorkdirError(f"--init_from {path}: {workdir} has no {MODEL_JSON}; give a "
+                           "workdir of train or import_weights, or one of its checkpoints.")
+    try:
+        model, info, restored = checkpoints.restore_model(workdir, prefix)
+    except WorkdirError as e:
+        raise WorkdirError(f"--init_from {path}: {e}") from None
+    return Transfer(info, workdir, path, restored, canonical_weights(model, info.grouping))
+
+
+def _resuming(workdir):
+    return (os.path.exists(os.path.join(workdir, MODEL_JSON))
+            and checkpoints.latest_checkpoint(workdir) is not None)
+
+
+def inherit_preprocessing(config, info, stats_dir):
+    """`config` with `info`'s preprocessing for each AugmentConfig flag at its default."""
+    augment, default, p = config.augment, AugmentConfig(), info.preprocessing
+    changes = {}
+    if augment.image_size == default.image_size:
+        changes.update(image_size=p.image_size)
+        if augment.resize_size == default.resize_size:
+            changes.update(resize_size=p.resize)
+    if augment.resize_mode == default.resize_mode:
+        changes.update(resize_mode=p.resize_mode)
+    if augment.mean == default.mean:
+        changes.update(mean=p.mean)
+    if augment.stats == default.stats:
+        changes.update(stats=os.path.join(stats_dir, STATS_JSON))
+    return dataclasses.replace(config, augment=dataclasses.replace(augment, **changes))
+
+
+def resolve(config):
+    """(config, Transfer) of a TrainConfig: unchanged and an empty Transfer without
+    --init_from; else the source opened (or, when resuming, the workdir's own record)."""
+    _check_frozen(config)
+    if not config.init_from:
+        return config, Transfer()
+    if _resuming(config.workdir):
+        transfer = Transfer(load_run_info(config.workdir), config.workdir, config.init_from)
+    else:
+        transfer = open_source(config.init_from)
+    return inherit_preprocessing(config, transfer.base, transfer.base_dir), transfer
+
+
+def network_spec(config, num_classes, base=None):
+    """The run's AlexNetSpec: with a `base` RunInfo, its filters, fc units and LRN for
+    each of --width, --fc_units, --lrn left at its default."""
+    spec = AlexNetSpec.create(num_classes, config.augment.image_size, config.width,
+                              config.fc_units, config.lrn, config.dropout)
+    if base is None:
+        return spec
+    default, source = TrainConfig(), base.spec
+    changes = {}
+    if config.width == default.width:
+        changes.update(filters=source.filters)
+    if config.fc_units == default.fc_units:
+        changes.update(fc_units=source.fc_units)
+    if config.lrn == default.lrn:
+        changes.update(lrn=LRNParams.of(source.lrn),
+                       lrn_across_groups=source.lrn_across_groups)
+    return dataclasses.replace(spec, **changes)
+
+
+def model_layers(model, names):
+    """The Keras layers of the canonical layer `names` (a tower model's conv2 is conv2a and
+    conv2b)."""
+    wanted = set(names)
+    return [layer for layer in model.layers if layer.name in wanted or (
+        layer.name[:-1] in wanted and layer.name[:-1] in CONV_NAMES and layer.name[-1] in "ab")]
+
+
+def freeze(model, names):
+    """Sets the layers `names` untrainable: they leave model.trainable_variables, so the
+    optimizer neither updates nor decays them (and keeps no velocity for them)."""
+    for layer in model_layers(model, names):
+        layer.trainable = False
+
+
+def load_matching(model, grouping, transfer, class_names):
+    """Copies `transfer.weights` into `model` layer by layer where name and shapes match
+    (fc8 only when the class lists are the same). Returns {layer: why new} of the others."""
+    target, loaded, new = canonical_weights(model, grouping), {}, {}
+    same_classes = tuple(class_names) == tuple(transfer.base.class_names)
+    for name, arrays in target.items():
+        source = transfer.weights.get(name)
+        shapes = [a.shape for a in arrays]
+        if name == "fc8" and not same_classes:
+            new[name] = (f"{len(class_names)} classes vs. the source's "
+                         f"{len(transfer.base.class_names)}" if shapes[0] != source[0].shape
+                         else "other classes")
+        elif source is None or [a.shape for a in source] != shapes:
+            new[name] = (f"kernel {tuple(shapes[0])} vs. the source's "
+                         f"{tuple(source[0].shape)}" if source else "not in the source")
+        else:
+            loaded[name] = source
+    set_canonical_weights(model, grouping, loaded)
+    return list(loaded), new
+
+
+def describe(transfer, loaded, new, frozen):
+    """The one line that says what the run took from where."""
+    parts = [f"Initialized from {transfer.source} ({transfer.checkpoint}): loaded "
+             f"{', '.join(loaded) or 'nothing'}"]
+    if new:
+        parts.append("new " + ", ".join(f"{name} ({why})" for name, why in new.items()))
+    if frozen:
+        parts.append("frozen " + ", ".join(frozen))
+    return "; ".join(parts) + "."
+
+
+def record(workdir, transfer, loaded, new, config):
+    """Writes WORKDIR/init.json: the source, what was loaded, new and frozen."""
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, INIT_JSON), "w") as f:
+        json.dump(dict(init_from=transfer.source, checkpoint=transfer.checkpoint,
+                       loaded=loaded, new=new, frozen=list(config.frozen_layers),
+                       head_lr_multiplier=config.head_lr_multiplier), f, indent=2)
+
+
+def _check_frozen(config):
+    """A resumed run must freeze what it froze: the optimizer's velocities are its trainable
+    variables', in order."""
+    if not _resuming(config.workdir):
+        return
+    path = os.path.join(config.workdir, INIT_JSON)
+    before = tuple(read_json(path, WorkdirError).get("frozen", ())) if os.path.exists(
+        path) else ()
+    if before != config.frozen_layers:
+        raise WorkdirError(
+            f"Cannot resume {config.workdir}: it was trained with frozen layers "
+            f"{list(before) or 'none'}, now {list(config.frozen_layers) or 'none'}; use its "
+            "--freeze/--train_from (flags.txt), or a new --workdir.")
+
+
+def start(model, run, transfer):
+    """At step 0: the source's matching layers loaded into `model` (with --init_from), the
+    one line logged, and init.json written (by the chief) when anything was loaded or
+    frozen."""
+    config, loaded, new = run.config, [], {}
+    if transfer.weights is not None:
+        loaded, new = load_matching(model, run.info.grouping, transfer, run.info.class_names)
+        logging.info("%s", describe(transfer, loaded, new, config.frozen_layers))
+    elif config.frozen_layers:
+        logging.info("Frozen (not trained): %s.", ", ".join(config.frozen_layers))
+    if run.chief and (transfer.weights is not None or config.frozen_layers):
+        record(config.workdir, transfer, loaded, new, config)
