@@ -182,3 +182,22 @@ def test_bad_init_from_is_one_line(source, tmp_path):
                     "--classes", "folder:")
     assert_one_line(run_cli("train", *flags, "--classes=dog,red", f"--workdir={tmp_path}/h"),
                     "no class folder dog")
+
+
+@pytest.mark.slow
+def test_finetune_recipe_beats_training_from_scratch(tmp_path):
+    """configs/finetune.flags as users run it (fresh processes), from a source cut to 3 of
+    its 15 epochs: the fine-tuned run beats the same steps from scratch (the flagfile's
+    from-scratch command) on the same 2,000 validation photos."""
+    from conftest import shared_data
+    from test_train import recipe
+
+    shared_data("cifar10", "train")
+    recipe(tmp_path / "source", "--flagfile=configs/finetune_source.flags", "--epochs=3")
+    tuned = recipe(tmp_path / "tuned", "--flagfile=configs/finetune.flags",
+                   f"--init_from={tmp_path / 'source'}")
+    scratch = recipe(tmp_path / "scratch", "--flagfile=configs/finetune.flags", "--init_from=",
+                     "--image_size=67", "--width=0.5", "--fc_units=512", "--init=he",
+                     "--warmup_epochs=1", "--head_lr_multiplier=1", "--learning_rate=0.001")
+    assert tuned["step"] == scratch["step"] == 320
+    assert tuned["top1_error"] <= scratch["top1_error"] - 0.03, (tuned, scratch)

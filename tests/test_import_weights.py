@@ -5,6 +5,7 @@ random weights at 99 pixels (pool5 is 2 x 2, so fc6's order matters), as a .caff
 both layer formats, as caffe-tensorflow's .npy, and a mean .binaryproto."""
 
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import tensorflow as tf
 
 from helpers import last_json, run_cli, write_image
 from tf_alexnet.model import caffe_format
+from tf_alexnet.model.spec import LRN_PRESETS
 
 pytestmark = pytest.mark.usefixtures("exact_float32")
 
@@ -65,11 +67,12 @@ def max_pool(a):
     return out
 
 
-def caffe_forward(blobs, bgr, flatten_chw=True):
-    """Logits of one BGR image [3, H, W] minus the mean, as Caffe computes them."""
+def caffe_forward(blobs, bgr, flatten_chw=True, **lrn):
+    """Logits of one BGR image [3, H, W] minus the mean, as Caffe computes them (`lrn`:
+    caffe_lrn's n, k, alpha, beta)."""
     relu = lambda v: np.maximum(v, 0)  # noqa: E731
-    x = max_pool(caffe_lrn(relu(conv(bgr, *blobs["conv1"], 4, 0, 1))))
-    x = max_pool(caffe_lrn(relu(conv(x, *blobs["conv2"], 1, 2, 2))))
+    x = max_pool(caffe_lrn(relu(conv(bgr, *blobs["conv1"], 4, 0, 1)), **lrn))
+    x = max_pool(caffe_lrn(relu(conv(x, *blobs["conv2"], 1, 2, 2)), **lrn))
     x = relu(conv(x, *blobs["conv3"], 1, 1, 1))
     x = relu(conv(x, *blobs["conv4"], 1, 1, 2))
     x = max_pool(relu(conv(x, *blobs["conv5"], 1, 1, 2)))
@@ -258,3 +261,75 @@ def test_imported_workdir_is_a_fine_tuning_source(files, tmp_path):
     for name in ("conv1", "conv3", "conv5"):
         np.testing.assert_array_equal(got[name][0], want[name][0])
     assert not np.array_equal(got["fc7"][0], want["fc7"][0])
+
+
+def deploy_prototxt(lrn="local_size: 5 alpha: 0.0001 beta: 0.75", conv2_group=2,
+                    region="ACROSS_CHANNELS", side=SIZE):
+    """A deploy.prototxt of the test network, in Caffe's text format (with fields the
+    importer does not read: param, bottom/top, pool: MAX ...)."""
+    f1, f2, f3, f4, f5 = FILTERS
+    convs = [("conv1", f1, 11, 4, 0, 1), ("conv2", f2, 5, 1, 2, conv2_group),
+             ("conv3", f3, 3, 1, 1, 1), ("conv4", f4, 3, 1, 1, 2), ("conv5", f5, 3, 1, 1, 2)]
+    text = ['name: "AlexNet"', f'layer {{ name: "data" type: "Input" top: "data" '
+            f'input_param {{ shape: {{ dim: 10 dim: 3 dim: {side} dim: {side} }} }} }}']
+    for name, out, k, stride, pad, group in convs:
+        text.append(f'layer {{ name: "{name}" type: "Convolution" bottom: "x" top: "{name}" '
+                    f'param {{ lr_mult: 1 decay_mult: 1 }} convolution_param {{ num_output: '
+                    f'{out} kernel_size: {k} stride: {stride} pad: {pad}'
+                    + (f' group: {group}' if group > 1 else '') + ' } }')
+        if name in ("conv1", "conv2"):
+            norm = "norm" + name[-1]
+            text.append(f'layer {{ name: "{norm}" type: "LRN" lrn_param {{ {lrn} '
+                        f'norm_region: {region} }} }}')
+        if name in ("conv1", "conv2", "conv5"):
+            text.append(f'layer {{ name: "pool{name[-1]}" type: "Pooling" pooling_param '
+                        '{ pool: MAX kernel_size: 3 stride: 2 } }')
+    for name, out in (("fc6", UNITS), ("fc7", UNITS), ("fc8", CLASSES)):
+        text.append(f'layer {{ name: "{name}" type: "InnerProduct" inner_product_param '
+                    f'{{ num_output: {out} weight_filler {{ type: "gaussian" }} }} }}')
+    return "\n".join(text) + "\n"
+
+
+def test_prototxt_checks_the_network_and_gives_its_lrn(files, tmp_path):
+    root, blobs = files
+    model = f"--caffemodel={root / 'net.caffemodel'}"
+
+    def import_with(name, **prototxt):
+        path = tmp_path / f"{name}.prototxt"
+        path.write_text(deploy_prototxt(**prototxt))
+        return run_cli("import_weights", model, f"--prototxt={path}",
+                       f"--workdir={tmp_path / name}"), path
+
+    result, _ = import_with("bvlc")
+    assert last_json(result)["image_size"] == SIZE
+    _, info = imported_logits(tmp_path / "bvlc", np.zeros((1, SIZE, SIZE, 3), np.float32))
+    assert info.spec.lrn == LRN_PRESETS["caffe"]  # bvlc_alexnet's norm1/norm2
+    # The old (V1) format: net-level input_dim, `layers` with enum types.
+    old = re.sub(r'layer \{ name: "data".*\n', f"input: \"data\" input_dim: 10 input_dim: 3 "
+                 f"input_dim: {SIZE} input_dim: {SIZE}\n", deploy_prototxt())
+    old = re.sub(r'type: "(\w+)"', lambda m: "type: " + m.group(1).upper(),
+                 old.replace("layer {", "layers {"))
+    (tmp_path / "v1.prototxt").write_text(old)
+    result = run_cli("import_weights", model, f"--prototxt={tmp_path / 'v1.prototxt'}",
+                     f"--workdir={tmp_path / 'v1'}")
+    assert "layers {" in old and last_json(result)["image_size"] == SIZE
+    # Another LRN in the prototxt (k 2, alpha 5e-4 over 3 channels) is the imported one:
+    # against Caffe's forward pass with those numbers.
+    result, _ = import_with("lrn", lrn="local_size: 3 alpha: 0.0005 beta: 0.6 k: 2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rgb = np.random.default_rng(5).uniform(-100, 100, (2, SIZE, SIZE, 3))
+    got, info = imported_logits(tmp_path / "lrn", rgb.astype(np.float32))
+    assert (info.spec.lrn.depth_radius, info.spec.lrn.bias, info.spec.lrn.beta) == (1, 2.0, 0.6)
+    want = np.stack([caffe_forward(blobs, x, n=3, k=2.0, alpha=5e-4, beta=0.6)
+                     for x in rgb[..., ::-1].transpose(0, 3, 1, 2)])
+    assert np.abs(got - want).max() <= 1e-4 * np.abs(want).max()
+    for name, prototxt, words in (
+            ("ungrouped", dict(conv2_group=1), ["conv2", "(5, 1, 2, 1)", "(5, 1, 2, 2)"]),
+            ("within", dict(region="WITHIN_CHANNEL"), ["norm1", "WITHIN_CHANNEL"]),
+            ("small", dict(side=67), ["input 67 x 67", "2 x 2"])):
+        result, path = import_with(name, **prototxt)
+        assert_one_line(result, str(path), *words)
+    garbage = tmp_path / "garbage.prototxt"
+    garbage.write_text("layer { name: ")
+    assert_one_line(run_cli("import_weights", model, f"--prototxt={garbage}",
+                            f"--workdir={tmp_path / 'g'}"), str(garbage), "prototxt")

@@ -206,8 +206,9 @@ class TrainConfig:
                                    "summaries.", within="[1, )")
     eval_every_steps: int = setting(0, "Steps between evaluations; 0: at the end of each "
                                     "epoch.", within="[0, )")
-    eval_examples: int = setting(0, "Validation examples per evaluation; 0: the whole "
-                                 "split.", within="[0, )")
+    eval_examples: int = setting(0, "Validation examples per evaluation (the same seeded "
+                                 "random sample each time); 0: the whole split.",
+                                 within="[0, )")
     checkpoint_every_steps: int = setting(500, "Steps between periodic checkpoints (also "
                                           "saved at each evaluation, at the end and on "
                                           "SIGINT/SIGTERM).", within="[1, )")
@@ -371,6 +372,9 @@ class ImportConfig:
     caffemodel: str = setting("", "Caffe's weights (bvlc_alexnet.caffemodel, either layer "
                               "format).")
     npy: str = setting("", "caffe-tensorflow's bvlc_alexnet.npy instead of --caffemodel.")
+    prototxt: str = setting("", "Caffe's deploy.prototxt, to check the weights' network "
+                            "against (kernels, strides, groups, pools) and take its LRN "
+                            "parameters and input side from; empty: bvlc_alexnet's.")
     mean_file: str = setting("", "Caffe's mean image (imagenet_mean.binaryproto); empty: "
                              "bvlc_alexnet's mean pixel B 104.007, G 116.669, R 122.679.")
     workdir: str = setting("runs/bvlc_alexnet", "Directory to write (model.json, stats.json, "

@@ -48,8 +48,9 @@ def make_train_crop(augment, max_pixels=DEFAULT_MAX_PIXELS):
 
     Decode, shorter side to `resize` and central square (or the whole image squashed, with
     `augment.resize_mode` squash) and the random S x S crop happen on the host, so only the
-    uint8 crop (155 KB at 227 px, a quarter of float32) crosses to the device. The flip and the lighting coefficients alpha_i ~ N(0, pca_sigma) are drawn here
-    from the same per-example seed and applied by `make_augment_on_device`'s function.
+    uint8 crop (155 KB at 227 px, a quarter of float32) crosses to the device. The flip and
+    the lighting coefficients alpha_i ~ N(0, pca_sigma) are drawn here from the same
+    per-example seed and applied by `make_augment_on_device`'s function.
     """
     size, crop, sigma = augment.resize, augment.image_size, augment.pca_sigma
 

@@ -105,7 +105,8 @@ def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, op
     preprocessing: a trained model's `Preprocessing` (sizes, mean, statistics); default the
       paper's sizes with the source's own statistics (or ImageNet's).
     sample: the examples in a seeded random order instead of the source's (folders list
-      class by class): a sample of the split, e.g. int8 calibration images."""
+      class by class), the same on every pass: a sample of the split, e.g. int8 calibration
+      images, or the --eval_examples of a training run's evaluations."""
     source.validate()
     evaluation.validate()
     size = preprocessing.resize if preprocessing else Preprocessing().resize
@@ -116,7 +117,9 @@ def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, op
     load = opened.load or (lambda x: x)
     ds = opened.dataset
     if sample:  # file names (folders) are cheap to shuffle all; records, 1,000 at a time
-        ds = ds.shuffle(max(1, opened.num_examples) if opened.load else 1000, seed=source.seed)
+        # The same order on every pass: repeated evaluations score the same sample.
+        ds = ds.shuffle(max(1, opened.num_examples) if opened.load else 1000, seed=source.seed,
+                        reshuffle_each_iteration=False)
     ds = ds.map(lambda x, y: (transform(load(x)), y), **_PARALLEL)
     if evaluation.cache_eval:
         ds = ds.cache()

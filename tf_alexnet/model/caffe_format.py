@@ -6,16 +6,27 @@ Only the fields the weights need are described (the protobuf runtime skips the o
     NetParameter      name = 1, layers = 2 (V1LayerParameter, the old format),
                       layer = 100 (LayerParameter)
     LayerParameter    name = 1, type = 2 (string), blobs = 7
-    V1LayerParameter  name = 4, type = 5 (enum), blobs = 6
+    V1LayerParameter  name = 4, blobs = 6 (its type, an enum of 40 names, is skipped)
     BlobProto         num = 1, channels = 2, height = 3, width = 4, data = 5 (packed float),
                       shape = 7 (BlobShape), double_data = 8 (packed double)
     BlobShape         dim = 1 (packed int64)
+
+and, for a deploy.prototxt (text format, read with the fields below; others skipped):
+
+    NetParameter      input_dim = 4, input_shape = 8
+    LayerParameter    convolution_param = 106, inner_product_param = 117, lrn_param = 118,
+                      pooling_param = 121, input_param = 143
+    V1LayerParameter  convolution_param = 10, inner_product_param = 17, lrn_param = 18,
+                      pooling_param = 19
+    ConvolutionParameter  num_output = 1, pad = 3, kernel_size = 4, group = 5, stride = 6
+    LRNParameter      local_size = 1, alpha = 2, beta = 3, norm_region = 4, k = 5
+    PoolingParameter  kernel_size = 2, stride = 3;  InputParameter  shape = 1
 
 (field numbers of BVLC Caffe's src/caffe/proto/caffe.proto).
 """
 
 import numpy as np
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 
 _F = descriptor_pb2.FieldDescriptorProto
 
@@ -34,7 +45,31 @@ def _file():
                 field.options.packed = True
 
     opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
+    u32 = _F.TYPE_UINT32
+    region = f.enum_type.add(name="NormRegion")
+    region.value.add(name="ACROSS_CHANNELS", number=0)
+    region.value.add(name="WITHIN_CHANNEL", number=1)
     message("BlobShape", ("dim", 1, _F.TYPE_INT64, rep, None, True))
+    message("ConvolutionParameter", ("num_output", 1, u32, opt, None, False),
+            ("pad", 3, u32, rep, None, False), ("kernel_size", 4, u32, rep, None, False),
+            ("group", 5, u32, opt, None, False), ("stride", 6, u32, rep, None, False))
+    message("LRNParameter", ("local_size", 1, u32, opt, None, False),
+            ("alpha", 2, _F.TYPE_FLOAT, opt, None, False),
+            ("beta", 3, _F.TYPE_FLOAT, opt, None, False),
+            ("norm_region", 4, _F.TYPE_ENUM, opt, ".caffe.NormRegion", False),
+            ("k", 5, _F.TYPE_FLOAT, opt, None, False))
+    message("PoolingParameter", ("kernel_size", 2, u32, opt, None, False),
+            ("stride", 3, u32, opt, None, False))
+    message("InnerProductParameter", ("num_output", 1, u32, opt, None, False))
+    message("InputParameter", ("shape", 1, _F.TYPE_MESSAGE, rep, ".caffe.BlobShape", False))
+    params = {"convolution_param": (106, 10, "ConvolutionParameter"),
+              "inner_product_param": (117, 17, "InnerProductParameter"),
+              "lrn_param": (118, 18, "LRNParameter"),
+              "pooling_param": (121, 19, "PoolingParameter")}
+
+    def layer_params(new):
+        return tuple((name, numbers[0 if new else 1], _F.TYPE_MESSAGE, opt,
+                      f".caffe.{numbers[2]}", False) for name, numbers in params.items())
     message("BlobProto",
             ("num", 1, _F.TYPE_INT32, opt, None, False),
             ("channels", 2, _F.TYPE_INT32, opt, None, False),
@@ -46,13 +81,17 @@ def _file():
     message("LayerParameter",
             ("name", 1, _F.TYPE_STRING, opt, None, False),
             ("type", 2, _F.TYPE_STRING, opt, None, False),
-            ("blobs", 7, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False))
+            ("blobs", 7, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False),
+            ("input_param", 143, _F.TYPE_MESSAGE, opt, ".caffe.InputParameter", False),
+            *layer_params(True))
     message("V1LayerParameter",
             ("name", 4, _F.TYPE_STRING, opt, None, False),
-            ("type", 5, _F.TYPE_INT32, opt, None, False),  # an enum in caffe.proto
-            ("blobs", 6, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False))
+            ("blobs", 6, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False),
+            *layer_params(False))
     message("NetParameter",
             ("name", 1, _F.TYPE_STRING, opt, None, False),
+            ("input_dim", 4, _F.TYPE_INT32, rep, None, False),
+            ("input_shape", 8, _F.TYPE_MESSAGE, rep, ".caffe.BlobShape", False),
             ("layers", 2, _F.TYPE_MESSAGE, rep, ".caffe.V1LayerParameter", False),
             ("layer", 100, _F.TYPE_MESSAGE, rep, ".caffe.LayerParameter", False))
     return f
@@ -116,3 +155,15 @@ def read_mean(data):
     if array.ndim != 3 or array.shape[0] != 3:
         raise ValueError(f"a mean image blob of shape {array.shape}, not 3 x H x W")
     return np.ascontiguousarray(array[::-1].transpose(1, 2, 0))
+
+
+def read_prototxt(text):
+    """(input side or None, {layer name: layer message}) of a deploy.prototxt (text format,
+    either layer format; fields not described here are skipped)."""
+    net = text_format.Parse(text, NetParameter(), allow_unknown_field=True)
+    dims = list(net.input_dim) or [d for shape in net.input_shape for d in shape.dim]
+    layers = list(net.layer) or list(net.layers)
+    for layer in layers:
+        if not dims and layer.HasField("input_param"):
+            dims = [d for shape in layer.input_param.shape for d in shape.dim]
+    return (int(dims[-1]) if len(dims) == 4 else None), {layer.name: layer for layer in layers}

@@ -9,11 +9,13 @@ channels are reversed here: the imported model takes RGB like every other model 
 package. The canonical layout is `model.groupings.canonical_weights`' (the fused model's).
 """
 
+import dataclasses
+
 import numpy as np
 
 from tf_alexnet.errors import Error
 from tf_alexnet.model.spec import (CONV_NAMES, DENSE_NAMES, AlexNetSpec, LRN_PRESETS,
-                                   feature_map_sizes)
+                                   LRNParams, feature_map_sizes)
 
 LAYERS = CONV_NAMES + DENSE_NAMES
 # The mean pixel of bvlc_alexnet's readme (B, G, R), here as R, G, B; 0..255 units.
@@ -122,3 +124,67 @@ def _finish(weights, layout):
     conv1 = weights["conv1"][0]
     weights["conv1"][0] = np.ascontiguousarray(conv1[:, :, ::-1, :])  # BGR -> RGB input
     return weights, spec
+
+
+# What bvlc_alexnet's deploy.prototxt says of each layer: (kernel, stride, pad, group).
+_CONV = {"conv1": (11, 4, 0, 1), "conv2": (5, 1, 2, 2), "conv3": (3, 1, 1, 1),
+         "conv4": (3, 1, 1, 2), "conv5": (3, 1, 1, 2)}
+
+
+def _first(values, default):
+    return int(values[0]) if len(values) else default
+
+
+def _decimal(message, field, default):
+    """A float field as the decimal the prototxt wrote (0.75, not float32's 0.7500000x)."""
+    return float(str(np.float32(getattr(message, field)))) if message.HasField(field) else (
+        default)
+
+
+def _layer(layers, name):
+    if name not in layers:
+        raise WeightsError(f"no layer {name!r} (it has {', '.join(list(layers)[:16])})")
+    return layers[name]
+
+
+def spec_with_prototxt(spec, side, layers):
+    """`spec` (read from the weights) checked against a deploy.prototxt's layers: the
+    convolutions' kernels, strides, pads and groups and the 3/2 pools are AlexNet's, the
+    filter and unit counts the weights', norm1 and norm2 one ACROSS_CHANNELS LRN (its
+    local_size, alpha, beta and k become the spec's LRN: Caffe divides alpha by
+    local_size), and the input side (when given) the one the weights' fc6 needs."""
+    for i, (name, want) in enumerate(_CONV.items()):
+        p = _layer(layers, name).convolution_param
+        got = (_first(p.kernel_size, 0), _first(p.stride, 1), _first(p.pad, 0),
+               p.group if p.HasField("group") else 1)
+        if got != want or p.num_output != spec.filters[i]:
+            raise WeightsError(f"{name}: kernel, stride, pad, group {got} and {p.num_output} "
+                               f"outputs; this network needs {want} and {spec.filters[i]}")
+    for name in ("pool1", "pool2", "pool5"):
+        p = _layer(layers, name).pooling_param
+        if (p.kernel_size, p.stride if p.HasField("stride") else 1) != (3, 2):
+            raise WeightsError(f"{name}: pooling {p.kernel_size}/{p.stride}, not 3/2")
+    for name, units in (("fc6", spec.fc_units), ("fc7", spec.fc_units),
+                        ("fc8", spec.num_classes)):
+        if _layer(layers, name).inner_product_param.num_output != units:
+            raise WeightsError(f"{name}: {layers[name].inner_product_param.num_output} "
+                               f"outputs, the weights have {units}")
+    lrn = set()
+    for name in ("norm1", "norm2"):
+        p = _layer(layers, name).lrn_param
+        if p.norm_region != 0:
+            raise WeightsError(f"{name}: WITHIN_CHANNEL LRN; this network normalizes across "
+                               "channels")
+        n = p.local_size if p.HasField("local_size") else 5
+        k, alpha, beta = (_decimal(p, field, default) for field, default in
+                          (("k", 1.0), ("alpha", 1.0), ("beta", 0.75)))
+        lrn.add(LRNParams(n // 2, k, alpha / n, beta))
+    if len(lrn) != 1:
+        raise WeightsError(f"norm1 and norm2 differ ({sorted(map(str, lrn))}); this network "
+                           "has one LRN")
+    pool5 = feature_map_sizes(spec.image_size)[3]
+    if side and feature_map_sizes(side)[3] != pool5:
+        raise WeightsError(f"input {side} x {side} gives pool5 "
+                           f"{feature_map_sizes(side)[3]} x {feature_map_sizes(side)[3]}, "
+                           f"the weights' fc6 needs {pool5} x {pool5}")
+    return dataclasses.replace(spec, image_size=side or spec.image_size, lrn=lrn.pop())

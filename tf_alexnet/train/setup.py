@@ -83,8 +83,11 @@ def open_run(config, strategy, transfer=transfer_lib.Transfer()):
         check_compatible(previous, info)
     eval_ds = mapping = None
     if config.eval_split:
+        # Part of the split (--eval_examples): a seeded random sample, not the first classes
+        # of a folder listed class by class.
         eval_ds, eval_info = eval_dataset(config.source, config.evaluation,
-                                          config.eval_split, info.preprocessing)
+                                          config.eval_split, info.preprocessing,
+                                          sample=config.eval_examples > 0)
         mapping = label_map(eval_info.class_names, classes)
     return Run(config, strategy, is_chief(strategy), info, devices, data.opened, eval_ds,
                mapping, *lengths(config, data.num_examples), transfer)

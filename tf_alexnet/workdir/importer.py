@@ -38,8 +38,24 @@ def ilsvrc_synsets(count):
 
 
 def read_weights(config):
-    """(canonical weights, spec) of --caffemodel or --npy; a file that is not one raises
-    WeightsError naming it."""
+    """(canonical weights, spec) of --caffemodel or --npy, checked against --prototxt when
+    given; a file that is not one raises WeightsError naming it."""
+    weights, spec = _read_weights(config)
+    if not config.prototxt:
+        return weights, spec
+    with open(config.prototxt) as f:
+        text = f.read()
+    try:
+        side, layers = caffe_format.read_prototxt(text)
+        return weights, caffe_weights.spec_with_prototxt(spec, side, layers)
+    except caffe_weights.WeightsError as e:
+        raise caffe_weights.WeightsError(f"{config.prototxt}: {e}.") from None
+    except Exception as e:  # text_format's ParseError
+        raise caffe_weights.WeightsError(f"{config.prototxt}: cannot be read as a Caffe "
+                                         f"prototxt ({str(e)[:200]}).") from None
+
+
+def _read_weights(config):
     path = config.caffemodel or config.npy
     with open(path, "rb") as f:
         data = f.read()
