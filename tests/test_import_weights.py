@@ -261,6 +261,9 @@ def test_imported_workdir_is_a_fine_tuning_source(files, tmp_path):
     for name in ("conv1", "conv3", "conv5"):
         np.testing.assert_array_equal(got[name][0], want[name][0])
     assert not np.array_equal(got["fc7"][0], want["fc7"][0])
+    scores = last_json(run_cli("evaluate", f"--workdir={tmp_path / 'ft'}",
+                               f"--data=folder:{data}", "--split=all", "--json"))
+    assert scores["num_images"] == 18  # squashed, minus Caffe's mean pixel, 99 of 112
 
 
 def deploy_prototxt(lrn="local_size: 5 alpha: 0.0001 beta: 0.75", conv2_group=2,

@@ -31,69 +31,78 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, te
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _file():
-    f = descriptor_pb2.FileDescriptorProto(name="tf_alexnet_caffe.proto", package="caffe",
-                                           syntax="proto2")
+_OPT, _REP, _U32 = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED, _F.TYPE_UINT32
 
-    def message(name, *fields):
-        m = f.message_type.add(name=name)
-        for field_name, number, kind, label, type_name, packed in fields:
-            field = m.field.add(name=field_name, number=number, type=kind, label=label)
-            if type_name:
-                field.type_name = type_name
-            if packed:
-                field.options.packed = True
 
-    opt, rep = _F.LABEL_OPTIONAL, _F.LABEL_REPEATED
-    u32 = _F.TYPE_UINT32
+def _message(f, name, *fields):
+    """Adds message `name` to the FileDescriptorProto `f`: fields are (name, number, type,
+    label, type name or None, packed)."""
+    m = f.message_type.add(name=name)
+    for field_name, number, kind, label, type_name, packed in fields:
+        field = m.field.add(name=field_name, number=number, type=kind, label=label)
+        if type_name:
+            field.type_name = type_name
+        if packed:
+            field.options.packed = True
+
+
+def _deploy_messages(f):
+    """The layer parameters a deploy.prototxt sets; returns the LayerParameter and
+    V1LayerParameter fields that hold them."""
     region = f.enum_type.add(name="NormRegion")
     region.value.add(name="ACROSS_CHANNELS", number=0)
     region.value.add(name="WITHIN_CHANNEL", number=1)
-    message("BlobShape", ("dim", 1, _F.TYPE_INT64, rep, None, True))
-    message("ConvolutionParameter", ("num_output", 1, u32, opt, None, False),
-            ("pad", 3, u32, rep, None, False), ("kernel_size", 4, u32, rep, None, False),
-            ("group", 5, u32, opt, None, False), ("stride", 6, u32, rep, None, False))
-    message("LRNParameter", ("local_size", 1, u32, opt, None, False),
-            ("alpha", 2, _F.TYPE_FLOAT, opt, None, False),
-            ("beta", 3, _F.TYPE_FLOAT, opt, None, False),
-            ("norm_region", 4, _F.TYPE_ENUM, opt, ".caffe.NormRegion", False),
-            ("k", 5, _F.TYPE_FLOAT, opt, None, False))
-    message("PoolingParameter", ("kernel_size", 2, u32, opt, None, False),
-            ("stride", 3, u32, opt, None, False))
-    message("InnerProductParameter", ("num_output", 1, u32, opt, None, False))
-    message("InputParameter", ("shape", 1, _F.TYPE_MESSAGE, rep, ".caffe.BlobShape", False))
+    _message(f, "ConvolutionParameter", ("num_output", 1, _U32, _OPT, None, False),
+             ("pad", 3, _U32, _REP, None, False), ("kernel_size", 4, _U32, _REP, None, False),
+             ("group", 5, _U32, _OPT, None, False), ("stride", 6, _U32, _REP, None, False))
+    _message(f, "LRNParameter", ("local_size", 1, _U32, _OPT, None, False),
+             ("alpha", 2, _F.TYPE_FLOAT, _OPT, None, False),
+             ("beta", 3, _F.TYPE_FLOAT, _OPT, None, False),
+             ("norm_region", 4, _F.TYPE_ENUM, _OPT, ".caffe.NormRegion", False),
+             ("k", 5, _F.TYPE_FLOAT, _OPT, None, False))
+    _message(f, "PoolingParameter", ("kernel_size", 2, _U32, _OPT, None, False),
+             ("stride", 3, _U32, _OPT, None, False))
+    _message(f, "InnerProductParameter", ("num_output", 1, _U32, _OPT, None, False))
+    _message(f, "InputParameter",
+             ("shape", 1, _F.TYPE_MESSAGE, _REP, ".caffe.BlobShape", False))
     params = {"convolution_param": (106, 10, "ConvolutionParameter"),
               "inner_product_param": (117, 17, "InnerProductParameter"),
               "lrn_param": (118, 18, "LRNParameter"),
               "pooling_param": (121, 19, "PoolingParameter")}
+    return tuple(tuple((name, numbers[0 if new else 1], _F.TYPE_MESSAGE, _OPT,
+                        f".caffe.{numbers[2]}", False) for name, numbers in params.items())
+                 for new in (True, False))
 
-    def layer_params(new):
-        return tuple((name, numbers[0 if new else 1], _F.TYPE_MESSAGE, opt,
-                      f".caffe.{numbers[2]}", False) for name, numbers in params.items())
-    message("BlobProto",
-            ("num", 1, _F.TYPE_INT32, opt, None, False),
-            ("channels", 2, _F.TYPE_INT32, opt, None, False),
-            ("height", 3, _F.TYPE_INT32, opt, None, False),
-            ("width", 4, _F.TYPE_INT32, opt, None, False),
-            ("data", 5, _F.TYPE_FLOAT, rep, None, True),
-            ("shape", 7, _F.TYPE_MESSAGE, opt, ".caffe.BlobShape", False),
-            ("double_data", 8, _F.TYPE_DOUBLE, rep, None, True))
-    message("LayerParameter",
-            ("name", 1, _F.TYPE_STRING, opt, None, False),
-            ("type", 2, _F.TYPE_STRING, opt, None, False),
-            ("blobs", 7, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False),
-            ("input_param", 143, _F.TYPE_MESSAGE, opt, ".caffe.InputParameter", False),
-            *layer_params(True))
-    message("V1LayerParameter",
-            ("name", 4, _F.TYPE_STRING, opt, None, False),
-            ("blobs", 6, _F.TYPE_MESSAGE, rep, ".caffe.BlobProto", False),
-            *layer_params(False))
-    message("NetParameter",
-            ("name", 1, _F.TYPE_STRING, opt, None, False),
-            ("input_dim", 4, _F.TYPE_INT32, rep, None, False),
-            ("input_shape", 8, _F.TYPE_MESSAGE, rep, ".caffe.BlobShape", False),
-            ("layers", 2, _F.TYPE_MESSAGE, rep, ".caffe.V1LayerParameter", False),
-            ("layer", 100, _F.TYPE_MESSAGE, rep, ".caffe.LayerParameter", False))
+
+def _file():
+    f = descriptor_pb2.FileDescriptorProto(name="tf_alexnet_caffe.proto", package="caffe",
+                                           syntax="proto2")
+    _message(f, "BlobShape", ("dim", 1, _F.TYPE_INT64, _REP, None, True))
+    layer_params, v1_layer_params = _deploy_messages(f)
+    _message(f, "BlobProto",
+             ("num", 1, _F.TYPE_INT32, _OPT, None, False),
+             ("channels", 2, _F.TYPE_INT32, _OPT, None, False),
+             ("height", 3, _F.TYPE_INT32, _OPT, None, False),
+             ("width", 4, _F.TYPE_INT32, _OPT, None, False),
+             ("data", 5, _F.TYPE_FLOAT, _REP, None, True),
+             ("shape", 7, _F.TYPE_MESSAGE, _OPT, ".caffe.BlobShape", False),
+             ("double_data", 8, _F.TYPE_DOUBLE, _REP, None, True))
+    _message(f, "LayerParameter",
+             ("name", 1, _F.TYPE_STRING, _OPT, None, False),
+             ("type", 2, _F.TYPE_STRING, _OPT, None, False),
+             ("blobs", 7, _F.TYPE_MESSAGE, _REP, ".caffe.BlobProto", False),
+             ("input_param", 143, _F.TYPE_MESSAGE, _OPT, ".caffe.InputParameter", False),
+             *layer_params)
+    _message(f, "V1LayerParameter",
+             ("name", 4, _F.TYPE_STRING, _OPT, None, False),
+             ("blobs", 6, _F.TYPE_MESSAGE, _REP, ".caffe.BlobProto", False),
+             *v1_layer_params)
+    _message(f, "NetParameter",
+             ("name", 1, _F.TYPE_STRING, _OPT, None, False),
+             ("input_dim", 4, _F.TYPE_INT32, _REP, None, False),
+             ("input_shape", 8, _F.TYPE_MESSAGE, _REP, ".caffe.BlobShape", False),
+             ("layers", 2, _F.TYPE_MESSAGE, _REP, ".caffe.V1LayerParameter", False),
+             ("layer", 100, _F.TYPE_MESSAGE, _REP, ".caffe.LayerParameter", False))
     return f
 
 
