@@ -15,7 +15,8 @@ from flags. Plain Python: no TensorFlow is loaded while flags are parsed.
 import dataclasses
 
 from tf_alexnet.data.stats import Preprocessing
-from tf_alexnet.model.spec import CONV_NAMES, DENSE_NAMES, GROUPINGS, INITS, LRN_PRESETS
+from tf_alexnet.model.spec import (ACTIVATIONS, CONV_NAMES, DENSE_NAMES, GROUPINGS, INITS,
+                                   LRN_CHOICES, POOLINGS)
 from tf_alexnet.settings import check, nested, setting
 
 MEAN_MODES = ("auto", "image", "channel", "none")
@@ -141,7 +142,13 @@ class TrainConfig:
     tower_devices: str = setting("auto", "Devices of the two towers, e.g. '/GPU:0,/GPU:1'; "
                                  "auto: the first two GPUs if present; none.")
     lrn: str = setting("paper", "LRN parameter preset (paper: k=2, n=5, alpha=1e-4, "
-                       "beta=0.75).", tuple(LRN_PRESETS))
+                       "beta=0.75); none: no LRN layers (the paper's section 3.3 "
+                       "comparison).", LRN_CHOICES)
+    activation: str = setting("relu", "Nonlinearity of conv1..conv5, fc6 and fc7: relu (the "
+                              "paper) or tanh (its section 3.1 comparison).", ACTIVATIONS)
+    pooling: str = setting("overlapping", "Max pooling: overlapping (3x3, stride 2: the "
+                           "paper) or non_overlapping (2x2, stride 2: its section 3.4 "
+                           "comparison).", POOLINGS)
     init: str = setting("paper", "Weight initialization: paper (N(0, 0.01), biases 1), caffe "
                         "(avoids the flat start), he.", tuple(INITS))
     dropout: float = setting(0.5, "Dropout rate (0..1) after fc6 and fc7.", within="[0, 1)")
@@ -263,7 +270,9 @@ class EvalConfig:
     model (its RunInfo), so it has no AugmentConfig."""
     source: SourceConfig = nested(SourceConfig)
     evaluation: EvalDataConfig = nested(EvalDataConfig)
-    workdir: str = setting("", "Training workdir whose latest checkpoint is scored.")
+    workdir: str = setting("", "Training workdir whose latest checkpoint is scored; a,b,c: "
+                           "the mean probabilities of several runs (an ensemble, the "
+                           "paper's Table 2; same classes and preprocessing).")
     checkpoint: str = setting("", "A checkpoint path of the workdir instead of the latest.")
     model: str = setting("", "Score an exported model instead: a SavedModel directory, a TF "
                          "Serving base directory (latest version) or a .tflite file.")
@@ -281,7 +290,8 @@ class EvalConfig:
 @dataclasses.dataclass(frozen=True)
 class ExportConfig:
     """`python -m tf_alexnet.export`: a SavedModel version and TFLite files."""
-    workdir: str = setting("", "Training workdir to export (its latest checkpoint).")
+    workdir: str = setting("", "Training workdir to export (its latest checkpoint); a,b,c: "
+                           "one model averaging several runs' probabilities.")
     checkpoint: str = setting("", "Export this checkpoint of the workdir instead.")
     export_dir: str = setting("export/models/alexnet", "TF Serving base directory: versions "
                               "are its integer subdirectories.")

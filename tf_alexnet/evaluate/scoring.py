@@ -11,11 +11,21 @@ from tf_alexnet.data.pipeline import eval_dataset
 from tf_alexnet.evaluate.metrics import label_map, score
 from tf_alexnet.export.loading import load
 from tf_alexnet.model.predict import make_predict_fn
+from tf_alexnet.errors import WorkdirError
 from tf_alexnet.workdir.checkpoints import restore_model
+from tf_alexnet.workdir.ensemble import ensemble_model, restore_ensemble, workdir_list
 
 
 def load_predictor(config):
-    """(predict(images) -> probabilities, RunInfo, what was loaded) of a workdir or export."""
+    """(predict(images) -> probabilities, RunInfo, what was loaded) of a workdir, several
+    (their mean probabilities) or an export."""
+    workdirs = workdir_list(config.workdir)
+    if len(workdirs) > 1:
+        if config.checkpoint:
+            raise WorkdirError("--checkpoint names one checkpoint; an ensemble (--workdir "
+                               "a,b,...) takes each run's newest.")
+        members, info, paths = restore_ensemble(workdirs)
+        return make_predict_fn(ensemble_model(members)), info, ",".join(paths)
     if config.workdir:
         model, info, path = restore_model(config.workdir, config.checkpoint or None)
         return make_predict_fn(model), info, path

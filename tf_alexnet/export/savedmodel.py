@@ -19,6 +19,7 @@ from tf_alexnet.errors import ExportError
 from tf_alexnet.export import serving, warmup
 from tf_alexnet.model.groupings import convert_grouping
 from tf_alexnet.workdir.checkpoints import restore_model
+from tf_alexnet.workdir.ensemble import ensemble_model, restore_ensemble, workdir_list
 
 META = "tf_alexnet.json"
 
@@ -53,20 +54,35 @@ def _write_version(out, model, info, checkpoint, version, model_name):
                         warmup.warmup_requests(jpeg, info.spec.image_size, image))
 
 
+def _restore(workdir, checkpoint):
+    """(model, RunInfo, checkpoint) of a workdir, or of an ensemble "a,b,c" (one model of
+    their mean probabilities: workdir/ensemble.py)."""
+    workdirs = workdir_list(workdir)
+    if len(workdirs) > 1:
+        if checkpoint:
+            raise ExportError("--checkpoint names one checkpoint; an ensemble (--workdir "
+                              "a,b,...) exports each run's newest.")
+        members, info, paths = restore_ensemble(workdirs)
+        return ensemble_model(members), info, ",".join(paths)
+    model, info, ckpt = restore_model(workdir, checkpoint)
+    if info.grouping == "fused":
+        # Keras runs Conv2D(groups=2) as an XLA must-compile function, which TF Serving
+        # refuses without --xla_cpu_compilation_enabled: export the towers, same numbers.
+        model = convert_grouping(model, info.spec, "fused", "towers")
+    return model, info, ckpt
+
+
 def export_saved_model(workdir, export_dir, version=0, checkpoint=None, overwrite=False,
                        model_name=None):
-    """Writes the SavedModel version of a workdir's checkpoint; returns its directory."""
+    """Writes the SavedModel version of a workdir's checkpoint (or of several workdirs,
+    "a,b,c", averaged); returns its directory."""
     versions = serving_versions(export_dir)
     version = version or (versions[-1] + 1 if versions else 1)
     target = os.path.join(export_dir, str(version))
     if os.path.exists(target) and not overwrite:  # before any work
         raise ExportError(f"{target} exists; pass --overwrite to replace it or choose "
                           "another --version.")
-    model, info, ckpt = restore_model(workdir, checkpoint)
-    if info.grouping == "fused":
-        # Keras runs Conv2D(groups=2) as an XLA must-compile function, which TF Serving
-        # refuses without --xla_cpu_compilation_enabled: export the towers, same numbers.
-        model = convert_grouping(model, info.spec, "fused", "towers")
+    model, info, ckpt = _restore(workdir, checkpoint)
     os.makedirs(export_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
     try:

@@ -7,6 +7,10 @@
     conv5 3x3 256, 2 groups -> ReLU -> maxpool 3/2               13 -> 6; 6*6*256 = 9216
     fc6 4096 -> ReLU -> dropout -> fc7 4096 -> ReLU -> dropout -> fc8 (logits)
 
+The spec's switches for the paper's own comparisons: `activation` tanh instead of ReLU
+(§3.1), `lrn` None without the LRN layers (§3.3), `pooling` non_overlapping: 2x2 / 2 pools
+instead of 3x3 / 2 (§3.4; the same 55/27/13/6 maps at 227 px, larger where a side is even).
+
 Groupings (all compute the same function for the same weights, see `convert_grouping`):
   "towers": the paper's two columns. conv1..conv5 are each split into an "a" and a "b" half
     (conv3 is split by its outputs, each half seeing both columns' conv2 maps, as in the
@@ -27,7 +31,7 @@ import keras
 import tensorflow as tf
 
 from tf_alexnet.model.layers import LocalResponseNormalization, PlacedConv2D, PlacedMaxPooling2D
-from tf_alexnet.model.spec import GROUPINGS, INITS, MIN_IMAGE_SIZE, AlexNetSpec
+from tf_alexnet.model.spec import GROUPINGS, INITS, MIN_IMAGE_SIZE, AlexNetSpec, pool_window
 
 HE_INPUT_STD = 64.0
 _BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
@@ -67,7 +71,7 @@ def _initializers(layer, init, seed):
 
 def build_alexnet(num_classes=1000, image_size=227, grouping="towers", tower_devices=None,
                   lrn="paper", dropout=0.5, init="paper", width=1.0, fc_units=4096, seed=None,
-                  name="alexnet"):
+                  name="alexnet", activation="relu", pooling="overlapping"):
     """Builds AlexNet; the defaults are the paper's network (60,965,224 parameters).
 
     Args:
@@ -76,14 +80,18 @@ def build_alexnet(num_classes=1000, image_size=227, grouping="towers", tower_dev
       grouping: "towers", "fused" or "none" (module docstring).
       tower_devices: None, "auto", or two device names such as ("/GPU:0", "/GPU:1");
         only for grouping="towers".
-      lrn: an LRN preset name ("paper", "cuda_convnet", "caffe") or a dict of arguments.
+      lrn: an LRN preset name ("paper", "cuda_convnet", "caffe"), a dict of arguments, or
+        "none" (no LRN layers).
       dropout: dropout rate after fc6 and fc7.
       init: "paper", "caffe" or "he" (see INITS).
       width: multiplier on the conv filters (rounded to even counts), for small models.
       fc_units: width of fc6 and fc7.
       seed: makes the initial weights and dropout masks reproducible.
+      activation: "relu" (the paper) or "tanh", after conv1..conv5, fc6 and fc7.
+      pooling: "overlapping" (3x3 / 2, the paper) or "non_overlapping" (2x2 / 2).
     """
-    spec = AlexNetSpec.create(num_classes, image_size, width, fc_units, lrn, dropout)
+    spec = AlexNetSpec.create(num_classes, image_size, width, fc_units, lrn, dropout,
+                              activation=activation, pooling=pooling)
     return build_from_spec(spec, grouping, resolve_tower_devices(tower_devices), init, seed, name)
 
 
@@ -94,7 +102,8 @@ class _LayerFactory:
         self.spec, self.placed, self.init, self.seed = spec, grouping == "towers", init, seed
 
     def conv(self, layer, filters, size, stride=1, padding="same", groups=1, device=None):
-        kwargs = dict(strides=stride, padding=padding, groups=groups, activation="relu",
+        kwargs = dict(strides=stride, padding=padding, groups=groups,
+                      activation=self.spec.activation,
                       name=layer, **_initializers(layer, self.init, self.seed))
         if self.placed:
             return PlacedConv2D(filters, size, device=device, **kwargs)
@@ -105,15 +114,18 @@ class _LayerFactory:
                                           device=device, keep=keep, name=layer)
 
     def pool(self, layer, device=None):
+        window = pool_window(self.spec.pooling)
         if self.placed:
-            return PlacedMaxPooling2D(3, 2, device=device, name=layer)
-        return keras.layers.MaxPooling2D(3, 2, name=layer)
+            return PlacedMaxPooling2D(window, 2, device=device, name=layer)
+        return keras.layers.MaxPooling2D(window, 2, name=layer)
 
 
 def _tower_lrn(make, name, towers, devices):
     """LRN of each tower's maps: on its own half (the paper's GPUs), or, for a network that
     normalizes across all channels (Caffe's bvlc_alexnet), on both towers' maps, each tower
-    keeping its half of the result."""
+    keeping its half of the result. No LRN in the spec: the maps as they are."""
+    if make.spec.lrn is None:
+        return towers
     if not make.spec.lrn_across_groups:
         return [make.lrn(name + h, device=d)(x) for h, d, x in zip("ab", devices, towers)]
     both = keras.layers.Concatenate(name=name + "_in")(towers)
@@ -150,12 +162,13 @@ def _single_features(make, inputs, groups):
     the network normalizes across all channels."""
     f1, f2, f3, f4, f5 = make.spec.filters
     lrn_groups = 1 if make.spec.lrn_across_groups else groups
+    def lrn(name, x):
+        return x if make.spec.lrn is None else make.lrn(name, lrn_groups)(x)
+
     x = make.conv("conv1", f1, 11, 4, "valid")(inputs)
-    x = make.lrn("lrn1", lrn_groups)(x)
-    x = make.pool("pool1")(x)
+    x = make.pool("pool1")(lrn("lrn1", x))
     x = make.conv("conv2", f2, 5, groups=groups)(x)
-    x = make.lrn("lrn2", lrn_groups)(x)
-    x = make.pool("pool2")(x)
+    x = make.pool("pool2")(lrn("lrn2", x))
     x = make.conv("conv3", f3, 3)(x)
     x = make.conv("conv4", f4, 3, groups=groups)(x)
     x = make.conv("conv5", f5, 3, groups=groups)(x)
@@ -180,7 +193,7 @@ def build_from_spec(spec, grouping, devices, init="paper", seed=None, name="alex
     x = keras.layers.Flatten(name="flatten")(x)
     dropout_seed = None if seed is None else seed + 7
     for layer in ("fc6", "fc7"):
-        x = keras.layers.Dense(spec.fc_units, activation="relu", name=layer,
+        x = keras.layers.Dense(spec.fc_units, activation=spec.activation, name=layer,
                                **_initializers(layer, init, seed))(x)
         x = keras.layers.Dropout(spec.dropout, seed=dropout_seed, name="drop" + layer[2])(x)
     logits = keras.layers.Dense(spec.num_classes, name="fc8",

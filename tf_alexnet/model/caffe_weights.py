@@ -37,7 +37,7 @@ def image_size_for(pool5):
 def expected_shapes(spec):
     """{layer: (kernel shape, bias shape)} of `spec` in the canonical layout."""
     f1, f2, f3, f4, f5 = spec.filters
-    side = feature_map_sizes(spec.image_size)[3]
+    side = feature_map_sizes(spec.image_size, spec.pooling)[3]
     units = spec.fc_units
     kernels = {"conv1": (11, 11, 3, f1), "conv2": (5, 5, f1 // 2, f2), "conv3": (3, 3, f2, f3),
                "conv4": (3, 3, f3 // 2, f4), "conv5": (3, 3, f4 // 2, f5),

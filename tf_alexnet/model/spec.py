@@ -45,7 +45,10 @@ class LRNParams:
 
     @classmethod
     def of(cls, value):
-        """An LRNParams from a preset name, a dict or (key, value) pairs, or as it is."""
+        """An LRNParams from a preset name, a dict or (key, value) pairs, or as it is; None
+        for "none" (or None): no LRN layers."""
+        if value is None or value == "none":
+            return None
         if isinstance(value, LRNParams):
             return value
         if isinstance(value, str):
@@ -74,12 +77,24 @@ def scaled_filters(width):
     return tuple(max(2, 2 * round(f * width / 2)) for f in PAPER_FILTERS)
 
 
-def feature_map_sizes(image_size):
-    """Spatial sizes after conv1, pool1, pool2 and pool5 (55, 27, 13, 6 for 227)."""
+LRN_CHOICES = tuple(LRN_PRESETS) + ("none",)  # none: no LRN layers (§3.3's ablation)
+ACTIVATIONS = ("relu", "tanh")                 # tanh: §3.1's saturating comparison
+POOLINGS = ("overlapping", "non_overlapping")  # 3x3 / 2 (the paper) or 2x2 / 2 (§3.4)
+
+
+def pool_window(pooling):
+    """The max-pooling window of a POOLINGS name (stride 2 either way)."""
+    return {"overlapping": 3, "non_overlapping": 2}[pooling]
+
+
+def feature_map_sizes(image_size, pooling="overlapping"):
+    """Spatial sizes after conv1, pool1, pool2 and pool5 (55, 27, 13, 6 for 227, with either
+    pooling; they differ where a map side is even, e.g. 71 px: 16, 7, 3, 1 vs. 16, 8, 4, 2)."""
+    window = pool_window(pooling)
     conv1 = (image_size - 11) // 4 + 1
-    pool1 = (conv1 - 3) // 2 + 1
-    pool2 = (pool1 - 3) // 2 + 1
-    pool5 = (pool2 - 3) // 2 + 1
+    pool1 = (conv1 - window) // 2 + 1
+    pool2 = (pool1 - window) // 2 + 1
+    pool5 = (pool2 - window) // 2 + 1
     return conv1, pool1, pool2, pool5
 
 
@@ -95,13 +110,19 @@ class AlexNetSpec:
     # The paper normalizes each GPU's half on its own; Caffe's bvlc_alexnet across all
     # 96 / 256 channels of conv1 / conv2.
     lrn_across_groups: bool = False
+    activation: str = "relu"       # of conv1..conv5, fc6, fc7 (ACTIVATIONS)
+    pooling: str = "overlapping"   # pool1, pool2, pool5 (POOLINGS)
 
     @classmethod
     def create(cls, num_classes=1000, image_size=227, width=1.0, fc_units=4096, lrn="paper",
-               dropout=0.5, lrn_across_groups=False):
+               dropout=0.5, lrn_across_groups=False, activation="relu", pooling="overlapping"):
         """The spec of `build_alexnet`'s arguments (`width` scales the conv filters)."""
+        if activation not in ACTIVATIONS or pooling not in POOLINGS:
+            raise ValueError(f"activation {activation!r} / pooling {pooling!r}: choose from "
+                             f"{ACTIVATIONS} / {POOLINGS}.")
         return cls(int(num_classes), int(image_size), scaled_filters(width), int(fc_units),
-                   LRNParams.of(lrn), float(dropout), bool(lrn_across_groups))
+                   LRNParams.of(lrn), float(dropout), bool(lrn_across_groups), activation,
+                   pooling)
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -110,4 +131,5 @@ class AlexNetSpec:
     def from_json(cls, d):
         return cls(int(d["num_classes"]), int(d["image_size"]), tuple(d["filters"]),
                    int(d["fc_units"]), LRNParams.of(d["lrn"]), float(d["dropout"]),
-                   bool(d.get("lrn_across_groups", False)))  # absent before 0.2
+                   bool(d.get("lrn_across_groups", False)),  # these three absent before 0.2
+                   d.get("activation", "relu"), d.get("pooling", "overlapping"))

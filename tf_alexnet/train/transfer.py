@@ -101,10 +101,12 @@ def resolve(config):
 
 
 def network_spec(config, num_classes, base=None):
-    """The run's AlexNetSpec: with a `base` RunInfo, its filters, fc units and LRN for
-    each of --width, --fc_units, --lrn left at its default."""
+    """The run's AlexNetSpec: with a `base` RunInfo, its filters, fc units, LRN, activation
+    and pooling for each of --width, --fc_units, --lrn, --activation, --pooling left at its
+    default."""
     spec = AlexNetSpec.create(num_classes, config.augment.image_size, config.width,
-                              config.fc_units, config.lrn, config.dropout)
+                              config.fc_units, config.lrn, config.dropout,
+                              activation=config.activation, pooling=config.pooling)
     if base is None:
         return spec
     default, source = TrainConfig(), base.spec
@@ -116,6 +118,9 @@ def network_spec(config, num_classes, base=None):
     if config.lrn == default.lrn:
         changes.update(lrn=LRNParams.of(source.lrn),
                        lrn_across_groups=source.lrn_across_groups)
+    for name in ("activation", "pooling"):
+        if getattr(config, name) == getattr(default, name):
+            changes[name] = getattr(source, name)
     return dataclasses.replace(spec, **changes)
 
 

@@ -96,11 +96,11 @@ def remove_partial_saves(workdir):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def restore_model(workdir, checkpoint=None):
+def restore_model(workdir, checkpoint=None, name="alexnet"):
     """(model, RunInfo, checkpoint path) with the weights of `checkpoint` (default: the
-    newest that restores)."""
+    newest that restores); `name`: the Keras model's (members of an ensemble differ)."""
     info = load_run_info(workdir)
-    model = build_from_spec(info.spec, info.grouping, None)
+    model = build_from_spec(info.spec, info.grouping, None, name=name)
     saved = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model))
 
     def restore(path):
