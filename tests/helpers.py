@@ -104,7 +104,8 @@ def tiny_config(workdir, **overrides):
 COMMANDS = {"train": "tf_alexnet.train.__main__", "evaluate": "tf_alexnet.evaluate.__main__",
             "export": "tf_alexnet.export.__main__", "report": "tf_alexnet.report.__main__",
             "bench": "tf_alexnet.bench.__main__", "predict": "tf_alexnet.predict",
-            "prepare": "tf_alexnet.prepare", "import_weights": "tf_alexnet.import_weights"}
+            "prepare": "tf_alexnet.prepare", "import_weights": "tf_alexnet.import_weights",
+            "experiment": "tf_alexnet.experiment.__main__"}
 
 
 @dataclasses.dataclass

@@ -9,8 +9,9 @@ import pytest
 
 from helpers import COMMANDS
 from tf_alexnet import flags as flags_lib
-from tf_alexnet.config import (AugmentConfig, BenchConfig, EvalDataConfig, ExportConfig,
-                               SourceConfig, TrainConfig)
+from tf_alexnet.config import (AugmentConfig, EvalDataConfig, ExportConfig, SourceConfig,
+                               TrainConfig)
+from tf_alexnet.config_tools import BenchConfig
 
 SOURCE = {"data", "seed", "validation_fraction", "on_bad_image", "tfds_data_dir",
           "tfds_manual_dir", "synthetic_examples", "max_megapixels"}

@@ -8,8 +8,8 @@ from flags. Plain Python: no TensorFlow is loaded while flags are parsed.
     SourceConfig     what opens a data source (spec, seed, splits, bad files)
     AugmentConfig    what the training pipeline does (sizes, batch, mean, lighting, flip)
     EvalDataConfig   what an evaluation pipeline does (batch, crops, cache)
-    TrainConfig, PrepareConfig, EvalConfig, ExportConfig, PredictConfig, BenchConfig,
-    ReportConfig: one per command.
+    TrainConfig, PrepareConfig, EvalConfig, ExportConfig: one per command (the other
+    commands': tf_alexnet/config_tools.py).
 """
 
 import dataclasses
@@ -278,7 +278,8 @@ class EvalConfig:
                          "Serving base directory (latest version) or a .tflite file.")
     split: str = setting("validation", "Split of --data to score.")
     json: bool = setting(False, "Print one JSON line instead of text.")
-    max_examples: int = setting(0, "Score at most this many images; 0: all.", within="[0, )")
+    max_examples: int = setting(0, "Score at most this many images (a seeded random sample "
+                                "of the split); 0: all.", within="[0, )")
 
     def validate(self):
         self.source.validate()
@@ -310,87 +311,3 @@ class ExportConfig:
     def validate(self):
         return check(self, [(self.tflite_only or bool(self.workdir),
                              "--workdir is required (or --tflite_only).")])
-
-
-@dataclasses.dataclass(frozen=True)
-class PredictConfig:
-    """`python -m tf_alexnet.predict`: top classes of image files (or of the images in
-    folders)."""
-    images: tuple = ()
-    model: str = setting("", "A SavedModel directory, a TF Serving base directory (its "
-                         "latest version) or a .tflite file.")
-    json: bool = setting(False, "Print one JSON line per image instead of text.")
-    top_k: int = setting(5, "Classes printed per image.", within="[1, )")
-    rest_body: bool = setting(False, "Print the JSON body of a TF Serving REST predict "
-                              "request for the images (serving_default, b64) instead of "
-                              "predicting.")
-
-    def validate(self):
-        return check(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class BenchConfig:
-    """`python -m tf_alexnet.bench`: what to measure and for how long."""
-    command: str = ""
-    source: SourceConfig = nested(SourceConfig)
-    augment: AugmentConfig = nested(AugmentConfig, batch_size=64)
-    steps: int = setting(8, "Timed steps per measurement (after warm-up steps).",
-                         within="[1, )")
-    warmup: int = setting(2, "Untimed steps before timing (tracing, XLA compilation).",
-                          within="[0, )")
-    groupings: tuple = setting(GROUPINGS, "Groupings for `bench model` and `bench train`.",
-                               GROUPINGS)
-    split: str = setting("train", "`bench data`: the split to read.")
-    xla: bool = setting(False, "`bench train`: compile the step with XLA.")
-    steps_per_loop: int = setting(0, "`bench train`: train steps per compiled call; 0: auto "
-                                  "(1 on CPU, 50 on GPUs).", within="[0, )")
-    model: str = setting("", "`bench inference`: an export (TF Serving base, version dir); "
-                         "empty: export a fresh paper model to a temporary directory.")
-    seconds: float = setting(20.0, "`bench data`: how long to measure, in seconds.",
-                             within="(0, )")
-
-    def validate(self):
-        self.source.validate()
-        self.augment.validate()
-        return check(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class ReportConfig:
-    """`python -m tf_alexnet.report`: the paper's figures from a trained workdir."""
-    source: SourceConfig = nested(SourceConfig)
-    evaluation: EvalDataConfig = nested(EvalDataConfig)
-    workdir: str = setting("", "Training workdir to draw (its newest checkpoint and "
-                           "TensorBoard event files).")
-    output: str = setting("", "Directory for the PNG figures, report.json and index.html.")
-    split: str = setting("validation", "Split of --data to score (top-5, neighbours' "
-                         "queries, confusion matrix).")
-    max_train_images: int = setting(0, "Training images searched for nearest neighbours "
-                                    "(fc7); 0: the whole training split.", within="[0, )")
-
-    def validate(self):
-        self.source.validate()
-        self.evaluation.validate()
-        return check(self, [(bool(self.workdir), "--workdir is required"),
-                            (bool(self.output), "--output is required")])
-
-
-@dataclasses.dataclass(frozen=True)
-class ImportConfig:
-    """`python -m tf_alexnet.import_weights`: Caffe's bvlc_alexnet as a workdir."""
-    caffemodel: str = setting("", "Caffe's weights (bvlc_alexnet.caffemodel, either layer "
-                              "format).")
-    npy: str = setting("", "caffe-tensorflow's bvlc_alexnet.npy instead of --caffemodel.")
-    prototxt: str = setting("", "Caffe's deploy.prototxt, to check the weights' network "
-                            "against (kernels, strides, groups, pools) and take its LRN "
-                            "parameters and input side from; empty: bvlc_alexnet's.")
-    mean_file: str = setting("", "Caffe's mean image (imagenet_mean.binaryproto); empty: "
-                             "bvlc_alexnet's mean pixel B 104.007, G 116.669, R 122.679.")
-    workdir: str = setting("runs/bvlc_alexnet", "Directory to write (model.json, stats.json, "
-                           "checkpoints/ckpt-0).")
-
-    def validate(self):
-        return check(self, [(bool(self.caffemodel) != bool(self.npy),
-                             "Give one of --caffemodel or --npy."),
-                            (bool(self.workdir), "--workdir is required")])

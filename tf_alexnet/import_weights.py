@@ -12,7 +12,7 @@ import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 import json
 
 from tf_alexnet import cli, flags as flags_lib
-from tf_alexnet.config import ImportConfig
+from tf_alexnet.config_tools import ImportConfig
 from tf_alexnet.workdir.importer import import_weights
 
 

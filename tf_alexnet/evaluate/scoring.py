@@ -36,8 +36,9 @@ def load_predictor(config):
 def evaluate(config):
     """The metrics dict of `config` (an EvalConfig), with what was scored on what."""
     predict, info, loaded = load_predictor(config)
+    # --max_examples: a seeded sample of the split, not the first classes of a folder.
     ds, data = eval_dataset(config.source, config.evaluation, config.split,
-                            info.preprocessing)
+                            info.preprocessing, sample=config.max_examples > 0)
     result = score(predict, ds, label_map(data.class_names, info.class_names),
                    config.max_examples)
     if data.num_examples > result["num_images"] and not config.max_examples:

@@ -1,0 +1,112 @@
+"""The settings of the commands around trained models, declared as in config.py (each
+field is also a flag): predict, bench, report, import_weights and experiment.
+"""
+
+import dataclasses
+
+from tf_alexnet.config import AugmentConfig, EvalDataConfig, SourceConfig
+from tf_alexnet.model.spec import GROUPINGS
+from tf_alexnet.settings import check, nested, setting
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictConfig:
+    """`python -m tf_alexnet.predict`: top classes of image files (or of the images in
+    folders)."""
+    images: tuple = ()
+    model: str = setting("", "A SavedModel directory, a TF Serving base directory (its "
+                         "latest version) or a .tflite file.")
+    json: bool = setting(False, "Print one JSON line per image instead of text.")
+    top_k: int = setting(5, "Classes printed per image.", within="[1, )")
+    rest_body: bool = setting(False, "Print the JSON body of a TF Serving REST predict "
+                              "request for the images (serving_default, b64) instead of "
+                              "predicting.")
+
+    def validate(self):
+        return check(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """`python -m tf_alexnet.bench`: what to measure and for how long."""
+    command: str = ""
+    source: SourceConfig = nested(SourceConfig)
+    augment: AugmentConfig = nested(AugmentConfig, batch_size=64)
+    steps: int = setting(8, "Timed steps per measurement (after warm-up steps).",
+                         within="[1, )")
+    warmup: int = setting(2, "Untimed steps before timing (tracing, XLA compilation).",
+                          within="[0, )")
+    groupings: tuple = setting(GROUPINGS, "Groupings for `bench model` and `bench train`.",
+                               GROUPINGS)
+    split: str = setting("train", "`bench data`: the split to read.")
+    xla: bool = setting(False, "`bench train`: compile the step with XLA.")
+    steps_per_loop: int = setting(0, "`bench train`: train steps per compiled call; 0: auto "
+                                  "(1 on CPU, 50 on GPUs).", within="[0, )")
+    model: str = setting("", "`bench inference`: an export (TF Serving base, version dir); "
+                         "empty: export a fresh paper model to a temporary directory.")
+    seconds: float = setting(20.0, "`bench data`: how long to measure, in seconds.",
+                             within="(0, )")
+
+    def validate(self):
+        self.source.validate()
+        self.augment.validate()
+        return check(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportConfig:
+    """`python -m tf_alexnet.report`: the paper's figures from a trained workdir."""
+    source: SourceConfig = nested(SourceConfig)
+    evaluation: EvalDataConfig = nested(EvalDataConfig)
+    workdir: str = setting("", "Training workdir to draw (its newest checkpoint and "
+                           "TensorBoard event files).")
+    output: str = setting("", "Directory for the PNG figures, report.json and index.html.")
+    split: str = setting("validation", "Split of --data to score (top-5, neighbours' "
+                         "queries, confusion matrix).")
+    max_train_images: int = setting(0, "Training images searched for nearest neighbours "
+                                    "(fc7); 0: the whole training split.", within="[0, )")
+
+    def validate(self):
+        self.source.validate()
+        self.evaluation.validate()
+        return check(self, [(bool(self.workdir), "--workdir is required"),
+                            (bool(self.output), "--output is required")])
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportConfig:
+    """`python -m tf_alexnet.import_weights`: Caffe's bvlc_alexnet as a workdir."""
+    caffemodel: str = setting("", "Caffe's weights (bvlc_alexnet.caffemodel, either layer "
+                              "format).")
+    npy: str = setting("", "caffe-tensorflow's bvlc_alexnet.npy instead of --caffemodel.")
+    prototxt: str = setting("", "Caffe's deploy.prototxt, to check the weights' network "
+                            "against (kernels, strides, groups, pools) and take its LRN "
+                            "parameters and input side from; empty: bvlc_alexnet's.")
+    mean_file: str = setting("", "Caffe's mean image (imagenet_mean.binaryproto); empty: "
+                             "bvlc_alexnet's mean pixel B 104.007, G 116.669, R 122.679.")
+    workdir: str = setting("runs/bvlc_alexnet", "Directory to write (model.json, stats.json, "
+                           "checkpoints/ckpt-0).")
+
+    def validate(self):
+        return check(self, [(bool(self.caffemodel) != bool(self.npy),
+                             "Give one of --caffemodel or --npy."),
+                            (bool(self.workdir), "--workdir is required")])
+
+
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """`python -m tf_alexnet.experiment CLAIM ...`: the paper's claims as sets of runs
+    (tf_alexnet/experiment/claims.py names them)."""
+    claims: tuple = ()
+    source: SourceConfig = nested(SourceConfig, source="folder:../shared/data/cifar10/train",
+                                  validation_fraction=0.5)
+    root: str = setting("runs/claims", "Directory of the runs (ROOT/RUN, shared between "
+                        "claims) and of the tables (claims.md, claims.json, figure1.png).")
+    epochs: float = setting(0.0, "Epochs of every run; 0: each run's own (5, the Figure 1 "
+                            "runs 6).", within="[0, )")
+    train_steps: int = setting(0, "Steps of every run; > 0 overrides --epochs (cut-downs "
+                               "for tests).", within="[0, )")
+
+    def validate(self):
+        self.source.validate()
+        return check(self, [(bool(self.root), "--root is required")])

@@ -1,0 +1,119 @@
+"""Running the claims' runs: each trained once into ROOT/RUN, scored on the held-out split,
+its result kept in ROOT/RUN/result.json; a run with a result is not trained again, one
+without resumes from its checkpoints (the train command's own resume).
+
+    run_config(config, name)   the TrainConfig of run `name` (claims.RUNS) under `config`
+    run_all(config, claims)    {run: result} of every run the claims need
+    ensemble_result(...)       the mean-probability model of several runs, scored
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import time
+
+from tf_alexnet.config import AugmentConfig, EvalConfig, EvalDataConfig, TrainConfig
+from tf_alexnet.data.pipeline import open_source
+from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.evaluate.scoring import evaluate
+from tf_alexnet.experiment.claims import BASE, CLAIMS, RUNS, runs_of
+from tf_alexnet.report.analysis import read_curves
+from tf_alexnet.train.trainer import train
+
+RESULT_JSON = "result.json"
+EVERY_EVALUATION_AT_THE_END = 10 ** 9
+
+
+def run_config(config, name):
+    """The TrainConfig of run `name`: BASE, then the run's changes, then --epochs or
+    --train_steps; evaluated on the held-out split once, at the end."""
+    fields = dict(BASE, **RUNS[name])
+    if config.epochs:
+        fields["epochs"] = config.epochs
+    seed = fields.pop("seed", 0)
+    augment = {k: fields.pop(k) for k in list(fields) if k in AugmentConfig.__dataclass_fields__}
+    source = dataclasses.replace(config.source, seed=config.source.seed + seed)
+    return TrainConfig(source=source, augment=AugmentConfig(**augment),
+                       evaluation=EvalDataConfig(batch_size=augment.get("batch_size", 128)),
+                       workdir=os.path.join(config.root, name), train_steps=config.train_steps,
+                       eval_every_steps=EVERY_EVALUATION_AT_THE_END, **fields).validate()
+
+
+def _score(config, workdir, crops, split="validation", max_examples=0):
+    evaluation = EvalDataConfig(batch_size=64, eval_crops=crops)
+    return evaluate(EvalConfig(source=config.source, evaluation=evaluation, workdir=workdir,
+                               split=split, max_examples=max_examples))
+
+
+TRAIN_SAMPLE = 5000  # training photos scored (as the held-out ones) to measure overfitting
+
+
+def _curve(workdir, steps_per_epoch):
+    """[(epoch, training top-1 error of the interval ending there)] from the event files."""
+    points = read_curves(workdir).get("train/top1_error", [])
+    return [(step / steps_per_epoch, value) for step, value in points]
+
+
+def run_one(config, name, ten_crops=False):
+    """Trains (or resumes) run `name`, scores it, writes and returns its result."""
+    train_config = run_config(config, name)
+    path = os.path.join(train_config.workdir, RESULT_JSON)
+    if os.path.exists(path):
+        result = read_json(path, WorkdirError)
+        if not ten_crops or "ten_top1_error" in result:
+            return result
+    else:
+        started = time.perf_counter()
+        metrics = train(train_config)
+        seconds = time.perf_counter() - started
+        if "stopped_at" in metrics:
+            raise WorkdirError(f"{name}: stopped at step {metrics['stopped_at']}; rerun to "
+                               "resume.")
+        steps_per_epoch = _steps_per_epoch(train_config)
+        curve = _curve(train_config.workdir, steps_per_epoch)
+        result = dict(run=name, changes=RUNS[name], workdir=train_config.workdir,
+                      top1_error=metrics["top1_error"], top5_error=metrics["top5_error"],
+                      num_images=metrics["num_images"], steps=metrics["step"],
+                      steps_per_epoch=steps_per_epoch, seconds=round(seconds, 1),
+                      train_top1_error=curve[-1][1] if curve else None, curve=curve)
+        # Overfitting: the error on training photos, scored as the held-out ones (center
+        # crop, no dropout), against the held-out error.
+        result["train_scored_top1_error"] = _score(config, train_config.workdir, "center",
+                                                   "train", TRAIN_SAMPLE)["top1_error"]
+    if ten_crops:
+        result["ten_top1_error"] = _score(config, train_config.workdir, "ten")["top1_error"]
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    logging.info("Run %s: top-1 error %.4f.", name, result["top1_error"])
+    return result
+
+
+def _steps_per_epoch(train_config):
+    opened = open_source(train_config.source, train_config.split, train_config.augment.resize)
+    return max(1, opened.num_examples // train_config.augment.batch_size)
+
+
+def ensemble_result(config, names, results):
+    """The ensemble of runs `names` scored (cached in ROOT/ensemble-<names>.json)."""
+    path = os.path.join(config.root, f"ensemble-{'-'.join(names)}.json")
+    if os.path.exists(path):
+        return read_json(path, WorkdirError)
+    scored = _score(config, ",".join(results[n]["workdir"] for n in names), "center")
+    result = dict(runs=list(names), top1_error=scored["top1_error"],
+                  top5_error=scored["top5_error"], num_images=scored["num_images"])
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    return result
+
+
+def run_all(config, claims):
+    """{run name: result} of the runs the claims need ("ensemble": the ensemble's)."""
+    ten = any(CLAIMS[c].measure == "ten_crops" for c in claims)
+    results = {}
+    for name in runs_of(claims):
+        results[name] = run_one(config, name, ten_crops=ten and name == "baseline")
+    for claim in claims:
+        if CLAIMS[claim].measure == "ensemble":
+            results["ensemble"] = ensemble_result(config, CLAIMS[claim].runs, results)
+    return results
