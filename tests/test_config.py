@@ -20,7 +20,9 @@ AUGMENT = {"image_size", "resize_size", "batch_size", "stats", "mean", "pca_sigm
 # The flags each command had at commit c95a3a8 (hand-written then), aliases included, and
 # those added since.
 SINCE_0_1 = {"source": {"classes"}, "augment": {"resize_mode"},
-             "train": {"init_from", "freeze", "train_from", "head_lr_multiplier"}}
+             "train": {"init_from", "freeze", "train_from", "head_lr_multiplier", "activation",
+                       "pooling"},
+             "prepare": {"format"}}
 FLAGS_0_1 = {
     "train": SOURCE | AUGMENT | {
         "eval_crops", "cache_eval", "num_classes", "workdir", "split", "eval_split", "epochs",
@@ -70,7 +72,7 @@ def test_defaults_are_the_fields_and_per_command():
     assert flags_lib.read(BenchConfig, bench) == BenchConfig()
     assert train["workdir"].default == "runs/alexnet" and train["step_epochs"].default == [
         "25.0", "51.0", "79.0"]
-    assert train["lrn"].parser.enum_values == ["paper", "cuda_convnet", "caffe"]
+    assert train["lrn"].parser.enum_values == ["paper", "cuda_convnet", "caffe", "none"]
     train(["train"])
     config = flags_lib.read(TrainConfig, train)
     assert config == TrainConfig()  # the flags' defaults are the fields' defaults

@@ -244,3 +244,42 @@ def test_tfds_source_through_mock_data(tmp_path):
         result = train(tiny_config(tmp_path, source="tfds:imagenet2012", batch_size=4,
                                    train_steps=2, eval_examples=4, log_every_steps=1))
         assert result["step"] == 2 and result["num_images"] == 4
+
+
+def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path):
+    """prepare --format=raw stores each 256 square's uint8 pixels (no JPEG): read back they
+    equal the squares made from the files; format.json tells tfrecord: which it reads, and
+    the training pipeline crops them as it crops decoded JPEG shards."""
+    from tf_alexnet.data.decode import decode_square
+
+    root = colour_folder(tmp_path / "colours")
+    config = dataclasses.replace(prep_config(f"folder:{root}", tmp_path / "raw"),
+                                 image_format="raw")
+    prepare(config)
+    assert json.load(open(tmp_path / "raw" / "format.json")) == {"format": "raw", "size": 256}
+    from tf_alexnet.data.pipeline import open_source
+
+    opened = open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}"), "all", 256)
+    got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
+    files = [p for p in folder_files(SourceConfig(), str(root), "all")[0]]
+    labels = folder_files(SourceConfig(), str(root), "all")[1]
+    want = sorted((label, np.round(decode_square(tf.io.read_file(p), 256).numpy()).astype(
+        np.uint8).tobytes()) for p, label in zip(files, labels))
+    assert got == want
+    # Training crops: the raw shards and PNG files (lossless, the same squares) agree.
+    augment = AugmentConfig(image_size=227, batch_size=6, mean="none", pca_sigma=0.0)
+    batches = [next(iter(train_dataset(SourceConfig(source=s), augment, "all")[0]))
+               for s in (f"tfrecord:{tmp_path / 'raw'}", f"folder:{root}")]
+    assert batches[0][0]["image"].dtype == tf.uint8
+
+    def colours(batch):  # one epoch of the 6 solid images: (label, the crop's colour)
+        features, labels = batch
+        return sorted((int(y), tuple(np.asarray(x).reshape(-1, 3).mean(0).round(1)))
+                      for x, y in zip(features["image"], labels))
+
+    assert colours(batches[0]) == colours(batches[1])
+    # A directory of JPEG shards is not rewritten as raw.
+    prepare(prep_config(f"folder:{root}", tmp_path / "jpeg"))
+    result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'jpeg'}",
+                     "--splits=all", "--format=raw")
+    assert result.returncode == 1 and "format" in result.stderr.strip().splitlines()[-1]

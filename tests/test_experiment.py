@@ -63,6 +63,12 @@ def test_the_comparisons_on_hand_made_results():
                "tanh_plain": dict(curve=[(e * 4, err) for e, err in curve])}
     text, held = table.MEASURES["epochs_to_25"](CLAIMS["figure1"], results)
     assert held and "4.0x faster" in text
+    # 25% never reached: compared at the next 5% above the ReLU run's lowest error.
+    high = {"relu_plain": dict(curve=[(1.0, 0.5), (2.0, 0.33)]),
+            "tanh_plain": dict(curve=[(1.0, 0.6), (3.0, 0.34), (4.0, 0.3)])}
+    text, held = table.MEASURES["epochs_to_25"](CLAIMS["figure1"], high)
+    assert held and text.startswith("35.0% training error at epoch 2.00 (ReLU) vs. 3.00")
+    assert "25% not reached" in text
     members = {f"m{i}": dict(top1_error=0.3 + 0.01 * i, top5_error=0.05) for i in range(3)}
     members["ensemble"] = dict(top1_error=0.28, top5_error=0.04)
     claim = dataclasses.replace(CLAIMS["ensemble"], runs=("m0", "m1", "m2"))
@@ -70,8 +76,10 @@ def test_the_comparisons_on_hand_made_results():
     assert held and "31.0% (one CNN, mean of 3) vs. 28.0%" in text
     gap = {"baseline": dict(top1_error=0.30, train_scored_top1_error=0.25),
            "no_dropout": dict(top1_error=0.32, train_scored_top1_error=0.10)}
+    text, held = table.MEASURES["gap"](CLAIMS["dropout"], gap)
+    assert held and "5.0 vs. 22.0 points" in text  # less overfitting with dropout
     text, held = table.MEASURES["top1_and_gap"](CLAIMS["dropout"], gap)
-    assert held and "5.0 vs. 22.0 points" in text
+    assert held  # and a lower held-out error
 
 
 def test_unknown_claim_is_one_line(tmp_path):

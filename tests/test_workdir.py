@@ -57,3 +57,40 @@ def test_damaged_record_names_its_file(tmp_path, name):
     with pytest.raises(Exception, match=f"{path}: damaged, not valid JSON") as caught:
         load_run_info(tmp_path)
     assert isinstance(caught.value, ValueError)  # a one-line error for the commands
+
+
+def test_workdir_of_0_1_still_evaluates_and_exports(tmp_path):
+    """A trained workdir whose model.json predates the paper's switches (activation,
+    pooling), lrn_across_groups and resize_mode is the paper's network: evaluate and export
+    take it, and the export computes what its checkpoint does."""
+    import tensorflow as tf
+
+    from helpers import clean_process_probabilities, last_json, random_images, run_cli, write_image
+    from tf_alexnet.model.alexnet import build_from_spec
+    from tf_alexnet.workdir.checkpoints import checkpoint_layers
+
+    spec = AlexNetSpec.create(**TINY)
+    model = build_from_spec(spec, "towers", None, seed=3)
+    work = tmp_path / "old"
+    tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
+        str(work / "checkpoints" / "ckpt"))
+    classes = tuple(f"c{i}" for i in range(10))
+    RunInfo(spec, "towers", classes, Preprocessing(67, 76, "none"), "folder:x").save(work)
+    record = json.loads((work / "model.json").read_text())
+    for key in ("activation", "pooling", "lrn_across_groups"):
+        del record["spec"][key]
+    del record["resize_mode"]
+    (work / "model.json").write_text(json.dumps(record))
+    for i in range(2):
+        write_image(tmp_path / "data" / f"c{i}" / "0.png", np.full((50, 70, 3), 90 * i,
+                                                                   np.uint8))
+    scored = last_json(run_cli("evaluate", f"--workdir={work}",
+                               f"--data=folder:{tmp_path / 'data'}", "--split=all", "--json"))
+    assert scored["num_images"] == 2
+    assert run_cli("export", f"--workdir={work}",
+                   f"--export_dir={tmp_path / 'm'}").returncode == 0
+    x = random_images(2, 67)
+    np.save(tmp_path / "x.npy", x)
+    (got,) = clean_process_probabilities([(tmp_path / "m" / "1", tmp_path / "x.npy")])
+    np.testing.assert_allclose(got, tf.nn.softmax(model(x, training=False)).numpy(),
+                               atol=1e-5)

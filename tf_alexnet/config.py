@@ -27,6 +27,7 @@ STRATEGIES = ("default", "mirrored", "multi_worker")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 RESIZE_MODES = ("auto", "shorter", "squash")
+SHARD_FORMATS = ("jpeg", "raw")
 LAYERS = CONV_NAMES + DENSE_NAMES
 
 
@@ -257,6 +258,9 @@ class PrepareConfig:
                            within="[0, )")
     jpeg_quality: int = setting(90, "JPEG quality (1-100) of the 256x256 images.",
                                 within="[1, 100]")
+    image_format: str = setting("jpeg", "How the squares are stored: jpeg (--jpeg_quality, "
+                                "~20-30 KB at 256 px) or raw (uint8 pixels, 196 KB at 256 px, "
+                                "read without decoding).", SHARD_FORMATS, flag="format")
 
     def validate(self):
         self.source.validate()

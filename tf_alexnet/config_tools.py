@@ -103,7 +103,7 @@ class ExperimentConfig:
     root: str = setting("runs/claims", "Directory of the runs (ROOT/RUN, shared between "
                         "claims) and of the tables (claims.md, claims.json, figure1.png).")
     epochs: float = setting(0.0, "Epochs of every run; 0: each run's own (5, the Figure 1 "
-                            "runs 6).", within="[0, )")
+                            "runs 12).", within="[0, )")
     train_steps: int = setting(0, "Steps of every run; > 0 overrides --epochs (cut-downs "
                                "for tests).", within="[0, )")
 

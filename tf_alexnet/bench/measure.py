@@ -91,14 +91,18 @@ def bench_model(cfg):
 
 
 def pipeline_rate(ds, cfg):
-    """Images/s of a training dataset over cfg.seconds, after cfg.warmup batches."""
+    """(images/s, host CPU core-microseconds per image) of a training dataset over
+    cfg.seconds, after cfg.warmup batches. The CPU time is the whole process's (every
+    thread, user and system): what the pipeline costs a machine, so that a 2-core figure
+    says how many cores a faster consumer would need."""
     it = iter(ds)
     for _ in range(cfg.warmup):
         next(it)
-    start, images = time.perf_counter(), 0
+    start, cpu, images = time.perf_counter(), time.process_time(), 0
     while time.perf_counter() - start < cfg.seconds:
         images += int(next(it)[1].shape[0])
-    return images / (time.perf_counter() - start)
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return images / wall, cpu * 1e6 / max(images, 1)
 
 
 def bench_data(cfg):
@@ -111,10 +115,10 @@ def bench_data(cfg):
                   num_parallel_calls=tf.data.AUTOTUNE)
     for name, dataset in (("augmentation on the device", ds),
                           ("augmentation on the host", host)):
-        rate = pipeline_rate(dataset, cfg)
-        print(f"{cfg.source.source} split={cfg.split}, {name}: {rate:.0f} images/s "
-              f"({cfg.augment.resize}->{cfg.augment.image_size} crops, batch "
-              f"{cfg.augment.batch_size})", flush=True)
+        rate, core_us = pipeline_rate(dataset, cfg)
+        print(f"{cfg.source.source} split={cfg.split}, {name}: {rate:.0f} images/s, "
+              f"{core_us:.0f} core-us/image ({cfg.augment.resize}->{cfg.augment.image_size} "
+              f"crops, batch {cfg.augment.batch_size}, {os.cpu_count()} cores)", flush=True)
 
 
 class ResidentBatch:

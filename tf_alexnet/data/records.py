@@ -13,8 +13,9 @@ import struct
 import tensorflow as tf
 
 from tf_alexnet.data.source import Source
-from tf_alexnet.errors import DataError
+from tf_alexnet.errors import DataError, read_json
 
+FORMAT_JSON = "format.json"  # {"format": "jpeg" | "raw", "size": 256}; absent: jpeg
 SHARD_FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
     "image/class/label": tf.io.FixedLenFeature([], tf.int64),
@@ -28,6 +29,18 @@ def read_classes(directory):
                         "`python -m tf_alexnet.prepare`.")
     with open(path) as f:
         return tuple(line.strip() for line in f if line.strip())
+
+
+def read_format(directory):
+    """(format, size) of the shards of `directory`: ("jpeg", None) for shards written
+    before format.json."""
+    path = os.path.join(directory, FORMAT_JSON)
+    if not os.path.exists(path):
+        return "jpeg", None
+    d = read_json(path, DataError)
+    if d.get("format") not in ("jpeg", "raw") or not isinstance(d.get("size"), int):
+        raise DataError(f"{path}: damaged ({d}).")
+    return d["format"], d["size"]
 
 
 def shard_files(directory, split):
@@ -94,9 +107,14 @@ def open_records(config, directory, split):
                        cycle_length=min(len(files), 8),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
+    image_format, size = read_format(directory)
+
     def parse(record):
         ex = tf.io.parse_single_example(record, SHARD_FEATURES)
-        return ex["image/encoded"], tf.cast(ex["image/class/label"], tf.int32)
+        image = ex["image/encoded"]
+        if image_format == "raw":  # uint8 pixels: no decoding at all
+            image = tf.reshape(tf.io.decode_raw(image, tf.uint8), [size, size, 3])
+        return image, tf.cast(ex["image/class/label"], tf.int32)
 
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     stats = os.path.join(directory, "stats.json")

@@ -1,8 +1,9 @@
 """The paper's offline step: every image to 256 x 256, as sharded TFRecords, with statistics.
 
 Each image's shorter side is resized to 256 and the central 256 x 256 kept (§2 of the
-paper), re-encoded as JPEG into `DIR/<split>-<k>-of-<n>.tfrecord` (features image/encoded,
-image/class/label, image/filename). Shards are written in parallel; a shard is written to a
+paper), re-encoded as JPEG (or, with --format=raw, its uint8 pixels) into
+`DIR/<split>-<k>-of-<n>.tfrecord` (features image/encoded, image/class/label,
+image/filename; `format.json` says which). Shards are written in parallel; a shard is written to a
 temporary name and renamed when complete, so rerunning after an interruption keeps the
 finished shards and redoes only the others. Alongside: `classes.txt`, `<split>.count`,
 `bad_files.txt`, and, from the training split (or the only split), `stats.json` and
@@ -30,10 +31,26 @@ import tensorflow as tf
 from tf_alexnet.data.decode import decode_square
 from tf_alexnet.data.folder import folder_splits
 from tf_alexnet.data.pipeline import open_source
+from tf_alexnet.data.records import FORMAT_JSON
 from tf_alexnet.data.source import parse_spec
 from tf_alexnet.data.stats import Stats
 from tf_alexnet.errors import DataError, describe
 from tf_alexnet.lock import exclusive
+
+
+def write_format(output, image_format, size):
+    """FORMAT_JSON, refusing a directory whose shards are of another format or size (a
+    rerun keeps finished shards: they must be what this run would write)."""
+    path = os.path.join(output, FORMAT_JSON)
+    want = dict(format=image_format, size=int(size))
+    if os.path.exists(path):
+        with open(path) as f:
+            have = json.load(f)
+        if have != want:
+            raise DataError(f"{output} holds shards of {have}; this run writes {want}. Use "
+                            "another --output.")
+    with open(path, "w") as f:
+        json.dump(want, f)
 
 
 def default_splits(source):
@@ -95,8 +112,9 @@ def write_shard(source, split, index, num_shards, cfg, process, progress):
                 bad.append(f"{file_name}\t{reason}")
                 progress(1)
                 continue
-            writer.write(_example(jpeg.numpy(), int(label), os.path.basename(file_name)
-                                  .encode()))
+            payload = (jpeg.numpy() if cfg.image_format == "jpeg" else
+                       square.numpy().astype(np.uint8).tobytes())
+            writer.write(_example(payload, int(label), os.path.basename(file_name).encode()))
             count += 1
             pixels += size * size
             s += psum.numpy()
@@ -146,6 +164,7 @@ def _prepare(cfg):
             raise DataError(f"Split {split!r} has other classes than {splits[0]!r}.")
     with open(os.path.join(cfg.output, "classes.txt"), "w") as f:
         f.write("".join(c + "\n" for c in classes))
+    write_format(cfg.output, cfg.image_format, cfg.augment.resize)
     total = sum(max(s.num_examples, 0) for s in sources.values())
     bar = keras.utils.Progbar(total or None, unit_name="image",
                               verbose=1 if sys.stdout.isatty() else 2)

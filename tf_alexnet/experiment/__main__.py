@@ -1,8 +1,8 @@
 """Reruns the paper's claims: python -m tf_alexnet.experiment CLAIM [CLAIM ...] | all
 
-    python -m tf_alexnet.experiment figure1          # ReLU vs. tanh (Figure 1), ~12 min
+    python -m tf_alexnet.experiment figure1          # ReLU vs. tanh (Figure 1), 10 min
     python -m tf_alexnet.experiment all              # every claim (README: "The paper's
-                                                     # claims, rerun"), ~45 min on 2 cores
+                                                     # claims, rerun"), 35 min on 2 cores
 
 Each claim is a set of runs under --root that differ in one switch (claims.py); runs with a
 result are not trained again, so a rerun only draws the table: ROOT/claims.md, claims.json
