@@ -34,8 +34,9 @@ def run(command, body, explain=None):
         sys.exit(f"{command}: {line}")
 
 
-def config(command, config_class, flag_values, argv=None, quiet=False, **given):
-    """The command's validated config from its flags; a bad value ends with one line.
+def config(prog, config_class, flag_values, argv=None, quiet=False, **given):
+    """The validated config of command `prog` from its flags; a bad value ends with one
+    line naming `prog`. `given`: fields set by the command itself (bench's `command`).
 
     argv: the positional arguments, refused when given (a command taking none). quiet:
     absl's log at WARNING (the commands that print their own results)."""
@@ -46,7 +47,7 @@ def config(command, config_class, flag_values, argv=None, quiet=False, **given):
     try:
         return flags_lib.read(config_class, flag_values, **given)
     except ValueError as e:
-        sys.exit(f"{command}: {e}")
+        sys.exit(f"{prog}: {e}")
 
 
 def no_arguments(argv):
