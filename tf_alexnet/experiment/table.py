@@ -104,12 +104,12 @@ def row(name, results):
 
 
 def markdown(rows):
-    lines = ["| claim | the paper | ours | held | runs (train minutes, 2 cores) |",
-             "|---|---|---|---|---|"]
+    lines = ["| claim | the paper | ours | held | runs (train minutes, 2 cores) | command |",
+             "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['where']} | {r['paper']} | {r['ours']} | "
                      f"{'yes' if r['held'] else 'no'} | {', '.join(r['runs'])} "
-                     f"({r['train_minutes']}) |")
+                     f"({r['train_minutes']}) | `{r['command']}` |")
     return "\n".join(lines) + "\n"
 
 
