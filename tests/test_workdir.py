@@ -59,6 +59,7 @@ def test_damaged_record_names_its_file(tmp_path, name):
     assert isinstance(caught.value, ValueError)  # a one-line error for the commands
 
 
+@pytest.mark.usefixtures("exact_float32")
 def test_workdir_of_0_1_still_evaluates_and_exports(tmp_path):
     """A trained workdir whose model.json predates the paper's switches (activation,
     pooling), lrn_across_groups and resize_mode is the paper's network: evaluate and export

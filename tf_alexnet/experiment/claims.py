@@ -2,8 +2,8 @@
 
 Every run is AlexNet at CIFAR scale (configs/cifar10.flags' network: 67 px crops of 76 px
 squares, half width, fc6/fc7 of 512; the paper's dropout 0.5, update rule, weight decay and
-augmentation) on ../shared/data/cifar10/train, half of each class carved out as the held-out
-split that scores it, 5 epochs on a cosine schedule (Figure 1's runs: 12 epochs, constant
+augmentation) on CIFAR-10's training photos (ExperimentConfig's default --data), half of each
+class carved out as the held-out split that scores it, 5 epochs on a cosine schedule (Figure 1's runs: 12 epochs, constant
 rate, no regularization). Runs are shared between claims (the
 baseline serves five); `RUNS` holds what each changes, `CLAIMS` what each claim compares.
 
