@@ -58,6 +58,7 @@ def test_generated_flags_keep_their_names_and_have_help(command):
     want = FLAGS_0_1[command] | ({"crops"} if "eval_crops" in FLAGS_0_1[command] else set())
     want |= SINCE_0_1["source"] if "data" in want else set()
     want |= SINCE_0_1["augment"] if "resize_size" in want else set()
+    want |= {"cache_train"} if "shuffle_buffer" in want else set()
     want |= SINCE_0_1.get(command, set())
     assert names == want
     for name in names:

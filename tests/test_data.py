@@ -283,3 +283,25 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'jpeg'}",
                      "--splits=all", "--format=raw")
     assert result.returncode == 1 and "format" in result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("start", [0, 5])
+def test_cache_train_gives_the_same_batches(tmp_path, start):
+    """--cache_train keeps decoded squares, not the stream: the batches (crops, draws,
+    labels) equal the uncached pipeline's, from the start and after a resume skip."""
+    from helpers import jpeg_files
+
+    root = tmp_path / "photos"
+    for i, path in enumerate(jpeg_files(tmp_path / "jpegs")[:12]):  # generated, odd sizes
+        os.makedirs(root / f"c{i % 3}", exist_ok=True)
+        os.replace(path, root / f"c{i % 3}" / os.path.basename(path))
+    source = SourceConfig(source=f"folder:{root}", validation_fraction=0.01)
+    batches = []
+    for cache in (False, True):
+        augment = AugmentConfig(image_size=67, resize_size=76, batch_size=4, cache_train=cache)
+        ds, _ = train_dataset(source, augment, "train", start_example=start)
+        batches.append([tf.nest.map_structure(np.asarray, b) for b in ds.take(7)])
+    for plain, cached in zip(*batches):
+        for key in ("image", "offset", "flip", "alpha"):
+            np.testing.assert_array_equal(plain[0][key], cached[0][key], err_msg=key)
+        np.testing.assert_array_equal(plain[1], cached[1])

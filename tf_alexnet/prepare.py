@@ -14,7 +14,7 @@ from tf_alexnet.config import PrepareConfig
 from tf_alexnet.data import pipeline, shards
 
 EXCLUDE = ("num_classes", "batch_size", "stats", "mean", "pca_sigma", "flip",
-           "shuffle_buffer")
+           "shuffle_buffer", "cache_train")
 
 
 def define_flags(flag_values):

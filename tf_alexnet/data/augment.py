@@ -40,6 +40,16 @@ def _random_crop(x, top, left, size, crop, max_pixels, squash=False):
     return tf.cond(tf.io.is_jpeg(x), fused_or_general, general)
 
 
+def make_square(augment, max_pixels=DEFAULT_MAX_PIXELS):
+    """fn(image_or_encoded) -> uint8 [resize, resize, 3]: the square a training crop is cut
+    from (what --cache_train keeps)."""
+    def square(x):
+        return tf.ensure_shape(_to_uint8(to_square(x, augment.resize, max_pixels,
+                                                   augment.squash)),
+                               [augment.resize, augment.resize, 3])
+    return square
+
+
 def make_train_crop(augment, max_pixels=DEFAULT_MAX_PIXELS):
     """The host half of the paper's training transform (§4.1):
 

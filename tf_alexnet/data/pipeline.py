@@ -91,7 +91,16 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     load = opened.load or (lambda x: x)
     buffer = opened.num_examples if opened.load else augment.shuffle_buffer
     buffer = max(1, min(buffer if buffer > 0 else augment.shuffle_buffer, 1_000_000))
-    ds = opened.dataset.shuffle(buffer, seed=source.seed, reshuffle_each_iteration=True)
+    ds = opened.dataset
+    if augment.cache_train:
+        # Decoded once, in the source's order, before the shuffle: the stream's order is
+        # the same as without the cache (the shuffle does not look at the elements).
+        square = augment_lib.make_square(augment, source.max_megapixels * 1e6)
+        ds = ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL)
+        if source.on_bad_image == "skip":
+            ds = ds.ignore_errors()
+        ds, load = ds.cache(), (lambda x: x)
+    ds = ds.shuffle(buffer, seed=source.seed, reshuffle_each_iteration=True)
     ds = ds.repeat().enumerate().skip(start_example)
     ds = ds.map(lambda i, ex: (train_crop(load(ex[0]), tf.stack([source.seed, i])), ex[1]),
                 **_PARALLEL)
