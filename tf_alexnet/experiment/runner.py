@@ -22,7 +22,7 @@ from tf_alexnet.report.analysis import read_curves
 from tf_alexnet.train.trainer import train
 
 RESULT_JSON = "result.json"
-EVERY_EVALUATION_AT_THE_END = 10 ** 9
+ONLY_AT_THE_END = 10 ** 9  # --eval_every_steps: the loop also evaluates at the last step
 
 
 def run_config(config, name):
@@ -37,7 +37,7 @@ def run_config(config, name):
     return TrainConfig(source=source, augment=AugmentConfig(**augment),
                        evaluation=EvalDataConfig(batch_size=augment.get("batch_size", 128)),
                        workdir=os.path.join(config.root, name), train_steps=config.train_steps,
-                       eval_every_steps=EVERY_EVALUATION_AT_THE_END, **fields).validate()
+                       eval_every_steps=ONLY_AT_THE_END, **fields).validate()
 
 
 def _score(config, workdir, crops, split="validation", max_examples=0):
