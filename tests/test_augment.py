@@ -18,14 +18,16 @@ BASE = AugmentConfig(image_size=67, resize_size=76, mean="none", pca_sigma=0.0, 
 PAPER = AugmentConfig(image_size=227, mean="none", pca_sigma=0.0, flip=False)
 
 
-def train_preprocess(config, stats):
-    """The training transform on one image: the host half (decode, crop, draws) then the
-    device half on a batch of one, as the train step runs it."""
-    train_crop = augment.make_train_crop(config)
+def train_preprocess(config, stats, seed=0):
+    """The training transform on one image: the host half (the square, the draws of a batch
+    of one starting at stream index `first`) then the device half, as the train step runs
+    it."""
+    square = augment.make_square(config)
+    draws = augment.make_batch_draws(config, seed)
     on_device = augment.make_augment_on_device(config, stats)
 
-    def fn(x, seed):
-        return on_device(tf.nest.map_structure(lambda t: t[None], train_crop(x, seed)))[0]
+    def fn(x, first):
+        return on_device({"image": square(x)[None], **draws(first, 1)})[0]
 
     return fn
 
@@ -39,7 +41,7 @@ def position_image(size=256):
 def run_train(config, n, image=None):
     fn = train_preprocess(config, stats_lib.Stats())
     image = tf.constant(position_image(76) if image is None else image)
-    ds = tf.data.Dataset.range(n).map(lambda i: fn(image, tf.stack([tf.constant(0, tf.int64), i])),
+    ds = tf.data.Dataset.range(n).map(lambda i: fn(image, i),
                                       num_parallel_calls=tf.data.AUTOTUNE)
     # Keep only the corner pixels: top-left and top-right of each crop.
     ds = ds.map(lambda x: tf.stack([x[0, 0], x[0, -1]])).batch(1000)
@@ -80,10 +82,10 @@ def test_same_result_eagerly_and_in_dataset_map():
     fn = train_preprocess(config, stats_lib.Stats())
     image = tf.constant(np.random.default_rng(0).integers(0, 256, (300, 280, 3), np.uint8))
     encoded = tf.io.encode_png(image)
-    seeds = [tf.constant([3, i], tf.int64) for i in range(4)]
-    eager = [fn(encoded, s).numpy() for s in seeds]
-    mapped = list(tf.data.Dataset.from_tensor_slices(tf.stack(seeds))
-                  .map(lambda s: fn(encoded, s)).as_numpy_iterator())
+    firsts = [tf.constant(i, tf.int64) for i in range(4)]
+    eager = [fn(encoded, i).numpy() for i in firsts]
+    mapped = list(tf.data.Dataset.from_tensor_slices(tf.stack(firsts))
+                  .map(lambda i: fn(encoded, i)).as_numpy_iterator())
     # Same random draws; only float rounding may differ between eager and graph kernels.
     for a, b in zip(eager, mapped):
         np.testing.assert_allclose(a, b, atol=1e-3)
@@ -114,9 +116,8 @@ def test_center_crop_and_mean_image():
                                rtol=1e-6)
     # Training subtracts the mean image at the crop's own offset.
     train = train_preprocess(dataclasses.replace(PAPER, mean="image"), stats)
-    out = train(tf.constant(image), tf.constant([0, 5], tf.int64)).numpy()
-    plain = train_preprocess(PAPER, stats)(
-        tf.constant(image), tf.constant([0, 5], tf.int64)).numpy()
+    out = train(tf.constant(image), tf.constant(5, tf.int64)).numpy()
+    plain = train_preprocess(PAPER, stats)(tf.constant(image), tf.constant(5, tf.int64)).numpy()
     top, left = int(plain[0, 0, 0]), int(plain[0, 0, 1])
     np.testing.assert_allclose(out, plain - mean_image[top:top + 227, left:left + 227],
                                rtol=1e-5, atol=1e-4)
@@ -144,37 +145,37 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path):
 
 
 def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
-    """A batch of uint8 crops augmented as in the train step equals the paper's transform
-    (§4.1) written here in numpy per image, with the draws the host path has always taken
-    from an example's seed: top, left, flip and alpha from stateless_split(seed, 4)."""
+    """A batch of uint8 squares augmented as in the train step equals the paper's transform
+    (§4.1) written here in numpy per image, with the draws make_batch_draws documents: one
+    stateless_split((seed, first), 3) per batch, then the offsets, flips and alphas of its
+    examples."""
     rng = np.random.default_rng(3)
-    size, crop, sigma = 76, 67, 0.1
+    size, crop, sigma, n = 76, 67, 0.1, 16
     config = AugmentConfig(image_size=crop, resize_size=size, mean="image", flip=True,
                            pca_sigma=sigma)
     stats = stats_lib.Stats(mean_image=rng.random((size, size, 3)).astype(np.float32) * 200)
-    squares = rng.integers(0, 256, (16, size, size, 3), np.uint8)
-    seeds = [tf.constant([9, i], tf.int64) for i in range(16)]
-    train_crop = augment.make_train_crop(config)
-    features = [train_crop(tf.constant(x), s) for x, s in zip(squares, seeds)]
-    batch = {k: tf.stack([f[k] for f in features]) for k in features[0]}
-    assert batch["image"].dtype == tf.uint8  # what crosses to the device
+    squares = rng.integers(0, 256, (n, size, size, 3), np.uint8)
+    draws = augment.make_batch_draws(config, 9)(tf.constant(32, tf.int64), n)
+    keys = tf.random.experimental.stateless_split(tf.constant([9, 32], tf.int64), 3)
+    offsets = tf.random.stateless_uniform([n, 2], keys[0], 0, size - crop + 1, tf.int32)
+    np.testing.assert_array_equal(draws["offset"], offsets)
+    np.testing.assert_array_equal(draws["flip"], tf.random.stateless_uniform([n], keys[1]) < 0.5)
+    np.testing.assert_array_equal(draws["alpha"],
+                                  tf.random.stateless_normal([n, 3], keys[2]) * sigma)
+    batch = {"image": tf.constant(squares), **draws}
     got = tf.function(augment.make_augment_on_device(config, stats))(batch).numpy()
     eigvec = np.array(stats_lib.IMAGENET_EIGVEC)
     eigval = np.array(stats_lib.IMAGENET_EIGVAL)
-    flips = []
-    for x, seed, out in zip(squares, seeds, got):
-        s = tf.random.experimental.stateless_split(seed, 4)
-        top = int(tf.random.stateless_uniform([], s[0], 0, size - crop + 1, tf.int32))
-        left = int(tf.random.stateless_uniform([], s[1], 0, size - crop + 1, tf.int32))
-        flip = bool(tf.random.stateless_uniform([], s[2]) < 0.5)
-        alpha = tf.random.stateless_normal([3], s[3]).numpy() * sigma
+    for x, (top, left), flip, alpha, out in zip(squares, offsets.numpy(),
+                                               draws["flip"].numpy(), draws["alpha"].numpy(),
+                                               got):
         want = (x[top:top + crop, left:left + crop].astype(np.float64)
                 - stats.mean_image[top:top + crop, left:left + crop])
         want = want[:, ::-1] if flip else want
         want = want + eigvec @ (alpha * eigval) * 255.0
         np.testing.assert_allclose(out, want, atol=2e-3)
-        flips.append(flip)
-    assert 0 < sum(flips) < len(flips)  # both decisions occur in the batch
+    assert 0 < draws["flip"].numpy().sum() < n  # both decisions occur in the batch
+    assert len({tuple(o) for o in offsets.numpy()}) > n // 2  # each example its own crop
 
 
 @pytest.mark.parametrize("encoded", [False, True])
@@ -186,10 +187,9 @@ def test_squash_training_crops_see_the_whole_image(encoded):
     image = tf.constant(thirds)
     if encoded:
         image = tf.io.encode_png(image)
-    seed = tf.constant([0, 0], tf.int64)
     for mode, colours in (("squash", 3), ("shorter", 1)):
         config = dataclasses.replace(BASE, resize_mode=mode)
-        crop = augment.make_train_crop(config)(image, seed)["image"].numpy()
+        crop = augment.make_square(config)(image).numpy()
         dominant = {int(np.argmax(pixel)) for pixel in crop.reshape(-1, 3)
                     if pixel.max() > 200 and np.sort(pixel)[1] < 50}
         assert len(dominant) == colours, (mode, dominant)

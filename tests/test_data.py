@@ -104,8 +104,8 @@ def test_bad_files_skipped_and_counted(tmp_path, caplog):
         "a_truncated.jpg", "b_text.jpg", "c_empty.jpg"]
     assert sum(int(y.shape[0]) for _, y in ds) == 6
     train, _ = train_dataset(source, AugmentConfig(image_size=67, batch_size=2), "all")
-    x, y = next(iter(train))  # training delivers uint8 crops (augmented on the device)
-    assert x["image"].shape == (2, 67, 67, 3) and x["image"].dtype == tf.uint8
+    x, y = next(iter(train))  # training delivers uint8 squares (cropped on the device)
+    assert x["image"].shape == (2, 76, 76, 3) and x["image"].dtype == tf.uint8
     stats = prepare(prep_config(f"folder:{root}", tmp_path / "out"))
     assert stats["bad_files"] == 3 and stats["num_images"] == 6
     listed = open(tmp_path / "out" / "bad_files.txt").read().splitlines()
@@ -266,7 +266,7 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     want = sorted((label, np.round(decode_square(tf.io.read_file(p), 256).numpy()).astype(
         np.uint8).tobytes()) for p, label in zip(files, labels))
     assert got == want
-    # Training crops: the raw shards and PNG files (lossless, the same squares) agree.
+    # Training squares: the raw shards and PNG files (lossless, the same squares) agree.
     augment = AugmentConfig(image_size=227, batch_size=6, mean="none", pca_sigma=0.0)
     batches = [next(iter(train_dataset(SourceConfig(source=s), augment, "all")[0]))
                for s in (f"tfrecord:{tmp_path / 'raw'}", f"folder:{root}")]
@@ -287,7 +287,7 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
 
 @pytest.mark.parametrize("start", [0, 5])
 def test_cache_train_gives_the_same_batches(tmp_path, start):
-    """--cache_train keeps decoded squares, not the stream: the batches (crops, draws,
+    """--cache_train keeps decoded squares, not the stream: the batches (squares, draws,
     labels) equal the uncached pipeline's, from the start and after a resume skip."""
     from helpers import jpeg_files
 

@@ -106,9 +106,9 @@ def pipeline_rate(ds, cfg):
 
 
 def bench_data(cfg):
-    """Images/s of the training pipeline as `train` runs it (decode, random crop, uint8 out;
-    the flip, lighting and mean subtraction run on the device), and of the same pipeline
-    doing that augmentation on the host too, as before it moved to the device."""
+    """Images/s of the training pipeline as `train` runs it (decode to the uint8 square and
+    the batch's draws; the crop, flip, lighting and mean subtraction run on the device),
+    and of the same pipeline doing that augmentation on the host too."""
     ds, data = train_dataset(cfg.source, cfg.augment, cfg.split)
     augment = make_augment_on_device(cfg.augment, data.stats)
     host = ds.map(lambda features, labels: (augment(features), labels),
@@ -125,11 +125,11 @@ class ResidentBatch:
     """An 'iterator' whose next() is one batch held in device memory: the bare step reads
     no input at all."""
 
-    def __init__(self, n, size, classes=1000, seed=0):
+    def __init__(self, n, size, crop, classes=1000, seed=0):
         g = tf.random.Generator.from_seed(seed)
         self.batch = ({"image": tf.cast(g.uniform([n, size, size, 3], 0, 256, tf.int32),
                                         tf.uint8),
-                       "offset": g.uniform([n, 2], 0, 1, tf.int32),
+                       "offset": g.uniform([n, 2], 0, size - crop + 1, tf.int32),
                        "flip": g.uniform([n]) < 0.5, "alpha": g.normal([n, 3]) * 0.1},
                       g.uniform([n], 0, classes, tf.int32))
 
@@ -141,7 +141,7 @@ class ResidentBatch:
 
 
 def bytes_per_image(size):
-    """Host -> device bytes of one training example: the uint8 crop and its draws."""
+    """Host -> device bytes of one training example: the uint8 square and its draws."""
     return size * size * 3 + 2 * 4 + 1 + 3 * 4
 
 
@@ -156,7 +156,8 @@ def train_step_ips(cfg, model, steps_per_call=1):
                                      Stats())
     step = make_train_step(model, optimizer, tf.distribute.get_strategy(), n, sums, augment,
                            cfg.xla)
-    batch, count = ResidentBatch(n, size, model.output_shape[-1]), tf.constant(steps_per_call)
+    batch = ResidentBatch(n, cfg.augment.resize, size, model.output_shape[-1])
+    count = tf.constant(steps_per_call)
 
     def run():
         step(batch, count)
@@ -185,7 +186,8 @@ def bench_train(cfg):
     peak = matmul_gflops()
     n, size = cfg.augment.batch_size, cfg.augment.image_size
     print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {n}, image {size}; host->device "
-          f"{bytes_per_image(size):,} bytes per image (uint8 crop + its augmentation draws)")
+          f"{bytes_per_image(cfg.augment.resize):,} bytes per image (uint8 square + its "
+          "augmentation draws)")
     for grouping in cfg.groupings:
         config = loop_config(cfg, grouping, tempfile.mkdtemp(prefix="tf_alexnet_bench_"))
         # (a) python -m tf_alexnet.train itself: pipeline, prefetch, loop, timed after its

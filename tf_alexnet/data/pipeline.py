@@ -58,36 +58,53 @@ def resolve_stats(setting, opened):
     return Stats.load(opened.stats_path if setting == "auto" else setting)
 
 
-def _finish(ds, source, opened, stats, split, batch, training, fresh):
-    """Bad images dropped (skip mode), batched, prefetched; with its DataInfo."""
+def _drop_bad(ds, source, training):
     if source.on_bad_image == "skip":
         # Corruption that the file check cannot see (bad data inside a whole JPEG) fails the
         # decode; the example is dropped. Evaluation logs it; the endless training stream
         # does not, because ignore_errors(log_warning=True) there made the process take up
         # to 45 s to exit after a 13-epoch run (measured on the quickstart).
         ds = ds.ignore_errors(log_warning=not training)
-    ds = ds.batch(batch, drop_remainder=training).prefetch(tf.data.AUTOTUNE)
+    return ds
+
+
+def _info(source, opened, stats, split, fresh):
     if opened.bad_files and fresh:
         logging.warning("%s: %d bad image(s) left out of split %r.", source.source,
                         len(opened.bad_files), split)
-    return ds, DataInfo(opened.class_names, opened.num_examples, stats, opened.bad_files,
-                        opened)
+    return DataInfo(opened.class_names, opened.num_examples, stats, opened.bad_files,
+                    opened)
+
+
+def square_fn(augment, source, opened):
+    """The per-example map from a source element to its uint8 resize x resize square, or
+    None when the elements are such squares already (synthetic sources, raw shards)."""
+    size = augment.resize
+    spec = opened.dataset.element_spec[0]
+    if spec.dtype == tf.uint8 and spec.shape.as_list() == [size, size, 3]:
+        return None
+    if opened.square_jpeg == size:  # prepared JPEG shards: squares already, only decode
+        return lambda x: tf.ensure_shape(tf.io.decode_jpeg(x, channels=3), [size, size, 3])
+    return augment_lib.make_square(augment, source.max_megapixels * 1e6)
 
 
 def train_dataset(source, augment, split="train", start_example=0, opened=None):
     """(dataset, DataInfo) of the endless shuffled training stream.
 
-    Batches are (features, labels int32 [B]) with features = {"image": uint8 [B, S, S, 3]
-    random crops, "offset", "flip", "alpha"}; the flip, lighting and mean subtraction run on
+    Batches are (features, labels int32 [B]) with features = {"image": uint8 [B, R, R, 3]
+    squares (R = augment.resize), "offset", "flip", "alpha"}: the host decodes and resizes,
+    nothing more, and draws each batch's augmentation at once
+    (data.augment.make_batch_draws); the crop, flip, lighting and mean subtraction run on
     the training device (data.augment.make_augment_on_device). `start_example` skips that
-    many examples of the stream (resume): augmentation is seeded by (seed, index in the
-    stream), so resuming at example k sees exactly what an uninterrupted run sees from k on.
+    many examples of the stream (resume); the draws are keyed by the index of a batch's
+    first example in the stream, so resuming at a batch boundary sees exactly what an
+    uninterrupted run sees from there on.
     `opened`: the split's `Source` when already opened (a folder is listed once)."""
     source.validate()
     augment.validate()
     fresh, opened = opened is None, opened or open_source(source, split, augment.resize)
     stats = resolve_stats(augment.stats, opened)
-    train_crop = augment_lib.make_train_crop(augment, source.max_megapixels * 1e6)
+    square = square_fn(augment, source, opened)
     load = opened.load or (lambda x: x)
     buffer = opened.num_examples if opened.load else augment.shuffle_buffer
     buffer = max(1, min(buffer if buffer > 0 else augment.shuffle_buffer, 1_000_000))
@@ -95,16 +112,19 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     if augment.cache_train:
         # Decoded once, in the source's order, before the shuffle: the stream's order is
         # the same as without the cache (the shuffle does not look at the elements).
-        square = augment_lib.make_square(augment, source.max_megapixels * 1e6)
-        ds = ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL)
-        if source.on_bad_image == "skip":
-            ds = ds.ignore_errors()
-        ds, load = ds.cache(), (lambda x: x)
+        if square:
+            ds = _drop_bad(ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL), source,
+                           True)
+        ds, load, square = ds.cache(), (lambda x: x), None
     ds = ds.shuffle(buffer, seed=source.seed, reshuffle_each_iteration=True)
-    ds = ds.repeat().enumerate().skip(start_example)
-    ds = ds.map(lambda i, ex: (train_crop(load(ex[0]), tf.stack([source.seed, i])), ex[1]),
-                **_PARALLEL)
-    return _finish(ds, source, opened, stats, split, augment.batch_size, True, fresh)
+    ds = ds.repeat().skip(start_example)
+    if square:
+        ds = _drop_bad(ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL), source, True)
+    batch, draws = augment.batch_size, augment_lib.make_batch_draws(augment, source.seed)
+    ds = ds.batch(batch, drop_remainder=True).enumerate()
+    ds = ds.map(lambda b, xy: ({"image": xy[0], **draws(start_example + b * batch, batch)},
+                               xy[1]), **_PARALLEL)
+    return ds.prefetch(tf.data.AUTOTUNE), _info(source, opened, stats, split, fresh)
 
 
 def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, opened=None):
@@ -129,11 +149,11 @@ def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, op
         # The same order on every pass: repeated evaluations score the same sample.
         ds = ds.shuffle(max(1, opened.num_examples) if opened.load else 1000, seed=source.seed,
                         reshuffle_each_iteration=False)
-    ds = ds.map(lambda x, y: (transform(load(x)), y), **_PARALLEL)
+    ds = _drop_bad(ds.map(lambda x, y: (transform(load(x)), y), **_PARALLEL), source, False)
     if evaluation.cache_eval:
         ds = ds.cache()
-    return _finish(ds, source, opened, preprocessing.stats, split, evaluation.batch_size,
-                   False, fresh)
+    ds = ds.batch(evaluation.batch_size).prefetch(tf.data.AUTOTUNE)
+    return ds, _info(source, opened, preprocessing.stats, split, fresh)
 
 
 def explain_failure(source, splits, error, size=None):

@@ -118,4 +118,5 @@ def open_records(config, directory, split):
 
     ds = ds.map(parse, num_parallel_calls=tf.data.AUTOTUNE)
     stats = os.path.join(directory, "stats.json")
-    return Source(ds, classes, total, stats_path=stats if os.path.exists(stats) else "")
+    return Source(ds, classes, total, stats_path=stats if os.path.exists(stats) else "",
+                  square_jpeg=size if image_format == "jpeg" and size else 0)

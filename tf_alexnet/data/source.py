@@ -7,8 +7,7 @@
     tfrecord:DIR      shards written by `python -m tf_alexnet.prepare`
     synthetic:shapes  coloured shapes made in-graph (no files); synthetic:random: noise
 
-Encoded images stay strings here: decoding belongs to the preprocessing, where it can be
-fused with the crop.
+Encoded images stay strings here: decoding belongs to the preprocessing.
 """
 
 import dataclasses
@@ -32,6 +31,9 @@ class Source:
     # hold file names until after shuffling, so that shuffle buffers and resume skips are
     # over names, not image bytes.
     load: object = None
+    # Encoded images are JPEGs of exactly square_jpeg x square_jpeg (prepared shards): they
+    # need decoding only. 0: not known.
+    square_jpeg: int = 0
 
 
 def parse_spec(spec):
