@@ -305,3 +305,34 @@ def test_cache_train_gives_the_same_batches(tmp_path, start):
         for key in ("image", "offset", "flip", "alpha"):
             np.testing.assert_array_equal(plain[0][key], cached[0][key], err_msg=key)
         np.testing.assert_array_equal(plain[1], cached[1])
+
+
+@pytest.mark.parametrize("start", [0, 6])
+def test_raw_records_parsed_a_batch_at_a_time_give_the_per_record_stream(tmp_path, start):
+    """Raw shards' records are parsed a batch at a time in training; the batches (squares,
+    draws, labels) equal those of the per-record parse, from the start and after a resume
+    skip, and the squares are the shards' pixels."""
+    from tf_alexnet.data.pipeline import open_source
+
+    rng = np.random.default_rng(4)
+    for i in range(12):
+        write_image(tmp_path / "noise" / f"c{i % 3}" / f"{i}.png",
+                    rng.integers(0, 256, (80, 90, 3)))
+    augment = AugmentConfig(image_size=67, batch_size=4)
+    config = dataclasses.replace(prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
+                                 image_format="raw", augment=augment)
+    prepare(config)
+    source = SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}")
+    opened = open_source(source, "all", augment.resize)
+    assert opened.parse_batch is not None
+    pixels = {x.numpy().tobytes() for x, _ in opened.dataset}
+    streams = []
+    for o in (opened, dataclasses.replace(opened, parse_batch=None)):
+        ds, _ = train_dataset(source, augment, "all", start_example=start, opened=o)
+        streams.append([tf.nest.map_structure(np.asarray, b) for b in ds.take(6)])
+    for batched, single in zip(*streams):
+        for key in ("image", "offset", "flip", "alpha"):
+            np.testing.assert_array_equal(batched[0][key], single[0][key], err_msg=key)
+        np.testing.assert_array_equal(batched[1], single[1])
+        assert batched[0]["image"].shape == (4, 76, 76, 3)
+        assert {x.tobytes() for x in batched[0]["image"]} <= pixels

@@ -108,7 +108,9 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     load = opened.load or (lambda x: x)
     buffer = opened.num_examples if opened.load else augment.shuffle_buffer
     buffer = max(1, min(buffer if buffer > 0 else augment.shuffle_buffer, 1_000_000))
-    ds = opened.dataset
+    # Raw shards already hold the squares: their records are parsed a batch at a time.
+    batch_parse = square is None and opened.parse_batch is not None and not augment.cache_train
+    ds = opened.records if batch_parse else opened.dataset
     if augment.cache_train:
         # Decoded once, in the source's order, before the shuffle: the stream's order is
         # the same as without the cache (the shuffle does not look at the elements).
@@ -121,7 +123,10 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     if square:
         ds = _drop_bad(ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL), source, True)
     batch, draws = augment.batch_size, augment_lib.make_batch_draws(augment, source.seed)
-    ds = ds.batch(batch, drop_remainder=True).enumerate()
+    ds = ds.batch(batch, drop_remainder=True)
+    if batch_parse:  # a record that does not parse drops its batch (skip mode)
+        ds = _drop_bad(ds.map(opened.parse_batch, **_PARALLEL), source, True)
+    ds = ds.enumerate()
     ds = ds.map(lambda b, xy: ({"image": xy[0], **draws(start_example + b * batch, batch)},
                                xy[1]), **_PARALLEL)
     return ds.prefetch(tf.data.AUTOTUNE), _info(source, opened, stats, split, fresh)

@@ -34,6 +34,10 @@ class Source:
     # Encoded images are JPEGs of exactly square_jpeg x square_jpeg (prepared shards): they
     # need decoding only. 0: not known.
     square_jpeg: int = 0
+    # Record sources: `dataset` before parsing (serialized records, in the same order) and
+    # fn(records [n]) -> (images [n], labels [n]), for a pipeline that parses whole batches.
+    records: tf.data.Dataset = None
+    parse_batch: object = None
 
 
 def parse_spec(spec):
