@@ -166,9 +166,9 @@ def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
     got = tf.function(augment.make_augment_on_device(config, stats))(batch).numpy()
     eigvec = np.array(stats_lib.IMAGENET_EIGVEC)
     eigval = np.array(stats_lib.IMAGENET_EIGVAL)
-    for x, (top, left), flip, alpha, out in zip(squares, offsets.numpy(),
-                                               draws["flip"].numpy(), draws["alpha"].numpy(),
-                                               got):
+    per_image = zip(squares, offsets.numpy(), draws["flip"].numpy(), draws["alpha"].numpy(),
+                    got)
+    for x, (top, left), flip, alpha, out in per_image:
         want = (x[top:top + crop, left:left + crop].astype(np.float64)
                 - stats.mean_image[top:top + crop, left:left + crop])
         want = want[:, ::-1] if flip else want

@@ -2,6 +2,7 @@
 config and library), and in a fresh process where the process is the contract (signals,
 kill -9, XLA's environment, several workers, logical devices)."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -349,6 +350,10 @@ def test_auto_settings_by_device(monkeypatch, gpus, capability, xla, want):
     (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 0, 50),
     (dict(steps_per_call=3, log_every=50, checkpoint_every=70, eval_every=0), 4, 7),
     (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 96, 100),
+    # --profile_steps=10,20: the trace starts and stops between calls
+    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 0, 10),
+    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 10, 20),
+    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 20, 50),
 ])
 def test_loop_schedule_boundaries(kw, step, want):
     from tf_alexnet.train.loop import LoopSchedule
@@ -392,3 +397,23 @@ def test_library_parts_run_the_step_once_per_boundary(tmp_path):
     assert int(state.optimizer.iterations.numpy()) == 7
     again = build_state(open_run(config, make_strategy("default")))
     assert again.restored_from.endswith("ckpt-7") and int(again.step.numpy()) == 7
+
+
+def test_profile_steps_write_a_trace_of_those_steps(tmp_path, caplog):
+    """--profile_steps=2,4: a TensorFlow profiler trace (an .xplane.pb for TensorBoard's
+    Profile tab) of steps 3-4 in WORKDIR/train/plugins/profile; the run itself goes on."""
+    import glob
+    import logging
+
+    from tf_alexnet.train.trainer import train
+
+    caplog.set_level(logging.INFO)
+    config = dataclasses.replace(tiny_config(tmp_path, train_steps=6, log_every_steps=3),
+                                 profile_steps=(2, 4))
+    assert train(config)["step"] == 6
+    traces = glob.glob(str(tmp_path / "train" / "plugins" / "profile" / "*" /
+                           "*.xplane.pb"))
+    assert len(traces) == 1 and os.path.getsize(traces[0]) > 1000
+    assert "Profile of steps 3-4 written to" in caplog.text
+    assert "START,END" in run_cli("train", *TINY_FLAGS, f"--workdir={tmp_path / 'w'}",
+                                  "--profile_steps=5,5").stderr.strip().splitlines()[-1]

@@ -225,6 +225,9 @@ class TrainConfig:
                                           "saved at each evaluation, at the end and on "
                                           "SIGINT/SIGTERM).", within="[1, )")
     keep_checkpoints: int = setting(3, "Checkpoints kept.", within="[1, )")
+    profile_steps: tuple = setting((), "START,END: a TensorFlow profiler trace of steps "
+                                   "START+1..END in WORKDIR/train/plugins/profile "
+                                   "(TensorBoard's Profile tab); empty: none.", item=int)
 
     def validate(self):
         for part in (self.source, self.augment, self.evaluation):
@@ -238,7 +241,11 @@ class TrainConfig:
             (self.train_from in ("",) + LAYERS,
              f"--train_from {self.train_from!r} is not one of {'|'.join(LAYERS)}"),
             (len(self.frozen_layers) < len(LAYERS), "--freeze/--train_from leave no layer "
-             "to train")])
+             "to train"),
+            (not self.profile_steps or (len(self.profile_steps) == 2
+                                        and 0 <= self.profile_steps[0] < self.profile_steps[1]),
+             f"--profile_steps {','.join(map(str, self.profile_steps))}: give START,END with "
+             "0 <= START < END")])
 
     @property
     def frozen_layers(self):

@@ -34,12 +34,14 @@ class LoopSchedule:
     log_every: int = 50
     checkpoint_every: int = 500
     eval_every: int = 0            # 0: no evaluation
+    profile: tuple = ()            # (start, end): trace the steps after start up to end
 
     def next_boundary(self, step):
         """The next step at which the loop must act after `step`."""
         every = [k for k in (self.log_every, self.checkpoint_every, self.eval_every) if k]
         return min([self.total_steps, step + self.steps_per_call]
-                   + [(step // k + 1) * k for k in every])
+                   + [(step // k + 1) * k for k in every]
+                   + [k for k in self.profile if k > step])
 
     def _due(self, step, every):
         return bool(every) and (step % every == 0 or step == self.total_steps)
@@ -80,8 +82,9 @@ class TrainLoop:
     the chief). stop: {"signal": None or the signal received}."""
 
     def __init__(self, state, schedule, train_steps, sums, batch_size, validation, summaries,
-                 progress, stop):
+                 progress, stop, profile_dir=""):
         self.state, self.schedule, self.batch_size = state, schedule, batch_size
+        self.profile_dir, self.profiling = profile_dir, False
         self.train_steps, self.sums, self.validation = train_steps, sums, validation
         self.summaries, self.progress, self.stop = summaries, progress, stop
         self.start = int(state.step.numpy())
@@ -92,15 +95,32 @@ class TrainLoop:
 
     def run_to_end(self):
         """Trains to the end (or to a stop signal); returns the metrics dict. The event
-        files are closed however it ends."""
+        files and a running profile are closed however it ends."""
         try:
             return self._run()
         finally:
+            self.profile(None)
             self.summaries.close()
+
+    def profile(self, step):
+        """Starts the profiler at the schedule's profile start, stops it at its end (or when
+        `step` is None: the loop ended)."""
+        if not self.profile_dir or not self.schedule.profile:
+            return
+        start, end = self.schedule.profile
+        if step == start and not self.profiling:
+            tf.profiler.experimental.start(self.profile_dir)
+            self.profiling = True
+        elif self.profiling and (step is None or step >= end):
+            tf.profiler.experimental.stop()
+            self.profiling = False
+            logging.info("Profile of steps %d-%s written to %s (TensorBoard: Profile).",
+                         start + 1, "the end" if step is None else step, self.profile_dir)
 
     def _run(self):
         metrics, step, total = {}, self.start, self.schedule.total_steps
         while step < total:
+            self.profile(step)
             boundary = self.schedule.next_boundary(step)
             self.train_steps(tf.constant(boundary - step, tf.int32))
             if self.timed is None:  # the first call traces and compiles: timed apart
@@ -108,6 +128,7 @@ class TrainLoop:
                 logging.info("First call of the train step (tracing, compilation and %d "
                              "step(s)): %.1f s.", boundary - step, self.timed[1] - self.started)
             step = boundary
+            self.profile(step)
             self.state.step.assign(step)
             if self.schedule.logs(step) or self.stop["signal"]:
                 self.log(step)

@@ -31,8 +31,8 @@ def make_train_step(model, optimizer, strategy, global_batch, sums, augment,
                     jit_compile=False):
     """tf.function(iterator, count): `count` training steps on the next global batches.
 
-    Each step takes a batch of uint8 crops with their augmentation draws, runs `augment`
-    (the flip, lighting and mean subtraction; data.augment.make_augment_on_device) and the
+    Each step takes a batch of uint8 squares with their augmentation draws, runs `augment`
+    (the crop, flip, lighting and mean subtraction; data.augment.make_augment_on_device) and the
     model on the replica's device, and applies the update. Loss is softmax cross-entropy
     averaged over the global batch (each replica divides its sum by the global batch; the
     optimizer sums the replicas' gradients). Each step adds [loss sum, correct top-1,

@@ -8,6 +8,7 @@ data.pipeline.train_dataset).
 
 import contextlib
 import logging
+import os
 
 import tensorflow as tf
 
@@ -56,10 +57,12 @@ def make_loop(run, state, stop):
                                 config.eval_examples)
     eval_every = 0 if validation is None else config.eval_every_steps or run.steps_per_epoch
     schedule = LoopSchedule(run.total_steps, config.steps_per_loop, config.log_every_steps,
-                            config.checkpoint_every_steps, eval_every)
+                            config.checkpoint_every_steps, eval_every, config.profile_steps)
     progress = Progress(run.steps_per_epoch) if run.chief else None
+    profile_dir = os.path.join(config.workdir, "train") if run.chief else ""
     return TrainLoop(state, schedule, lambda count: steps(iterator, count), sums, batch,
-                     validation, Summaries(config.workdir, run.chief), progress, stop)
+                     validation, Summaries(config.workdir, run.chief), progress, stop,
+                     profile_dir)
 
 
 def train(config, flagfile=None):
