@@ -21,7 +21,7 @@ AUGMENT = {"image_size", "resize_size", "batch_size", "stats", "mean", "pca_sigm
 # those added since.
 SINCE_0_1 = {"source": {"classes"}, "augment": {"resize_mode"},
              "train": {"init_from", "freeze", "train_from", "head_lr_multiplier", "activation",
-                       "pooling"},
+                       "pooling", "profile_steps"},
              "prepare": {"format"}}
 FLAGS_0_1 = {
     "train": SOURCE | AUGMENT | {
