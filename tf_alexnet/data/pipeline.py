@@ -76,7 +76,7 @@ def _info(source, opened, stats, split, fresh):
                     opened)
 
 
-def square_fn(augment, source, opened):
+def _square_fn(augment, source, opened):
     """The per-example map from a source element to its uint8 resize x resize square, or
     None when the elements are such squares already (synthetic sources, raw shards)."""
     size = augment.resize
@@ -104,8 +104,12 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     augment.validate()
     fresh, opened = opened is None, opened or open_source(source, split, augment.resize)
     stats = resolve_stats(augment.stats, opened)
-    square = square_fn(augment, source, opened)
+    square = _square_fn(augment, source, opened)
     load = opened.load or (lambda x: x)
+
+    def squares(ds):
+        return _drop_bad(ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL), source, True)
+
     buffer = opened.num_examples if opened.load else augment.shuffle_buffer
     buffer = max(1, min(buffer if buffer > 0 else augment.shuffle_buffer, 1_000_000))
     # Raw shards already hold the squares: their records are parsed a batch at a time.
@@ -114,14 +118,11 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     if augment.cache_train:
         # Decoded once, in the source's order, before the shuffle: the stream's order is
         # the same as without the cache (the shuffle does not look at the elements).
-        if square:
-            ds = _drop_bad(ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL), source,
-                           True)
-        ds, load, square = ds.cache(), (lambda x: x), None
+        ds = (squares(ds) if square else ds).cache()
     ds = ds.shuffle(buffer, seed=source.seed, reshuffle_each_iteration=True)
     ds = ds.repeat().skip(start_example)
-    if square:
-        ds = _drop_bad(ds.map(lambda x, y: (square(load(x)), y), **_PARALLEL), source, True)
+    if square and not augment.cache_train:
+        ds = squares(ds)
     batch, draws = augment.batch_size, augment_lib.make_batch_draws(augment, source.seed)
     ds = ds.batch(batch, drop_remainder=True)
     if batch_parse:  # a record that does not parse drops its batch (skip mode)
