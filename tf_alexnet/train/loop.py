@@ -99,28 +99,30 @@ class TrainLoop:
         try:
             return self._run()
         finally:
-            self.profile(None)
+            self.stop_profile(None)
             self.summaries.close()
 
-    def profile(self, step):
-        """Starts the profiler at the schedule's profile start, stops it at its end (or when
-        `step` is None: the loop ended)."""
-        if not self.profile_dir or not self.schedule.profile:
-            return
-        start, end = self.schedule.profile
-        if step == start and not self.profiling:
+    def start_profile(self, step):
+        """Starts the profiler before the call that runs the step after the schedule's
+        profile start."""
+        if self.profile_dir and self.schedule.profile and step == self.schedule.profile[0]:
             tf.profiler.experimental.start(self.profile_dir)
             self.profiling = True
-        elif self.profiling and (step is None or step >= end):
+
+    def stop_profile(self, step):
+        """Stops a running profile at the schedule's profile end (step None: the loop
+        ended first)."""
+        if self.profiling and (step is None or step >= self.schedule.profile[1]):
             tf.profiler.experimental.stop()
             self.profiling = False
             logging.info("Profile of steps %d-%s written to %s (TensorBoard: Profile).",
-                         start + 1, "the end" if step is None else step, self.profile_dir)
+                         self.schedule.profile[0] + 1, "the end" if step is None else step,
+                         self.profile_dir)
 
     def _run(self):
         metrics, step, total = {}, self.start, self.schedule.total_steps
         while step < total:
-            self.profile(step)
+            self.start_profile(step)
             boundary = self.schedule.next_boundary(step)
             self.train_steps(tf.constant(boundary - step, tf.int32))
             if self.timed is None:  # the first call traces and compiles: timed apart
@@ -128,7 +130,7 @@ class TrainLoop:
                 logging.info("First call of the train step (tracing, compilation and %d "
                              "step(s)): %.1f s.", boundary - step, self.timed[1] - self.started)
             step = boundary
-            self.profile(step)
+            self.stop_profile(step)
             self.state.step.assign(step)
             if self.schedule.logs(step) or self.stop["signal"]:
                 self.log(step)
