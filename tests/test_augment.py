@@ -144,6 +144,7 @@ def test_cmyk_jpeg_becomes_rgb(tmp_path):
     np.testing.assert_allclose(square.mean((0, 1)), (200, 50, 10), atol=3)
 
 
+@pytest.mark.usefixtures("exact_float32")  # the lighting is a matmul: no TF32 on a GPU
 def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
     """A batch of uint8 squares augmented as in the train step equals the paper's transform
     (§4.1) written here in numpy per image, with the draws make_batch_draws documents: one
