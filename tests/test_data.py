@@ -256,8 +256,10 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     config = dataclasses.replace(prep_config(f"folder:{root}", tmp_path / "raw"),
                                  image_format="raw")
     prepare(config)
-    assert json.load(open(tmp_path / "raw" / "format.json")) == {"format": "raw", "size": 256}
+    assert json.load(open(tmp_path / "raw" / "format.json")) == {
+        "format": "raw", "size": 256, "layout": "fixed"}
     from tf_alexnet.data.pipeline import open_source
+    from tf_alexnet.data.records import RAW_DTYPE
 
     opened = open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}"), "all", 256)
     got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
@@ -266,6 +268,10 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     want = sorted((label, np.round(decode_square(tf.io.read_file(p), 256).numpy()).astype(
         np.uint8).tobytes()) for p, label in zip(files, labels))
     assert got == want
+    # The shard's documented layout, read by numpy alone: pixels then a little-endian label.
+    records = np.concatenate([np.fromfile(shard, RAW_DTYPE(256))
+                              for shard in sorted((tmp_path / "raw").glob("all-*-of-*.raw"))])
+    assert sorted((int(r["label"]), r["image"].tobytes()) for r in records) == want
     # Training squares: the raw shards and PNG files (lossless, the same squares) agree.
     augment = AugmentConfig(image_size=227, batch_size=6, mean="none", pca_sigma=0.0)
     batches = [next(iter(train_dataset(SourceConfig(source=s), augment, "all")[0]))
@@ -283,6 +289,53 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'jpeg'}",
                      "--splits=all", "--format=raw")
     assert result.returncode == 1 and "format" in result.stderr.strip().splitlines()[-1]
+
+
+def test_raw_tfrecord_shards_of_earlier_versions_still_read(tmp_path):
+    """Raw shards written before the fixed-length layout (TFRecords of Examples whose
+    image/encoded is the pixels; format.json without "layout") read as they did."""
+    from tf_alexnet.data.pipeline import open_source
+    from tf_alexnet.data.shards import _example
+
+    rng = np.random.default_rng(5)
+    squares = rng.integers(0, 256, (5, 76, 76, 3), dtype=np.uint8)
+    out = tmp_path / "old"
+    out.mkdir()
+    (out / "classes.txt").write_text("a\nb\n")
+    (out / "format.json").write_text(json.dumps({"format": "raw", "size": 76}))
+    with tf.io.TFRecordWriter(str(out / "train-00000-of-00001.tfrecord")) as w:
+        for i, sq in enumerate(squares):
+            w.write(_example(sq.tobytes(), i % 2, b"x.png"))
+    source = SourceConfig(source=f"tfrecord:{out}")
+    opened = open_source(source, "train", 76)
+    got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
+    assert got == sorted((i % 2, sq.tobytes()) for i, sq in enumerate(squares))
+    augment = AugmentConfig(image_size=67, resize_size=76, batch_size=5)
+    (features, labels), = train_dataset(source, augment, "train")[0].take(1)
+    assert {x.tobytes() for x in features["image"].numpy()} == {
+        sq.tobytes() for sq in squares}
+
+
+def test_a_raw_shard_cut_inside_a_record_is_named_and_its_whole_records_read(tmp_path):
+    from tf_alexnet.data.pipeline import open_source
+
+    rng = np.random.default_rng(6)
+    for i in range(6):
+        write_image(tmp_path / "noise" / f"c{i % 2}" / f"{i}.png",
+                    rng.integers(0, 256, (80, 90, 3)))
+    config = dataclasses.replace(prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
+                                 image_format="raw", num_shards=1,
+                                 augment=AugmentConfig(image_size=67, resize_size=76))
+    prepare(config)
+    (shard,) = (tmp_path / "raw").glob("all-*.raw")
+    record = 76 * 76 * 3 + 4
+    assert shard.stat().st_size == 6 * record
+    os.truncate(shard, 4 * record + 100)
+    with pytest.raises(DataError, match=f"{shard.name} ends early: read 4 of 6 records"):
+        open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}",
+                                 on_bad_image="fail"), "all", 76)
+    opened = open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}"), "all", 76)
+    assert len(list(opened.dataset)) == 4
 
 
 @pytest.mark.parametrize("start", [0, 5])

@@ -186,18 +186,37 @@ def test_bad_init_from_is_one_line(source, tmp_path):
 
 @pytest.mark.slow
 def test_finetune_recipe_beats_training_from_scratch(tmp_path):
-    """configs/finetune.flags as users run it (fresh processes), from a source cut to 3 of
+    """configs/finetune.flags as users run it (fresh processes), from a source cut to 6 of
     its 15 epochs: the fine-tuned run beats the same steps from scratch (the flagfile's
-    from-scratch command) on the same 2,000 validation photos."""
+    from-scratch command) by 3 points on all ~24,500 held-out photos of the five classes.
+
+    Scored on the whole validation split, not the runs' own 2,000-photo evaluations, whose
+    error has a standard deviation of ~1 point. From a 3-epoch source the held-out margin
+    measured 2.77 points (32.64% vs. 35.40%, 2026-12-01): too weak a source for the claim;
+    the full recipe (15 epochs) gives 5.9 (configs/finetune.flags)."""
     from conftest import shared_data
     from test_train import recipe
+    from tf_alexnet.config import EvalConfig
+    from tf_alexnet.evaluate.scoring import evaluate
 
-    shared_data("cifar10", "train")
-    recipe(tmp_path / "source", "--flagfile=configs/finetune_source.flags", "--epochs=3")
+    photos = shared_data("cifar10", "train")
+    recipe(tmp_path / "source", "--flagfile=configs/finetune_source.flags", "--epochs=6")
     tuned = recipe(tmp_path / "tuned", "--flagfile=configs/finetune.flags",
                    f"--init_from={tmp_path / 'source'}")
     scratch = recipe(tmp_path / "scratch", "--flagfile=configs/finetune.flags", "--init_from=",
                      "--image_size=67", "--width=0.5", "--fc_units=512", "--init=he",
                      "--warmup_epochs=1", "--head_lr_multiplier=1", "--learning_rate=0.001")
     assert tuned["step"] == scratch["step"] == 320
-    assert tuned["top1_error"] <= scratch["top1_error"] - 0.03, (tuned, scratch)
+
+    def held_out(run):
+        held = SourceConfig(source=f"folder:{photos}", validation_fraction=0.98,
+                            classes=("dog", "frog", "horse", "ship", "truck"))
+        return evaluate(EvalConfig(source=held, workdir=str(tmp_path / run)))
+
+    tuned, scratch = held_out("tuned"), held_out("scratch")
+    assert tuned["num_images"] == scratch["num_images"] > 24_000
+    print(f"held-out top-1 error: fine-tuned {tuned['top1_error']:.4f}, "
+          f"from scratch {scratch['top1_error']:.4f}")
+    assert tuned["top1_error"] <= scratch["top1_error"] - 0.03, (
+        f"held-out top-1 error fine-tuned {tuned['top1_error']:.4f}, "
+        f"from scratch {scratch['top1_error']:.4f}")

@@ -270,8 +270,9 @@ class PrepareConfig:
     jpeg_quality: int = setting(90, "JPEG quality (1-100) of the 256x256 images.",
                                 within="[1, 100]")
     image_format: str = setting("jpeg", "How the squares are stored: jpeg (--jpeg_quality, "
-                                "~20-30 KB at 256 px) or raw (uint8 pixels, 196 KB at 256 px, "
-                                "read without decoding).", SHARD_FORMATS, flag="format")
+                                "~20-30 KB at 256 px) or raw (uint8 pixels and label in "
+                                "fixed-length .raw records, 196 KB at 256 px, read without "
+                                "decoding).", SHARD_FORMATS, flag="format")
 
     def validate(self):
         self.source.validate()

@@ -17,7 +17,7 @@ from tf_alexnet.data import augment as augment_lib
 from tf_alexnet.data import crops
 from tf_alexnet.data.decode import decode_square
 from tf_alexnet.data.folder import folder_files, open_folder
-from tf_alexnet.data.records import open_records, shard_files
+from tf_alexnet.data.records import open_records, read_format, shard_files
 from tf_alexnet.data.source import parse_spec
 from tf_alexnet.data.stats import Preprocessing, Stats
 from tf_alexnet.data.synthetic import open_synthetic
@@ -179,7 +179,7 @@ def explain_failure(source, splits, error, size=None):
                     decode_square(tf.io.read_file(path), size, source.max_megapixels * 1e6)
                 except tf.errors.OpError as e:
                     return f"Bad image {path}: {describe(e)} (--on_bad_image=fail)."
-        elif kind == "tfrecord":
+        elif kind == "tfrecord" and not read_format(arg).fixed:  # raw: checked when opened
             for shard in shard_files(arg, split):
                 read = 0
                 try:

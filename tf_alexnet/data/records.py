@@ -1,21 +1,32 @@
 """tfrecord: sources: the shards `python -m tf_alexnet.prepare` writes, checked when opened.
 
-Each shard's records are counted by walking their length headers and compared with the
-counts prepare wrote (`<split>.count`, `<split>.shards.json`).
+Two containers (`format.json` says which):
+    <split>-<k>-of-<n>.tfrecord  TFRecords of tf.train.Example (image/encoded: a JPEG, or
+                                 for raw shards written before "layout" the uint8 pixels;
+                                 image/class/label; image/filename)
+    <split>-<k>-of-<n>.raw       raw shards ("layout": "fixed"): fixed-length records of the
+                                 square's uint8 pixels (size x size x 3, row-major) followed
+                                 by the label as a little-endian int32; no header, no
+                                 checksum. numpy reads one as np.memmap(path, RAW_DTYPE(size)).
+Each shard's records are counted (TFRecords: by walking their length headers; raw: from the
+file size) and compared with the counts prepare wrote (`<split>.count`,
+`<split>.shards.json`).
 """
 
+import dataclasses
 import glob
 import json
 import logging
 import os
 import struct
 
+import numpy as np
 import tensorflow as tf
 
 from tf_alexnet.data.source import Source
 from tf_alexnet.errors import DataError, read_json
 
-FORMAT_JSON = "format.json"  # {"format": "jpeg" | "raw", "size": 256}; absent: jpeg
+FORMAT_JSON = "format.json"  # {"format": "jpeg" | "raw", "size": 256[, "layout": "fixed"]}
 SHARD_FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
     "image/class/label": tf.io.FixedLenFeature([], tf.int64),
@@ -31,26 +42,58 @@ def read_classes(directory):
         return tuple(line.strip() for line in f if line.strip())
 
 
+@dataclasses.dataclass(frozen=True)
+class ShardFormat:
+    """What format.json says of a directory's shards."""
+    image_format: str = "jpeg"     # jpeg | raw
+    size: int = None               # the squares' side; None: JPEG shards from before format.json
+    fixed: bool = False            # raw pixels in fixed-length records (.raw), not TFRecords
+
+    @property
+    def extension(self):
+        return ".raw" if self.fixed else ".tfrecord"
+
+    @property
+    def record_bytes(self):
+        """Bytes of one fixed-length record: the pixels, then the int32 label."""
+        return self.size * self.size * 3 + 4
+
+    def to_json(self):
+        return dict(format=self.image_format, size=self.size,
+                    **({"layout": "fixed"} if self.fixed else {}))
+
+
+def RAW_DTYPE(size):  # noqa: N802 (a dtype, named like one)
+    """numpy's view of one fixed-length raw record."""
+    return np.dtype([("image", np.uint8, (size, size, 3)), ("label", "<i4")])
+
+
 def read_format(directory):
-    """(format, size) of the shards of `directory`: ("jpeg", None) for shards written
-    before format.json."""
+    """The ShardFormat of `directory`'s shards (JPEG TFRecords when it has no format.json:
+    shards written before it)."""
     path = os.path.join(directory, FORMAT_JSON)
     if not os.path.exists(path):
-        return "jpeg", None
+        return ShardFormat()
     d = read_json(path, DataError)
-    if d.get("format") not in ("jpeg", "raw") or not isinstance(d.get("size"), int):
+    layout = d.get("layout")  # absent: TFRecords
+    if (d.get("format") not in ("jpeg", "raw") or not isinstance(d.get("size"), int)
+            or layout not in (None, "fixed") or (layout and d["format"] != "raw")):
         raise DataError(f"{path}: damaged ({d}).")
-    return d["format"], d["size"]
+    return ShardFormat(d["format"], d["size"], layout == "fixed")
 
 
 def shard_files(directory, split):
-    return sorted(glob.glob(os.path.join(directory, f"{split}-*-of-*.tfrecord")))
+    ext = read_format(directory).extension
+    return sorted(glob.glob(os.path.join(directory, f"{split}-*-of-*{ext}")))
 
 
-def count_records(path):
+def count_records(path, record_bytes=0):
     """(whole records, True if the file ends inside a record) of a TFRecord file, by
-    walking the records' length headers (one seek per record, no payload read)."""
+    walking the records' length headers (one seek per record, no payload read), or of a
+    file of fixed-length records of `record_bytes` (from its size)."""
     size, offset, count = os.path.getsize(path), 0, 0
+    if record_bytes:
+        return size // record_bytes, size % record_bytes != 0
     with open(path, "rb") as f:
         while offset < size:
             f.seek(offset)
@@ -64,7 +107,7 @@ def count_records(path):
     return count, False
 
 
-def checked_shards(config, directory, split, files):
+def checked_shards(config, directory, split, files, record_bytes=0):
     """{shard: records to read}: every shard's whole records, checked against the counts
     prepare wrote. A shard cut short is an error with --on_bad_image=fail, else a warning
     naming it ("read N of M records"); only its whole records are read."""
@@ -75,7 +118,7 @@ def checked_shards(config, directory, split, files):
             expected = json.load(f)
     found, problems = {}, []
     for shard in files:
-        count, cut = count_records(shard)
+        count, cut = count_records(shard, record_bytes)
         found[shard] = count
         want = expected.get(os.path.basename(shard))
         if cut or (want is not None and count != want):
@@ -95,37 +138,59 @@ def checked_shards(config, directory, split, files):
 
 def open_records(config, directory, split):
     classes = read_classes(directory)
+    form = read_format(directory)
     files = shard_files(directory, split)
     if not files:
-        raise DataError(f"tfrecord:{directory}: no {split}-*-of-*.tfrecord shards.")
-    records, total = checked_shards(config, directory, split, files)
+        raise DataError(f"tfrecord:{directory}: no {split}-*-of-*{form.extension} shards.")
+    record_bytes = form.record_bytes if form.fixed else 0
+    records, total = checked_shards(config, directory, split, files, record_bytes)
+    # Bytes after a shard's whole records: a raw shard cut inside a record (the reader
+    # refuses a body that is not a multiple of the record, so that part is its "footer").
+    tails = [os.path.getsize(f) - records[f] * record_bytes if record_bytes else 0
+             for f in files]
     ds = tf.data.Dataset.from_tensor_slices(
-        (files, tf.constant([records[f] for f in files], tf.int64)))
+        (files, tf.constant([records[f] for f in files], tf.int64), tf.constant(tails, tf.int64)))
     if split == "train":
         ds = ds.shuffle(len(files), seed=config.seed)
-    ds = ds.interleave(lambda f, n: tf.data.TFRecordDataset(f).take(n),
-                       cycle_length=min(len(files), 8),
+    if form.fixed:
+        def read(f, n, tail):
+            return tf.data.FixedLengthRecordDataset(f, record_bytes, footer_bytes=tail)
+    else:
+        def read(f, n, tail):
+            return tf.data.TFRecordDataset(f).take(n)
+    ds = ds.interleave(read, cycle_length=min(len(files), 8),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    image_format, size = read_format(directory)
-    parse = record_parser(image_format, size)
+    parse = record_parser(form)
     stats = os.path.join(directory, "stats.json")
     return Source(ds.map(lambda r: tf.nest.map_structure(lambda t: t[0], parse(r[None])),
                          num_parallel_calls=tf.data.AUTOTUNE),
                   classes, total, stats_path=stats if os.path.exists(stats) else "",
-                  square_jpeg=size if image_format == "jpeg" and size else 0,
+                  square_jpeg=form.size if form.image_format == "jpeg" and form.size else 0,
                   records=ds, parse_batch=parse)
 
 
-def record_parser(image_format, size):
-    """fn(serialized records [n]) -> (images [n], int32 labels [n]): the encoded JPEGs, or
-    for raw shards their uint8 pixels [n, size, size, 3] (no decoding at all). The training
-    pipeline parses raw records a batch at a time: 1.3x the images a second of one parse
-    per record (bench data, 991 photos in 8 raw shards, 2 cores)."""
+def record_parser(form):
+    """fn(serialized records [n]) -> (images [n], int32 labels [n]) for shards of ShardFormat
+    `form`: the encoded JPEGs, or for raw shards their uint8 pixels [n, size, size, 3] (no
+    decoding at all). The training pipeline parses raw records a batch at a time: 1.3x the
+    images a second of one parse per record (bench data, 991 photos in 8 TFRecord raw
+    shards, 2 cores)."""
+    if form.fixed:
+        pixels = form.record_bytes - 4
+
+        def parse_fixed(records):
+            # decode_raw's fixed_length keeps the first `pixels` bytes: one copy, no slice.
+            image = tf.io.decode_raw(records, tf.uint8, fixed_length=pixels)
+            label = tf.io.decode_raw(tf.strings.substr(records, pixels, 4), tf.int32,
+                                     little_endian=True)
+            return tf.reshape(image, [-1, form.size, form.size, 3]), tf.reshape(label, [-1])
+        return parse_fixed
+
     def parse(records):
         ex = tf.io.parse_example(records, SHARD_FEATURES)
         image = ex["image/encoded"]
-        if image_format == "raw":
-            image = tf.reshape(tf.io.decode_raw(image, tf.uint8), [-1, size, size, 3])
+        if form.image_format == "raw":
+            image = tf.reshape(tf.io.decode_raw(image, tf.uint8), [-1, form.size, form.size, 3])
         return image, tf.cast(ex["image/class/label"], tf.int32)
     return parse

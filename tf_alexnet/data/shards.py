@@ -1,9 +1,10 @@
 """The paper's offline step: every image to 256 x 256, as sharded TFRecords, with statistics.
 
 Each image's shorter side is resized to 256 and the central 256 x 256 kept (§2 of the
-paper), re-encoded as JPEG (or, with --format=raw, its uint8 pixels) into
-`DIR/<split>-<k>-of-<n>.tfrecord` (features image/encoded, image/class/label,
-image/filename; `format.json` says which). Shards are written in parallel; a shard is written to a
+paper), re-encoded as JPEG into `DIR/<split>-<k>-of-<n>.tfrecord` (features image/encoded,
+image/class/label, image/filename) or, with --format=raw, as its uint8 pixels and label in
+fixed-length records of `DIR/<split>-<k>-of-<n>.raw` (data/records.py; `format.json` says
+which). Shards are written in parallel; a shard is written to a
 temporary name and renamed when complete, so rerunning after an interruption keeps the
 finished shards and redoes only the others. Alongside: `classes.txt`, `<split>.count`,
 `bad_files.txt`, and, from the training split (or the only split), `stats.json` and
@@ -21,6 +22,7 @@ import json
 import logging
 import math
 import os
+import struct
 import sys
 import threading
 
@@ -31,18 +33,24 @@ import tensorflow as tf
 from tf_alexnet.data.decode import decode_square
 from tf_alexnet.data.folder import folder_splits
 from tf_alexnet.data.pipeline import open_source
-from tf_alexnet.data.records import FORMAT_JSON
+from tf_alexnet.data.records import FORMAT_JSON, ShardFormat
 from tf_alexnet.data.source import parse_spec
 from tf_alexnet.data.stats import Stats
 from tf_alexnet.errors import DataError, describe
 from tf_alexnet.lock import exclusive
 
 
-def write_format(output, image_format, size):
+def shard_format(image_format, size):
+    """The ShardFormat prepare writes: JPEG TFRecords, or raw fixed-length records (the
+    cheapest to read: no checksum, no proto, one copy to parse; README, "Benchmarks")."""
+    return ShardFormat(image_format, int(size), fixed=image_format == "raw")
+
+
+def write_format(output, form):
     """FORMAT_JSON, refusing a directory whose shards are of another format or size (a
     rerun keeps finished shards: they must be what this run would write)."""
     path = os.path.join(output, FORMAT_JSON)
-    want = dict(format=image_format, size=int(size))
+    want = form.to_json()
     if os.path.exists(path):
         with open(path) as f:
             have = json.load(f)
@@ -85,9 +93,35 @@ def _example(jpeg, label, name):
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
+class _FixedRecordWriter:
+    """Appends fixed-length raw records (pixels, then the int32 label) to a file."""
+
+    def __init__(self, path):
+        self._file = open(path, "wb")
+
+    def write(self, pixels, label):
+        self._file.write(pixels)
+        self._file.write(struct.pack("<i", label))
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._file.close()
+
+
+class _ExampleWriter(tf.io.TFRecordWriter):
+    """TFRecords of tf.train.Example (image/encoded, image/class/label, image/filename)."""
+
+    def write(self, payload, label, name):
+        super().write(_example(payload, label, name))
+
+
 def write_shard(source, split, index, num_shards, cfg, process, progress):
     """Writes one shard (if not already complete); returns its statistics' file."""
-    name = os.path.join(cfg.output, f"{split}-{index:05d}-of-{num_shards:05d}.tfrecord")
+    form = shard_format(cfg.image_format, cfg.augment.resize)
+    name = os.path.join(cfg.output,
+                        f"{split}-{index:05d}-of-{num_shards:05d}{form.extension}")
     stats_path = name + ".stats.npz"
     if os.path.exists(name) and os.path.exists(stats_path):
         progress(int(np.load(stats_path)["examples"]))
@@ -97,7 +131,8 @@ def write_shard(source, split, index, num_shards, cfg, process, progress):
     image_sum = np.zeros((size, size, 3))
     bad = []
     load = source.load or (lambda x: x)
-    with tf.io.TFRecordWriter(name + ".tmp") as writer:
+    writer = _FixedRecordWriter(name + ".tmp") if form.fixed else _ExampleWriter(name + ".tmp")
+    with writer:
         for position, (x, label) in enumerate(source.dataset.shard(num_shards, index)):
             file_name = (x.numpy().decode() if source.load else
                          f"{split}[{position * num_shards + index}]")
@@ -112,9 +147,10 @@ def write_shard(source, split, index, num_shards, cfg, process, progress):
                 bad.append(f"{file_name}\t{reason}")
                 progress(1)
                 continue
-            payload = (jpeg.numpy() if cfg.image_format == "jpeg" else
-                       square.numpy().astype(np.uint8).tobytes())
-            writer.write(_example(payload, int(label), os.path.basename(file_name).encode()))
+            if form.fixed:
+                writer.write(square.numpy().astype(np.uint8).tobytes(), int(label))
+            else:
+                writer.write(jpeg.numpy(), int(label), os.path.basename(file_name).encode())
             count += 1
             pixels += size * size
             s += psum.numpy()
@@ -164,7 +200,7 @@ def _prepare(cfg):
             raise DataError(f"Split {split!r} has other classes than {splits[0]!r}.")
     with open(os.path.join(cfg.output, "classes.txt"), "w") as f:
         f.write("".join(c + "\n" for c in classes))
-    write_format(cfg.output, cfg.image_format, cfg.augment.resize)
+    write_format(cfg.output, shard_format(cfg.image_format, cfg.augment.resize))
     total = sum(max(s.num_examples, 0) for s in sources.values())
     bar = keras.utils.Progbar(total or None, unit_name="image",
                               verbose=1 if sys.stdout.isatty() else 2)
