@@ -19,6 +19,9 @@ DATA_SECONDS=${DATA_SECONDS:-20}
 XLA=${XLA:---xla}
 DATA=${DATA:-folder:../shared/data/imagenet-sample}
 WORK=${WORK:-/tmp/gpu_check_work}
+# Fresh shards and workdirs each run (a rerun would otherwise resume finished runs and keep
+# shards of an older format); only the XLA cache is kept.
+rm -rf "$WORK"/shards_* "$WORK"/train_* "$WORK/synthetic"
 mkdir -p "$OUT" "$WORK"
 export TF_XLA_FLAGS="--tf_xla_persistent_cache_directory=$WORK/xla_cache"
 export TF_CPP_MIN_LOG_LEVEL=1
