@@ -259,7 +259,7 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     assert json.load(open(tmp_path / "raw" / "format.json")) == {
         "format": "raw", "size": 256, "layout": "fixed"}
     from tf_alexnet.data.pipeline import open_source
-    from tf_alexnet.data.records import RAW_DTYPE
+    from tf_alexnet.data.records import raw_record_dtype
 
     opened = open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}"), "all", 256)
     got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
@@ -269,7 +269,7 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
         np.uint8).tobytes()) for p, label in zip(files, labels))
     assert got == want
     # The shard's documented layout, read by numpy alone: pixels then a little-endian label.
-    records = np.concatenate([np.fromfile(shard, RAW_DTYPE(256))
+    records = np.concatenate([np.fromfile(shard, raw_record_dtype(256))
                               for shard in sorted((tmp_path / "raw").glob("all-*-of-*.raw"))])
     assert sorted((int(r["label"]), r["image"].tobytes()) for r in records) == want
     # Training squares: the raw shards and PNG files (lossless, the same squares) agree.

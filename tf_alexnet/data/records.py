@@ -7,7 +7,8 @@ Two containers (`format.json` says which):
     <split>-<k>-of-<n>.raw       raw shards ("layout": "fixed"): fixed-length records of the
                                  square's uint8 pixels (size x size x 3, row-major) followed
                                  by the label as a little-endian int32; no header, no
-                                 checksum. numpy reads one as np.memmap(path, RAW_DTYPE(size)).
+                                 checksum. numpy reads one as
+                                 np.memmap(path, raw_record_dtype(size), "r").
 Each shard's records are counted (TFRecords: by walking their length headers; raw: from the
 file size) and compared with the counts prepare wrote (`<split>.count`,
 `<split>.shards.json`).
@@ -63,7 +64,7 @@ class ShardFormat:
                     **({"layout": "fixed"} if self.fixed else {}))
 
 
-def RAW_DTYPE(size):  # noqa: N802 (a dtype, named like one)
+def raw_record_dtype(size):
     """numpy's view of one fixed-length raw record."""
     return np.dtype([("image", np.uint8, (size, size, 3)), ("label", "<i4")])
 
