@@ -291,29 +291,75 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     assert result.returncode == 1 and "format" in result.stderr.strip().splitlines()[-1]
 
 
-def test_raw_tfrecord_shards_of_earlier_versions_still_read(tmp_path):
-    """Raw shards written before the fixed-length layout (TFRecords of Examples whose
-    image/encoded is the pixels; format.json without "layout") read as they did."""
-    from tf_alexnet.data.pipeline import open_source
+def legacy_raw_shards(out, squares, num_shards=1):
+    """Raw shards as versions before the fixed-length layout wrote them: TFRecords of
+    Examples whose image/encoded is the pixels, format.json without "layout"; label i % 3."""
     from tf_alexnet.data.shards import _example
 
-    rng = np.random.default_rng(5)
-    squares = rng.integers(0, 256, (5, 76, 76, 3), dtype=np.uint8)
-    out = tmp_path / "old"
     out.mkdir()
-    (out / "classes.txt").write_text("a\nb\n")
-    (out / "format.json").write_text(json.dumps({"format": "raw", "size": 76}))
-    with tf.io.TFRecordWriter(str(out / "train-00000-of-00001.tfrecord")) as w:
-        for i, sq in enumerate(squares):
-            w.write(_example(sq.tobytes(), i % 2, b"x.png"))
-    source = SourceConfig(source=f"tfrecord:{out}")
-    opened = open_source(source, "train", 76)
+    (out / "classes.txt").write_text("a\nb\nc\n")
+    (out / "format.json").write_text(json.dumps({"format": "raw", "size": squares.shape[1]}))
+    for k in range(num_shards):
+        with tf.io.TFRecordWriter(str(out / f"all-{k:05d}-of-{num_shards:05d}.tfrecord")) as w:
+            for i in range(k, len(squares), num_shards):
+                w.write(_example(squares[i].tobytes(), i % 3, b"x.png"))
+    return SourceConfig(source=f"tfrecord:{out}")
+
+
+def test_raw_tfrecord_shards_of_earlier_versions_still_read(tmp_path):
+    """Raw TFRecord shards (before the fixed-length layout) read as they did."""
+    from tf_alexnet.data.pipeline import open_source
+
+    squares = np.random.default_rng(5).integers(0, 256, (6, 76, 76, 3), dtype=np.uint8)
+    source = legacy_raw_shards(tmp_path / "old", squares)
+    opened = open_source(source, "all", 76)
+    assert opened.random_access is None
     got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
-    assert got == sorted((i % 2, sq.tobytes()) for i, sq in enumerate(squares))
-    augment = AugmentConfig(image_size=67, resize_size=76, batch_size=5)
-    (features, labels), = train_dataset(source, augment, "train")[0].take(1)
+    assert got == sorted((i % 3, sq.tobytes()) for i, sq in enumerate(squares))
+    augment = AugmentConfig(image_size=67, resize_size=76, batch_size=6)
+    (features, labels), = train_dataset(source, augment, "all")[0].take(1)
     assert {x.tobytes() for x in features["image"].numpy()} == {
         sq.tobytes() for sq in squares}
+
+
+@pytest.mark.parametrize("start", [0, 8])
+def test_raw_shards_train_on_a_fresh_permutation_of_every_record_each_epoch(tmp_path, start):
+    """Fixed-length raw shards are read by index: each epoch of the stream holds every
+    record once (as numpy reads the shards by their documented layout), in an order that
+    changes from epoch to epoch and with the seed; a resumed stream is the uninterrupted
+    one from there on (squares, labels and draws)."""
+    from tf_alexnet.data.records import raw_record_dtype
+
+    rng = np.random.default_rng(7)
+    for i in range(12):
+        write_image(tmp_path / "noise" / f"c{i % 3}" / f"{i}.png",
+                    rng.integers(0, 256, (80, 90, 3)))
+    augment = AugmentConfig(image_size=67, batch_size=4)
+    prepare(dataclasses.replace(prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
+                                image_format="raw", augment=augment))
+    records = np.concatenate([np.fromfile(f, raw_record_dtype(76))
+                              for f in sorted((tmp_path / "raw").glob("all-*.raw"))])
+    want = sorted((int(r["label"]), r["image"].tobytes()) for r in records)
+    assert len(want) == 12
+
+    def stream(seed, start_example=0, batches=9):
+        source = SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}", seed=seed)
+        ds, _ = train_dataset(source, augment, "all", start_example=start_example)
+        return [tf.nest.map_structure(np.asarray, b) for b in ds.take(batches)]
+
+    full = stream(0)
+    epochs = [[(int(y), x.tobytes()) for b in full[e * 3:e * 3 + 3]
+               for x, y in zip(b[0]["image"], b[1])] for e in range(3)]
+    for epoch in epochs:
+        assert sorted(epoch) == want
+    assert epochs[0] != epochs[1] != epochs[2]
+    other = stream(1, batches=3)
+    assert [x.tobytes() for b in other for x in b[0]["image"]] != [x for _, x in epochs[0]]
+    resumed = stream(0, start, batches=9 - start // 4)
+    for a, b in zip(resumed, full[start // 4:]):
+        for key in ("image", "offset", "flip", "alpha"):
+            np.testing.assert_array_equal(a[0][key], b[0][key], err_msg=key)
+        np.testing.assert_array_equal(a[1], b[1])
 
 
 def test_a_raw_shard_cut_inside_a_record_is_named_and_its_whole_records_read(tmp_path):
@@ -334,8 +380,13 @@ def test_a_raw_shard_cut_inside_a_record_is_named_and_its_whole_records_read(tmp
     with pytest.raises(DataError, match=f"{shard.name} ends early: read 4 of 6 records"):
         open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}",
                                  on_bad_image="fail"), "all", 76)
-    opened = open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}"), "all", 76)
-    assert len(list(opened.dataset)) == 4
+    source = SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}")
+    opened = open_source(source, "all", 76)
+    assert len(list(opened.dataset)) == 4 and opened.random_access.count == 4
+    augment = AugmentConfig(image_size=67, resize_size=76, batch_size=4)
+    (features, _), = train_dataset(source, augment, "all", opened=opened)[0].take(1)
+    assert sorted(x.tobytes() for x in features["image"].numpy()) == sorted(
+        x.numpy().tobytes() for x, _ in opened.dataset)
 
 
 @pytest.mark.parametrize("start", [0, 5])
@@ -362,23 +413,17 @@ def test_cache_train_gives_the_same_batches(tmp_path, start):
 
 @pytest.mark.parametrize("start", [0, 6])
 def test_raw_records_parsed_a_batch_at_a_time_give_the_per_record_stream(tmp_path, start):
-    """Raw shards' records are parsed a batch at a time in training; the batches (squares,
-    draws, labels) equal those of the per-record parse, from the start and after a resume
-    skip, and the squares are the shards' pixels."""
+    """Raw TFRecord shards' records are parsed a batch at a time in training; the batches
+    (squares, draws, labels) equal those of the per-record parse, from the start and after
+    a resume skip, and the squares are the shards' pixels."""
     from tf_alexnet.data.pipeline import open_source
 
-    rng = np.random.default_rng(4)
-    for i in range(12):
-        write_image(tmp_path / "noise" / f"c{i % 3}" / f"{i}.png",
-                    rng.integers(0, 256, (80, 90, 3)))
+    squares = np.random.default_rng(4).integers(0, 256, (12, 76, 76, 3), dtype=np.uint8)
+    source = legacy_raw_shards(tmp_path / "raw", squares, num_shards=2)
     augment = AugmentConfig(image_size=67, batch_size=4)
-    config = dataclasses.replace(prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
-                                 image_format="raw", augment=augment)
-    prepare(config)
-    source = SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}")
     opened = open_source(source, "all", augment.resize)
     assert opened.parse_batch is not None
-    pixels = {x.numpy().tobytes() for x, _ in opened.dataset}
+    pixels = {sq.tobytes() for sq in squares}
     streams = []
     for o in (opened, dataclasses.replace(opened, parse_batch=None)):
         ds, _ = train_dataset(source, augment, "all", start_example=start, opened=o)

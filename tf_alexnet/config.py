@@ -87,7 +87,9 @@ class AugmentConfig:
                                "0.1); 0 disables.", within="[0, )")
     flip: bool = setting(True, "Random horizontal flips in training.")
     shuffle_buffer: int = setting(10000, "Shuffle buffer in examples for record sources "
-                                  "(folder sources shuffle all file names).", within="[1, )")
+                                  "(folder sources shuffle all file names; raw shards read "
+                                  "a new permutation of all records each epoch).",
+                                  within="[1, )")
     cache_train: bool = setting(False, "Keep the decoded resize x resize squares of the "
                                 "training split in memory after the first epoch (uint8: "
                                 "17 KB an image at 76 px, 196 KB at 256; about twice that "

@@ -104,6 +104,41 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     augment.validate()
     fresh, opened = opened is None, opened or open_source(source, split, augment.resize)
     stats = resolve_stats(augment.stats, opened)
+    batch, draws = augment.batch_size, augment_lib.make_batch_draws(augment, source.seed)
+    if opened.random_access is not None:
+        ds = _permuted_batches(opened.random_access, batch, source.seed, start_example)
+    else:
+        ds = _shuffled_batches(source, augment, opened, start_example)
+    ds = ds.enumerate()
+    ds = ds.map(lambda b, xy: ({"image": xy[0], **draws(start_example + b * batch, batch)},
+                               xy[1]), **_PARALLEL)
+    return ds.prefetch(tf.data.AUTOTUNE), _info(source, opened, stats, split, fresh)
+
+
+def _permuted_batches(records, batch, seed, start_example):
+    """(squares, labels) batches of RandomAccess `records`: stream position p is record
+    RandomIndexShuffle(p mod N) of epoch p // N's permutation of all N records, keyed by
+    (seed, epoch): every record once an epoch, a whole-split shuffle (no buffer, so
+    --shuffle_buffer and --cache_train change nothing), and any start costs nothing to
+    reach."""
+    n = records.count
+    if n <= 0:
+        raise DataError("No whole records to train on.")
+
+    def read(first):
+        position = first + tf.range(batch, dtype=tf.int64)
+        epoch = position // n
+        keys = tf.stack([tf.fill([batch], tf.constant(seed, tf.int64)), epoch,
+                         tf.zeros([batch], tf.int64)], axis=1)
+        index = tf.raw_ops.RandomIndexShuffle(index=position % n, seed=keys,
+                                              max_index=tf.constant(n - 1, tf.int64))
+        return records.read(index)
+    return tf.data.Dataset.range(start_example, 2 ** 62, batch).map(read, **_PARALLEL)
+
+
+def _shuffled_batches(source, augment, opened, start_example):
+    """(squares, labels) batches of a streamed source: a shuffle buffer (folders: all file
+    names), repeated, `start_example` skipped, decoded and batched."""
     square = _square_fn(augment, source, opened)
     load = opened.load or (lambda x: x)
 
@@ -123,14 +158,10 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     ds = ds.repeat().skip(start_example)
     if square and not augment.cache_train:
         ds = squares(ds)
-    batch, draws = augment.batch_size, augment_lib.make_batch_draws(augment, source.seed)
-    ds = ds.batch(batch, drop_remainder=True)
+    ds = ds.batch(augment.batch_size, drop_remainder=True)
     if batch_parse:  # a record that does not parse drops its batch (skip mode)
         ds = _drop_bad(ds.map(opened.parse_batch, **_PARALLEL), source, True)
-    ds = ds.enumerate()
-    ds = ds.map(lambda b, xy: ({"image": xy[0], **draws(start_example + b * batch, batch)},
-                               xy[1]), **_PARALLEL)
-    return ds.prefetch(tf.data.AUTOTUNE), _info(source, opened, stats, split, fresh)
+    return ds
 
 
 def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, opened=None):

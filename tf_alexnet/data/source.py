@@ -38,6 +38,17 @@ class Source:
     # fn(records [n]) -> (images [n], labels [n]), for a pipeline that parses whole batches.
     records: tf.data.Dataset = None
     parse_batch: object = None
+    # Raw fixed-length shards: their records read by index (the training stream reads each
+    # batch from a fresh permutation of every record each epoch).
+    random_access: "RandomAccess" = None
+
+
+@dataclasses.dataclass(frozen=True)
+class RandomAccess:
+    """Records readable by index: read(indices int64 [n], each in 0..count-1) -> (uint8
+    squares [n, S, S, 3], int32 labels [n])."""
+    count: int
+    read: object
 
 
 def parse_spec(spec):
