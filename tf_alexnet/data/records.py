@@ -190,7 +190,9 @@ def raw_reader(files, counts, size):
     Why not a tf.data reader: one copy per image (page cache -> the batch TensorFlow
     takes as it is) where FixedLengthRecordDataset + shuffle + batch + decode_raw make
     four, the last two from a shuffle buffer no longer in cache (README, "Benchmarks").
-    numpy copies without the GIL, so parallel map calls overlap."""
+    numpy copies without the GIL, so parallel map calls overlap. Being a numpy_function,
+    it runs in the process that built the pipeline (every strategy here does; a tf.data
+    service could not serialize it)."""
     maps = [np.memmap(f, raw_record_dtype(size), "r", shape=(counts[f],))
             for f in files if counts[f]]
     starts = np.cumsum([0] + [len(m) for m in maps])
