@@ -70,14 +70,16 @@ def default_splits(source):
 
 
 def make_processor(size, quality, max_pixels, squash=False):
-    """tf.function: encoded image -> (JPEG of the 256 square, pixel sums, outer products,
-    the square itself as float64 for the mean image). `squash`: the whole image resized to
-    the square (Caffe's convert_imageset), not its central square."""
+    """tf.function: encoded image -> (JPEG of the 256 square at `quality`, or "" when
+    quality is 0 (raw shards), pixel sums, outer products, the square itself as float64 for
+    the mean image). `squash`: the whole image resized to the square (Caffe's
+    convert_imageset), not its central square."""
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def process(encoded):
         square = decode_square(encoded, size, max_pixels, squash)
         pixels = tf.round(tf.clip_by_value(square, 0.0, 255.0))
-        jpeg = tf.io.encode_jpeg(tf.cast(pixels, tf.uint8), quality=quality)
+        jpeg = (tf.io.encode_jpeg(tf.cast(pixels, tf.uint8), quality=quality) if quality
+                else tf.constant(""))
         # Statistics of what is stored (the re-encoded pixels would add JPEG noise only).
         flat = tf.reshape(tf.cast(pixels, tf.float64) / 255.0, [-1, 3])
         return jpeg, tf.reduce_sum(flat, 0), tf.matmul(flat, flat, transpose_a=True), pixels
@@ -191,7 +193,8 @@ def prepare(cfg):
 def _prepare(cfg):
     splits = cfg.splits or default_splits(cfg.source)
     workers = cfg.workers or os.cpu_count() or 1
-    process = make_processor(cfg.augment.resize, cfg.jpeg_quality,
+    process = make_processor(cfg.augment.resize,
+                             cfg.jpeg_quality if cfg.image_format == "jpeg" else 0,
                              cfg.source.max_megapixels * 1e6, cfg.augment.squash)
     sources = {split: open_source(cfg.source, split, cfg.augment.resize) for split in splits}
     classes = next(iter(sources.values())).class_names
