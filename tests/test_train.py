@@ -231,7 +231,21 @@ def _free_ports(n):
     return ports
 
 
-def test_multi_worker_two_processes_only_chief_writes(tmp_path):
+@pytest.mark.parametrize("data", ["synthetic", "raw"])
+def test_multi_worker_two_processes_only_chief_writes(tmp_path, data):
+    """Two workers train together; only the chief writes. "raw": raw shards, whose training
+    stream is read by index through a numpy_function (its pipeline is auto-sharded too)."""
+    flags = list(TINY_FLAGS)
+    if data == "raw":
+        from tf_alexnet.config import AugmentConfig, PrepareConfig, SourceConfig
+        from tf_alexnet.data.shards import prepare
+
+        folder = colour_classes(tmp_path / "colours", ["blue", "green", "red"], per_class=12)
+        prepare(PrepareConfig(source=SourceConfig(source=f"folder:{folder}"),
+                              output=str(tmp_path / "raw"), image_format="raw", workers=1,
+                              augment=AugmentConfig(image_size=67, resize_size=76)))
+        flags = [f for f in flags if not f.startswith("--data=")] + [
+            f"--data=tfrecord:{tmp_path / 'raw'}", "--resize_size=76"]
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
@@ -241,7 +255,7 @@ def test_multi_worker_two_processes_only_chief_writes(tmp_path):
                                          "task": {"type": "worker", "index": index}}))
         procs.append(subprocess.Popen(
             [sys.executable, "-m", "tf_alexnet.train", f"--workdir={tmp_path}/w{index}",
-             *TINY_FLAGS, "--strategy=multi_worker", "--train_steps=3", "--dropout=0"],
+             *flags, "--strategy=multi_worker", "--train_steps=3", "--dropout=0"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
