@@ -168,7 +168,9 @@ def open_records(config, directory, split):
                          num_parallel_calls=tf.data.AUTOTUNE),
                   classes, total, stats_path=stats if os.path.exists(stats) else "",
                   square_jpeg=form.size if form.image_format == "jpeg" and form.size else 0,
-                  records=ds, parse_batch=parse,
+                  # Training reads fixed-length raw shards by index, others a batch at a time.
+                  records=None if form.fixed else ds,
+                  parse_batch=None if form.fixed else parse,
                   random_access=raw_reader(files, records, form.size) if form.fixed else None)
 
 
@@ -217,9 +219,9 @@ def raw_reader(files, counts, size):
 def record_parser(form):
     """fn(serialized records [n]) -> (images [n], int32 labels [n]) for shards of ShardFormat
     `form`: the encoded JPEGs, or for raw shards their uint8 pixels [n, size, size, 3] (no
-    decoding at all). The training pipeline parses raw records a batch at a time: 1.3x the
-    images a second of one parse per record (bench data, 991 photos in 8 TFRecord raw
-    shards, 2 cores)."""
+    decoding at all). The training pipeline parses raw TFRecords a batch at a time: 1.3x
+    the images a second of one parse per record (bench data, 991 photos in 8 TFRecord raw
+    shards, 2 cores); fixed-length raw shards it reads by index instead (raw_reader)."""
     if form.fixed:
         pixels = form.record_bytes - 4
 
