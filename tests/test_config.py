@@ -21,8 +21,10 @@ AUGMENT = {"image_size", "resize_size", "batch_size", "stats", "mean", "pca_sigm
 # those added since.
 SINCE_0_1 = {"source": {"classes"}, "augment": {"resize_mode"},
              "train": {"init_from", "freeze", "train_from", "head_lr_multiplier", "activation",
-                       "pooling", "profile_steps"},
-             "prepare": {"format"}}
+                       "pooling", "profile_steps", "min_epoch_steps", "plateau_min_steps",
+                       "allow_changed_flags"},
+             "prepare": {"format"}, "evaluate": {"tflite_threads"},
+             "predict": {"tflite_threads"}, "bench": {"tflite_threads"}}
 FLAGS_0_1 = {
     "train": SOURCE | AUGMENT | {
         "eval_crops", "cache_eval", "num_classes", "workdir", "split", "eval_split", "epochs",

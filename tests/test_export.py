@@ -176,10 +176,17 @@ def test_grpc_request_and_rest_body_map_onto_the_signature(exported):
 def test_tflite_matches_saved_model(exported):
     from tf_alexnet.export import tflite
 
+    from tf_alexnet.data.decode import to_square
+    from tf_alexnet.export.loading import load
+
     files = exported["images"]
     loaded = tf.saved_model.load(str(exported["version"]))
-    _, images = keras_probabilities(exported["run"], files)
-    want = loaded.signatures["predict_preprocessed"](images=tf.constant(images))[
+    # A .tflite takes the uint8 squares that the resize rule gives and subtracts the mean
+    # and crops inside; the SavedModel's uint8 signature does the same in its graph.
+    resize = load(str(exported["version"])).info.preprocessing.resize
+    images = np.stack([np.round(to_square(tf.io.read_file(f), resize).numpy()).astype(
+        np.uint8) for f in files])
+    want = loaded.signatures["predict_images_uint8"](images=tf.constant(images))[
         "probabilities"].numpy()
     got = {}
     for q in ("float32", "float16", "dynamic", "int8"):

@@ -57,7 +57,7 @@ def resume(work, steps, *extra):
     """The shared run's own command (its flags.txt) on `work`, to `steps`."""
     return run_cli("train", f"--flagfile={work}/flags.txt", f"--workdir={work}",
                    f"--train_steps={steps}", "--checkpoint_every_steps=10", "--eval_split=",
-                   "--keep_checkpoints=10",
+                   "--keep_checkpoints=10", "--allow_changed_flags",
                    *extra)
 
 

@@ -8,6 +8,7 @@ import itertools
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from helpers import TINY, clean_process_probabilities, export_for_check, random_images
 from tf_alexnet.model.alexnet import build_alexnet, build_from_spec
@@ -118,9 +119,14 @@ def test_tflite_of_the_all_switched_network(tmp_path):
 
     spec = spec_of("tanh", "none", "non_overlapping")
     model = build_from_spec(spec, "towers", None, seed=5)
-    version, inputs, want = export_for_check(model, spec, "towers", tmp_path)
+    version, _, _ = export_for_check(model, spec, "towers", tmp_path)  # mean none, resize 76
     (path,) = export_tflite(version, ("float32",), 1, None)
-    got = load(path).predict_preprocessed(np.load(inputs))
+    # A .tflite takes uint8 squares and crops their center itself.
+    squares = np.random.default_rng(0).integers(0, 256, [2, 76, 76, 3], dtype=np.uint8)
+    off, size = (76 - spec.image_size) // 2, spec.image_size
+    crops = squares[:, off:off + size, off:off + size].astype(np.float32)
+    want = tf.nn.softmax(model(crops, training=False)).numpy()
+    got = load(path).predict_preprocessed(squares)
     np.testing.assert_allclose(got, want, atol=1e-5)
 
 

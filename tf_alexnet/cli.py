@@ -5,10 +5,15 @@ RuntimeError and TensorFlow's OpError: the command prints `command: <one line na
 file or flag>` and exits 1. TF_ALEXNET_TRACEBACK=1 shows the traceback as well. A command
 module defines `define_flags(flag_values)` and `main(argv, flag_values)`; `start` runs it
 under absl as `python -m`, and tests call the same two functions in-process.
+
+`--help` (also -h, --helpshort) prints the command's docstring and its own flags, each with
+its help text, units, choices and default; `--helpfull` adds absl's flags. Both exit 0.
 """
 
+import logging as std_logging
 import os
 import sys
+import textwrap
 
 from absl import app, logging
 
@@ -55,7 +60,40 @@ def no_arguments(argv):
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
 
 
+HELP = ("--help", "-help", "-h", "-?", "--helpshort", "-helpshort")
+HELPFULL = ("--helpfull", "-helpfull")
+
+
+def command_help(doc, flag_values, full=False):
+    """The command's docstring and its own flags (those flags.define made), with absl's
+    flags after them when `full`."""
+    lines = [textwrap.dedent(doc or "").strip(), "", "Flags (--name=value; the default after "
+             "=):"]
+    for flag in flag_values.get_flags_for_module(flags_lib.MODULE):
+        default = flag.default_as_str.strip("'") if flag.default_as_str else ""
+        lines.append(f"  --{flag.name}={default}")
+        lines += textwrap.wrap(flag.help, 88, initial_indent="      ",
+                               subsequent_indent="      ")
+    if full:
+        lines += ["", "absl's flags:"]
+        for module, module_flags in sorted(flag_values.flags_by_module_dict().items()):
+            if module != flags_lib.MODULE and not module.endswith("__main__.py"):
+                lines += [f"  --{flag.name}: {flag.help}" for flag in module_flags]
+    else:
+        lines += ["", "--helpfull also lists absl's own flags."]
+    return "\n".join(lines)
+
+
 def start(define_flags, main):
-    """`python -m tf_alexnet.<command>`: defines the flags and runs main under absl."""
+    """`python -m tf_alexnet.<command>`: defines the flags and runs main under absl (the
+    help flags print the command's help and exit 0)."""
     define_flags(flags_lib.FLAGS)
+    asked = [arg.split("=")[0] for arg in sys.argv[1:]]
+    if any(arg in HELP + HELPFULL for arg in asked):
+        doc = getattr(sys.modules.get("__main__"), "__doc__", "")
+        print(command_help(doc, flags_lib.FLAGS, full=any(a in HELPFULL for a in asked)))
+        sys.exit(0)
+    # TensorFlow's Python logger says at INFO what only its developers need (a line per
+    # checkpoint from functional_saver.py): the commands show its warnings and errors.
+    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
     app.run(lambda argv: main(argv, flags_lib.FLAGS))

@@ -29,13 +29,15 @@ QUANTIZATIONS = ("float32", "float16", "dynamic", "int8")
 RESIZE_MODES = ("auto", "shorter", "squash")
 SHARD_FORMATS = ("jpeg", "raw")
 LAYERS = CONV_NAMES + DENSE_NAMES
+RUN_DATA = ""  # --data of evaluate and report: the model's own validation data
 
 
 @dataclasses.dataclass(frozen=True)
 class SourceConfig:
     """What opens a data source (tf_alexnet/data/pipeline.py lists the specs)."""
     source: str = setting("synthetic:shapes", "Data source: tfds:NAME, folder:PATH, "
-                          "tfrecord:DIR, synthetic:shapes or synthetic:random.", flag="data")
+                          "tfrecord:DIR, synthetic:shapes or synthetic:random (evaluate, "
+                          "report: empty = the model's own validation data).", flag="data")
     seed: int = setting(0, "Seed of initialization, shuffling, augmentation and synthetic "
                         "data.")
     validation_fraction: float = setting(
@@ -141,6 +143,16 @@ class TrainConfig:
     epochs: float = setting(90.0, "Training length in epochs (paper: ~90).", within="[0, )")
     train_steps: int = setting(0, "Training length in steps; > 0 overrides --epochs.",
                                within="[0, )")
+    min_epoch_steps: int = setting(8, "Small data: a training split that gives fewer steps "
+                                   "than this an epoch at --batch_size trains with a batch of "
+                                   "(its images // this), at least 1; 0: never.",
+                                   within="[0, )")
+    allow_changed_flags: bool = setting(False, "Rerunning a workdir with flags that differ "
+                                        "from its flags.txt (other than the run's length and "
+                                        "log/checkpoint cadence): continue it with the new "
+                                        "values from the step it resumes at (schedules "
+                                        "included) instead of stopping. The network, classes "
+                                        "and frozen layers cannot change.")
     # Model
     grouping: str = setting("auto", "conv2/4/5 grouping: towers (the paper's two columns), "
                             "fused (Conv2D(groups=2), XLA), none (ungrouped), auto (towers on "
@@ -191,6 +203,10 @@ class TrainConfig:
     lr_factor: float = setting(0.1, "Learning-rate multiplier per reduction.", within="(0, 1]")
     plateau_patience: int = setting(1, "Evaluations without improvement before a plateau "
                                     "reduction.", within="[1, )")
+    plateau_min_steps: int = setting(200, "Small data: a plateau reduction also needs this "
+                                     "many steps without improvement (the patience becomes "
+                                     "at least this many steps' evaluations; the paper's "
+                                     "epochs are 10,000 steps).", within="[0, )")
     plateau_max_reductions: int = setting(3, "Most plateau reductions (paper: 3).",
                                           within="[0, )")
     step_epochs: tuple = setting((25.0, 51.0, 79.0), "Epochs at which the step schedule "
@@ -285,8 +301,9 @@ class PrepareConfig:
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """`python -m tf_alexnet.evaluate`: the data to score; sizes and mean come from the
-    model (its RunInfo), so it has no AugmentConfig."""
-    source: SourceConfig = nested(SourceConfig)
+    model (its RunInfo), so it has no AugmentConfig. An empty --data scores the model's own
+    validation data as training did (workdir/info.py: run_data)."""
+    source: SourceConfig = nested(SourceConfig, source=RUN_DATA)
     evaluation: EvalDataConfig = nested(EvalDataConfig)
     workdir: str = setting("", "Training workdir whose latest checkpoint is scored; a,b,c: "
                            "the mean probabilities of several runs (an ensemble, the "
@@ -294,10 +311,13 @@ class EvalConfig:
     checkpoint: str = setting("", "A checkpoint path of the workdir instead of the latest.")
     model: str = setting("", "Score an exported model instead: a SavedModel directory, a TF "
                          "Serving base directory (latest version) or a .tflite file.")
-    split: str = setting("validation", "Split of --data to score.")
+    split: str = setting("", "Split of --data to score; empty: the split training validated "
+                         "on (validation).")
     json: bool = setting(False, "Print one JSON line instead of text.")
     max_examples: int = setting(0, "Score at most this many images (a seeded random sample "
                                 "of the split); 0: all.", within="[0, )")
+    tflite_threads: int = setting(0, "Threads of a .tflite interpreter; 0: every core of this "
+                                  "machine.", within="[0, )")
 
     def validate(self):
         self.source.validate()

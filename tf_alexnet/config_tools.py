@@ -4,7 +4,7 @@ field is also a flag): predict, bench, report, import_weights and experiment.
 
 import dataclasses
 
-from tf_alexnet.config import AugmentConfig, EvalDataConfig, SourceConfig
+from tf_alexnet.config import RUN_DATA, AugmentConfig, EvalDataConfig, SourceConfig
 from tf_alexnet.model.spec import GROUPINGS
 from tf_alexnet.settings import check, nested, setting
 
@@ -18,6 +18,8 @@ class PredictConfig:
                          "latest version) or a .tflite file.")
     json: bool = setting(False, "Print one JSON line per image instead of text.")
     top_k: int = setting(5, "Classes printed per image.", within="[1, )")
+    tflite_threads: int = setting(0, "Threads of a .tflite interpreter; 0: every core of this "
+                                  "machine.", within="[0, )")
     rest_body: bool = setting(False, "Print the JSON body of a TF Serving REST predict "
                               "request for the images (serving_default, b64) instead of "
                               "predicting.")
@@ -46,6 +48,8 @@ class BenchConfig:
                          "empty: export a fresh paper model to a temporary directory.")
     seconds: float = setting(20.0, "`bench data`: how long to measure, in seconds.",
                              within="(0, )")
+    tflite_threads: int = setting(0, "Threads of a .tflite interpreter; 0: every core of this "
+                                  "machine.", within="[0, )")
 
     def validate(self):
         self.source.validate()
@@ -55,14 +59,15 @@ class BenchConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ReportConfig:
-    """`python -m tf_alexnet.report`: the paper's figures from a trained workdir."""
-    source: SourceConfig = nested(SourceConfig)
+    """`python -m tf_alexnet.report`: the paper's figures from a trained workdir (an empty
+    --data: the run's own data, as evaluate)."""
+    source: SourceConfig = nested(SourceConfig, source=RUN_DATA)
     evaluation: EvalDataConfig = nested(EvalDataConfig)
     workdir: str = setting("", "Training workdir to draw (its newest checkpoint and "
                            "TensorBoard event files).")
     output: str = setting("", "Directory for the PNG figures, report.json and index.html.")
-    split: str = setting("validation", "Split of --data to score (top-5, neighbours' "
-                         "queries, confusion matrix).")
+    split: str = setting("", "Split of --data to score (top-5, neighbours' queries, "
+                         "confusion matrix); empty: the split training validated on.")
     max_train_images: int = setting(0, "Training images searched for nearest neighbours "
                                     "(fc7); 0: the whole training split.", within="[0, )")
 

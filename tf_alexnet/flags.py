@@ -13,9 +13,10 @@ import dataclasses
 
 from absl import flags
 
-from tf_alexnet.settings import flag_name, nested_class
+from tf_alexnet.settings import describe_range, flag_name, nested_class
 
 FLAGS = flags.FLAGS
+MODULE = "tf_alexnet.flags"  # the module the flags are registered under (a command's own)
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
            str: flags.DEFINE_string}
 
@@ -46,13 +47,16 @@ def define(config_class, flag_values=FLAGS, exclude=()):
     """Defines the flags of `config_class`, but not those named in `exclude`."""
     for name, (field, default) in flag_fields(config_class, exclude).items():
         meta = field.metadata
-        kwargs = dict(flag_values=flag_values, module_name="tf_alexnet.flags")
+        kwargs = dict(flag_values=flag_values, module_name=MODULE)
+        text = meta["help"] + (f" Must be {describe_range(meta['within'])}."
+                               if meta["within"] else "")
         if isinstance(default, tuple):
-            flags.DEFINE_list(name, [str(v) for v in default], meta["help"], **kwargs)
+            choices = f" Items: {'|'.join(meta['choices'])}." if meta["choices"] else ""
+            flags.DEFINE_list(name, [str(v) for v in default], text + choices, **kwargs)
         elif meta["choices"]:
-            flags.DEFINE_enum(name, default, list(meta["choices"]), meta["help"], **kwargs)
+            flags.DEFINE_enum(name, default, list(meta["choices"]), text, **kwargs)
         else:
-            _DEFINE[type(default)](name, default, meta["help"], **kwargs)
+            _DEFINE[type(default)](name, default, text, **kwargs)
         for alias in meta["aliases"]:
             flags.DEFINE_alias(alias, name, flag_values=flag_values)
 
@@ -79,11 +83,55 @@ def _build(config_class, flag_values, given, defaults=None):
     return config_class(**{**values, **given})
 
 
-def resolved_flagfile(config_class, flag_values=FLAGS):
-    """The command's flags with their values, as a flagfile that reproduces the run."""
-    lines = ["# Resolved flags of this run: python -m tf_alexnet.train --flagfile THIS_FILE"]
-    for name in sorted(flag_fields(config_class)):
-        if name in flag_values:
-            flag = flag_values[name]
-            lines.append(flag.serialize() if flag.value is not None else f"# --{name} unset")
+def config_flags(config):
+    """{flag name: value} of a config instance and the configs it nests (the first field of
+    a name wins, as in `flag_fields`)."""
+    out = {}
+    for field, inner in _fields(type(config)):
+        value = getattr(config, field.name)
+        if inner:
+            for name, item in config_flags(value).items():
+                out.setdefault(name, item)
+        elif flag_name(field):
+            out.setdefault(flag_name(field), value)
+    return out
+
+
+def given_flags(config, flag_values=None):
+    """The flags given: those present on the command line (`flag_values`), or, for a config
+    built in Python, those whose value differs from the class's default."""
+    if flag_values is not None:
+        return {name for name in config_flags(config)
+                if name in flag_values and flag_values[name].present}
+    default = config_flags(type(config)())
+    return {name for name, value in config_flags(config).items() if value != default[name]}
+
+
+def flag_text(value):
+    """A value as absl parses it back: bools true/false, lists comma-joined, floats repr."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(flag_text(v) for v in value)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def flagfile_text(config, header=(), leave_out=()):
+    """A flagfile of `config`'s values (every flag, `leave_out` excepted), after the comment
+    lines `header`: `--flagfile THIS` gives the same config."""
+    lines = [f"# {line}" for line in header]
+    lines += [f"--{name}={flag_text(value)}" for name, value in sorted(
+        config_flags(config).items()) if name not in leave_out]
     return "\n".join(lines) + "\n"
+
+
+def read_flagfile(config_class, path):
+    """The `config_class` a flagfile gives (flags it does not name keep their defaults);
+    not validated. Raises ValueError naming the file when absl cannot read it."""
+    flag_values = flags.FlagValues()
+    define(config_class, flag_values)
+    try:
+        flag_values(["flagfile", f"--flagfile={path}"])
+    except flags.Error as e:
+        raise ValueError(f"{path}: {e}") from None
+    return _build(config_class, flag_values, {})

@@ -38,7 +38,7 @@ def main(argv, flag_values):
             sys.exit(f"predict: cannot read {e.filename}: {e.strerror}")
         print(json.dumps(rest_body(encoded)))
         return
-    model = cli.run("predict", lambda: load(config.model))
+    model = cli.run("predict", lambda: load(config.model, config.tflite_threads))
     failed = 0
     for path, probs, error in model.predict_files(config.images):
         if error:

@@ -41,6 +41,16 @@ def flag_name(field):
     return field.metadata["flag"] or field.name
 
 
+def describe_range(within):
+    """Interval notation in words: "[1, )" -> ">= 1", "(0, 1)" -> "in (0, 1)"."""
+    low, high = (part.strip() for part in within[1:-1].split(","))
+    if low and high:
+        return f"in {within}"
+    if low:
+        return f"{'>=' if within[0] == '[' else '>'} {low}"
+    return f"{'<=' if within[-1] == ']' else '<'} {high}"
+
+
 def _outside(value, within):
     """Why `value` is outside the interval `within` ("[1, )"), or None."""
     low, high = (part.strip() for part in within[1:-1].split(","))

@@ -239,15 +239,18 @@ def bench_inference(cfg):
         path = os.path.join(os.path.dirname(model.path), f"{version}_{q}.tflite")
         if not os.path.exists(path):
             continue
-        runner = TFLiteRunner(path)
-        one = x[:1].numpy()
+        runner = TFLiteRunner(path, cfg.tflite_threads)
+        one = np.random.default_rng(0).integers(0, 256, [1, model.info.preprocessing.resize,
+                                                        model.info.preprocessing.resize, 3],
+                                                np.uint8)
         for _ in range(cfg.warmup):
             runner(one)
         start = time.perf_counter()
         for _ in range(cfg.steps):
             runner(one)
         ms = (time.perf_counter() - start) / cfg.steps * 1000
-        print(f"TFLite {q}: {ms:.1f} ms per image (batch 1)", flush=True)
+        print(f"TFLite {q}: {ms:.1f} ms per image (batch 1, {runner.num_threads} "
+              "thread(s))", flush=True)
 
 
 COMMANDS = {"model": bench_model, "data": bench_data, "train": bench_train,

@@ -199,7 +199,7 @@ def explain_failure(source, splits, error, size=None):
     (at `size`, default the paper's 256), or the first shard whose records do not read.
     None when there is nothing to add."""
     size = size or Preprocessing().resize
-    if (source.on_bad_image != "fail" or not isinstance(
+    if (source.on_bad_image != "fail" or not source.source or not isinstance(
             error, (tf.errors.InvalidArgumentError, tf.errors.DataLossError))):
         return None
     kind, arg = parse_spec(source.source)

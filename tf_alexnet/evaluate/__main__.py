@@ -14,6 +14,7 @@ import json
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.config import EvalConfig
 from tf_alexnet.data.pipeline import explain_failure
+from tf_alexnet.evaluate.metrics import describe_errors
 from tf_alexnet.evaluate.scoring import evaluate
 
 EXCLUDE = ("num_classes",)
@@ -25,14 +26,15 @@ def define_flags(flag_values):
 
 def main(argv, flag_values):
     config = cli.config("evaluate", EvalConfig, flag_values, argv, quiet=True)
-    result = cli.run("evaluate", lambda: evaluate(config),
+    given = flags_lib.given_flags(config, flag_values)
+    result = cli.run("evaluate", lambda: evaluate(config, given),
                      lambda e: explain_failure(config.source, (config.split,), e))
     if config.json:
         print(json.dumps(result))
     else:
-        print(f"{result['model']} on {result['data']} [{config.split}], "
-              f"{result['num_images']} images, {result['crops']} crop(s): top-1 error "
-              f"{result['top1_error']:.4f}, top-5 error {result['top5_error']:.4f}")
+        print(f"{result['model']} on {result['data']} [{result['split']}], "
+              f"{result['num_images']} images, {result['crops']} crop(s): "
+              f"{describe_errors(result)}")
 
 
 if __name__ == "__main__":

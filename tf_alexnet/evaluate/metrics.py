@@ -16,11 +16,12 @@ def label_map(data_classes, model_classes):
 
 
 def score(predict_fn, dataset, mapping=None, max_examples=0):
-    """{"top1_error", "top5_error", "loss", "num_images"} of `predict_fn` over `dataset`.
+    """{"top1_error", "top5_error", "loss", "num_images"} of `predict_fn` over `dataset`;
+    no "top5_error" for a model of 5 classes or fewer (it would always be 0).
 
     `predict_fn(images)` returns probabilities (numpy or tensor); `mapping` maps the
     dataset's labels to the model's (by class name, see `label_map`)."""
-    top1 = top5 = seen = 0
+    top1 = top5 = seen = classes = 0
     loss = 0.0
     for images, labels in dataset:
         labels = labels.numpy()
@@ -30,6 +31,7 @@ def score(predict_fn, dataset, mapping=None, max_examples=0):
             keep = min(len(labels), max_examples - seen)
             images, labels = images[:keep], labels[:keep]
         probs = np.asarray(predict_fn(images))
+        classes = probs.shape[-1]
         ranked = np.argsort(-probs, axis=1)[:, :5]
         top1 += int(np.sum(ranked[:, 0] == labels))
         top5 += int(np.sum(np.any(ranked == labels[:, None], axis=1)))
@@ -40,5 +42,16 @@ def score(predict_fn, dataset, mapping=None, max_examples=0):
             break
     if seen == 0:
         raise DataError("The evaluation split is empty.")
-    return dict(top1_error=1.0 - top1 / seen, top5_error=1.0 - top5 / seen,
-                loss=loss / seen, num_images=seen)
+    result = dict(top1_error=1.0 - top1 / seen, top5_error=1.0 - top5 / seen,
+                  loss=loss / seen, num_images=seen)
+    if classes <= 5:
+        del result["top5_error"]
+    return result
+
+
+def describe_errors(result):
+    """"top-1 error 0.1234, top-5 error 0.0123" (top-5 only where it was scored)."""
+    text = f"top-1 error {result['top1_error']:.4f}"
+    if "top5_error" in result:
+        text += f", top-5 error {result['top5_error']:.4f}"
+    return text

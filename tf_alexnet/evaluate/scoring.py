@@ -11,8 +11,10 @@ from tf_alexnet.data.pipeline import eval_dataset
 from tf_alexnet.evaluate.metrics import label_map, score
 from tf_alexnet.export.loading import load
 from tf_alexnet.model.predict import make_predict_fn
-from tf_alexnet.errors import WorkdirError
+from tf_alexnet.errors import ExportError, WorkdirError
 from tf_alexnet.workdir.checkpoints import restore_model
+from tf_alexnet.flags import given_flags
+from tf_alexnet.workdir.info import run_data
 from tf_alexnet.workdir.ensemble import ensemble_model, restore_ensemble, workdir_list
 
 
@@ -29,22 +31,38 @@ def load_predictor(config):
     if config.workdir:
         model, info, path = restore_model(config.workdir, config.checkpoint or None)
         return make_predict_fn(model), info, path
-    model = load(config.model)
+    model = load(config.model, config.tflite_threads)
+    if model.is_tflite and config.evaluation.eval_crops != "center":
+        raise ExportError(f"{config.model}: a .tflite scores the center crop (its input is "
+                          "the whole square, cropped inside); --eval_crops=ten needs the "
+                          "SavedModel.")
     return model.predict_preprocessed, model.info, model.path
 
 
-def evaluate(config):
-    """The metrics dict of `config` (an EvalConfig), with what was scored on what."""
+def input_preprocessing(predict, info):
+    """What `predict` takes: an export's own input (a .tflite takes squares), else the
+    model's evaluation transform."""
+    export = getattr(predict, "__self__", None)  # Exported.predict_preprocessed
+    return getattr(export, "input_preprocessing", info.preprocessing)
+
+
+def evaluate(config, given=None):
+    """The metrics dict of `config` (an EvalConfig), with what was scored on what.
+
+    Without --data: the model's own validation data (workdir/info.py: run_data); `given`:
+    the flags given on the command line (None: those that differ from their defaults)."""
     predict, info, loaded = load_predictor(config)
+    source, split, max_examples = run_data(
+        info, config.source, config.split, config.max_examples,
+        given_flags(config) if given is None else given)
     # --max_examples: a seeded sample of the split, not the first classes of a folder.
-    ds, data = eval_dataset(config.source, config.evaluation, config.split,
-                            info.preprocessing, sample=config.max_examples > 0)
-    result = score(predict, ds, label_map(data.class_names, info.class_names),
-                   config.max_examples)
-    if data.num_examples > result["num_images"] and not config.max_examples:
+    ds, data = eval_dataset(source, config.evaluation, split, input_preprocessing(
+        predict, info), sample=max_examples > 0)
+    result = score(predict, ds, label_map(data.class_names, info.class_names), max_examples)
+    if data.num_examples > result["num_images"] and not max_examples:
         logging.warning("Scored %d of the %d images %s announces for split %r: the others "
                         "could not be read (see the lines above).", result["num_images"],
-                        data.num_examples, config.source.source, config.split)
+                        data.num_examples, source.source, split)
         result["expected_images"] = data.num_examples
-    return dict(result, crops=config.evaluation.eval_crops, split=config.split,
-                data=config.source.source, model=loaded)
+    return dict(result, crops=config.evaluation.eval_crops, split=split,
+                data=source.source, model=loaded)

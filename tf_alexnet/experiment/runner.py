@@ -19,6 +19,7 @@ from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.evaluate.scoring import evaluate
 from tf_alexnet.experiment.claims import BASE, CLAIMS, RUNS, runs_of
 from tf_alexnet.report.analysis import read_curves
+from tf_alexnet.train import rerun
 from tf_alexnet.train.trainer import train
 
 RESULT_JSON = "result.json"
@@ -55,9 +56,29 @@ def _curve(workdir, steps_per_epoch):
     return [(step / steps_per_epoch, value) for step, value in points]
 
 
+# A kept run is this command's only when everything but the log and checkpoint cadence is
+# the same: its length too (train/rerun.py lets a plain rerun extend a run).
+KEPT_FREE = tuple(name for name in rerun.FREE if name not in ("epochs", "train_steps"))
+AUTO = ("grouping", "precision")
+
+
+def check_kept(train_config):
+    """Raises WorkdirError when ROOT/RUN was made with other settings than `train_config`
+    (its flags.txt): its result, or its checkpoints, are not this command's."""
+    old = rerun.recorded_config(train_config.workdir)
+    changes = rerun.changed_flags(old, train_config, KEPT_FREE) if old else {}
+    # flags.txt holds what "auto" resolved to on the machine that trained.
+    changes = {k: v for k, v in changes.items() if not (k in AUTO and v[1] == "auto")}
+    if changes:
+        raise WorkdirError(
+            f"{train_config.workdir} was made with other settings ({rerun.listed(changes)}): "
+            "not this command's run. Use another --root, or move it away to run it again.")
+
+
 def run_one(config, name, ten_crops=False):
     """Trains (or resumes) run `name`, scores it, writes and returns its result."""
     train_config = run_config(config, name)
+    check_kept(train_config)
     path = os.path.join(train_config.workdir, RESULT_JSON)
     if os.path.exists(path):
         result = read_json(path, WorkdirError)
@@ -73,7 +94,7 @@ def run_one(config, name, ten_crops=False):
         steps_per_epoch = _steps_per_epoch(train_config)
         curve = _curve(train_config.workdir, steps_per_epoch)
         result = dict(run=name, changes=RUNS[name], workdir=train_config.workdir,
-                      top1_error=metrics["top1_error"], top5_error=metrics["top5_error"],
+                      top1_error=metrics["top1_error"], top5_error=metrics.get("top5_error"),
                       num_images=metrics["num_images"], steps=metrics["step"],
                       steps_per_epoch=steps_per_epoch, seconds=round(seconds, 1),
                       train_top1_error=curve[-1][1] if curve else None, curve=curve)
@@ -101,7 +122,7 @@ def ensemble_result(config, names, results):
         return read_json(path, WorkdirError)
     scored = _score(config, ",".join(results[n]["workdir"] for n in names), "center")
     result = dict(runs=list(names), top1_error=scored["top1_error"],
-                  top5_error=scored["top5_error"], num_images=scored["num_images"])
+                  top5_error=scored.get("top5_error"), num_images=scored["num_images"])
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
     return result

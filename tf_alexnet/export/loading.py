@@ -4,8 +4,10 @@
   predict_preprocessed(images [N, S, S, 3] or [N, 10, S, S, 3]) -> probabilities [N, C]
   predict_files(paths) -> [(path, probabilities or None, error or None)]
   info (the RunInfo the export carries), class_names, display_names, path
-For a .tflite the preprocessing runs in Python with the same functions as evaluation (the
-SavedModel does it in its graph).
+For a .tflite the resize rule runs in Python with the same functions as evaluation, and the
+file itself subtracts the mean and crops (export/tflite.py): it needs only its .json sidecar,
+wherever the two are. It scores the center crop only. The SavedModel does everything in its
+graph.
 """
 
 import os
@@ -18,7 +20,7 @@ from tf_alexnet.data.decode import IMAGE_EXTENSIONS, check_image_file
 from tf_alexnet.data.stats import STATS_JSON, Stats
 from tf_alexnet.errors import ExportError, read_json
 from tf_alexnet.export.savedmodel import META, serving_versions
-from tf_alexnet.export.tflite import TFLiteRunner
+from tf_alexnet.export.tflite import TFLITE_FORMAT, TFLiteRunner, square_preprocessing
 from tf_alexnet.model.predict import average_crops
 from tf_alexnet.workdir.info import RunInfo
 
@@ -61,33 +63,52 @@ def _read_info(meta_path, extra_dir, what):
     return info, raw
 
 
+def _read_tflite_info(path):
+    """(RunInfo, sidecar) of a .tflite: no statistics needed (the mean is in the file)."""
+    meta_path = path + ".json"
+    if not os.path.exists(meta_path):
+        raise ExportError(f"{path}: its sidecar {meta_path} (class names, input size) is "
+                          "missing; copy the two together.")
+    raw = read_json(meta_path, ExportError)
+    if raw.get("format") != TFLITE_FORMAT:
+        raise ExportError(f"{path}: made by an earlier tf_alexnet (float input, statistics "
+                          "beside it); convert it again: python -m tf_alexnet.export "
+                          "--tflite_only --export_dir BASE --tflite QUANTIZATION.")
+    return RunInfo.from_json(raw, Stats()), raw
+
+
 class Exported:
-    def __init__(self, path):
+    """An export loaded for scoring (the module docstring lists what it offers)."""
+
+    def __init__(self, path, num_threads=0):
         self.path = resolve(path)
         self.is_tflite = self.path.endswith(".tflite")
         if self.is_tflite:
-            self.info, raw = _read_info(self.path + ".json", os.path.dirname(self.path),
-                                        self.path)
-            self._tflite = _loaded_or_error(self.path, lambda: TFLiteRunner(self.path))
-            self._preprocess = make_eval_preprocess(self.info.preprocessing)
+            self.info, raw = _read_tflite_info(self.path)
+            self._tflite = _loaded_or_error(self.path,
+                                            lambda: TFLiteRunner(self.path, num_threads))
+            self.input_preprocessing = square_preprocessing(self.info.preprocessing)
+            self._preprocess = make_eval_preprocess(self.input_preprocessing)
         else:
             self.info, raw = _read_info(os.path.join(self.path, "assets.extra", META), None,
                                         self.path)
             self._loaded = _loaded_or_error(self.path, lambda: tf.saved_model.load(self.path))
             self.signatures = self._loaded.signatures
+            self.input_preprocessing = self.info.preprocessing
         self.class_names = list(self.info.class_names)
         self.display_names = raw.get("display_names", self.class_names)
         self.size = self.info.preprocessing.image_size
 
     def _probabilities(self, images):
         images = np.asarray(images, np.float32)
-        if self.is_tflite:
+        if self.is_tflite:  # squares, one at a time (as on a device)
             return np.concatenate([self._tflite(images[i:i + 1]) for i in range(len(images))])
         return self.signatures["predict_preprocessed"](
             images=tf.constant(images, tf.float32))["probabilities"].numpy()
 
     def predict_preprocessed(self, images):
-        """Probabilities [N, C] of images [N, S, S, 3], or of [N, K, S, S, 3] crops averaged."""
+        """Probabilities [N, C] of images [N, S, S, 3], or of [N, K, S, S, 3] crops averaged,
+        made by `input_preprocessing` (a .tflite's: the squares before mean and crop)."""
         return np.asarray(average_crops(self._probabilities, np.asarray(images, np.float32)))
 
     def predict_bytes(self, encoded):
@@ -138,6 +159,7 @@ def image_paths(paths):
     return out
 
 
-def load(path):
-    """The `Exported` model at `path` (SavedModel, TF Serving base directory, .tflite)."""
-    return Exported(path)
+def load(path, num_threads=0):
+    """The `Exported` model at `path` (SavedModel, TF Serving base directory, .tflite);
+    `num_threads`: a .tflite interpreter's threads (0: every core)."""
+    return Exported(path, num_threads)

@@ -4,7 +4,7 @@ Signatures (inputs -> outputs; every output is named):
   serving_default       image_bytes [N] string (JPEG/PNG/GIF/BMP)
   predict_images        images [N, H, W, 3] float32, RGB 0..255, any H, W
   predict_images_uint8  images [N, H, W, 3] uint8
-  predict_preprocessed  images [N, S, S, 3] float32, already preprocessed (the TFLite path)
+  predict_preprocessed  images [N, S, S, 3] float32, already preprocessed
   serving_ten_crop      image_bytes [N] string; the paper's 10 crops, softmax averaged
 each -> probabilities [N, C], top_k_indices [N, 5] int32, top_k_scores [N, 5],
         top_k_names [N, 5] string (from the assets/classes.txt asset).
@@ -13,11 +13,13 @@ The image signatures apply the evaluation preprocessing of tf_alexnet/data/crops
 graph (decode, shorter side to 256, central square, minus the mean, center crop), so that a
 served prediction equals `evaluate`'s. The model is the tower (or ungrouped) network: no
 XLA-compiled grouped convolution, since TF Serving runs without XLA by default.
+`tflite_predict` (a function, not a signature) is what TFLite converts: uint8 squares in,
+the mean and the center crop inside (tf_alexnet/export/tflite.py).
 """
 
 import tensorflow as tf
 
-from tf_alexnet.data.crops import make_eval_preprocess
+from tf_alexnet.data.crops import make_eval_preprocess, mean_tensor
 from tf_alexnet.model.predict import average_crops
 
 TOP_K = 5
@@ -53,7 +55,8 @@ class ServingModule(tf.Module):
         # `signatures()` tracks the tf.Variables the traced functions capture. The model is
         # reached through a closure, which is not tracked.
         self._logits = lambda images: model(images, training=False)
-        self.size = preprocessing.image_size
+        self.size, self.resize = preprocessing.image_size, preprocessing.resize
+        self._mean = mean_tensor(preprocessing.stats, preprocessing.mean, self.resize)
         self.k = min(TOP_K, int(model.output_shape[-1]))
         self.names_asset = tf.saved_model.Asset(names_file)
         self.names = tf.lookup.StaticHashTable(
@@ -76,9 +79,16 @@ class ServingModule(tf.Module):
         self.predict_preprocessed = function(self._from_preprocessed, [None, s, s, 3],
                                              tf.float32, "images")
 
-    def _numeric(self, images):
-        """predict_preprocessed without the name table: what TFLite converts."""
-        probabilities = self._probabilities(images)
+    def _from_squares(self, squares):
+        """What TFLite converts: uint8 RGB squares [N, R, R, 3] (the image after the resize
+        rule) minus the mean, the center crop, the network; no name table (it has no
+        builtin TFLite op: names are in the .tflite's sidecar)."""
+        images = tf.cast(squares, tf.float32)
+        if self._mean is not None:
+            images -= self._mean
+        off = (self.resize - self.size) // 2
+        probabilities = self._probabilities(
+            images[:, off:off + self.size, off:off + self.size])
         scores, indices = tf.math.top_k(probabilities, k=self.k)
         return {"probabilities": probabilities, "top_k_indices": indices,
                 "top_k_scores": scores}
@@ -109,8 +119,8 @@ class ServingModule(tf.Module):
     def signatures(self):
         """{name: concrete function} to save; also tracks the captured tf.Variables."""
         # Saved as a plain function of the module too (not a signature), for TFLite.
-        self.tflite_predict = tf.function(self._numeric, input_signature=[
-            tf.TensorSpec([None, self.size, self.size, 3], tf.float32, name="images")])
+        self.tflite_predict = tf.function(self._from_squares, input_signature=[
+            tf.TensorSpec([None, self.resize, self.resize, 3], tf.uint8, name="squares")])
         functions = {name: getattr(self, name).get_concrete_function() for name in SIGNATURES}
         captured = {}
         for fn in list(functions.values()) + [self.tflite_predict.get_concrete_function()]:

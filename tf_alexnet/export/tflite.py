@@ -1,13 +1,19 @@
-"""TFLite files of an exported SavedModel's `predict_preprocessed` signature, and running them.
+"""TFLite files of an exported SavedModel's `tflite_predict` function, and running them.
 
-Builtin ops only (no Flex/SELECT_TF_OPS: the pip interpreters cannot run them). LRN becomes
-the builtin LOCAL_RESPONSE_NORMALIZATION, which exists in float32 only, so the int8 model
-keeps it in float between quantize/dequantize (tests/test_export.py checks that the int8
-file holds the builtin op). Image decoding cannot be converted: a .tflite takes preprocessed
-[N, S, S, 3] float32 images, and `export/loading.py` preprocesses with the same functions as
-evaluation.
+A .tflite takes what a camera app has after one resize: uint8 RGB squares [N, R, R, 3] (R =
+the run's resize side, 256 for the paper's 227 crops), the central square of the photo (or
+the whole photo, aspect not kept, for a "squash" model) resized to R x R. The mean
+subtraction and the center crop are inside the graph, so the file needs no statistics; its
+`.json` sidecar says in numbers what to feed and holds the class names (`sidecar`), and the
+two travel together anywhere. Builtin ops only (no Flex/SELECT_TF_OPS: the pip interpreters
+cannot run them). LRN becomes the builtin LOCAL_RESPONSE_NORMALIZATION, which exists in
+float32 only, so the int8 model keeps it in float between quantize/dequantize
+(tests/test_export.py checks that the int8 file holds the builtin op). Image decoding cannot
+be converted: the caller decodes and resizes (export/loading.py, with the evaluation's
+functions). The interpreter runs on every core unless told otherwise.
 """
 
+import dataclasses
 import json
 import os
 
@@ -15,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
+from tf_alexnet.console import filtered_stderr
 from tf_alexnet.config import QUANTIZATIONS, EvalDataConfig, SourceConfig
 from tf_alexnet.data.pipeline import eval_dataset
 from tf_alexnet.errors import ExportError
@@ -23,14 +30,14 @@ from tf_alexnet.workdir.info import RunInfo
 
 
 def convert(saved_model_dir, quantization, representative_images=None):
-    """Returns the .tflite bytes of `predict_preprocessed` at `quantization`."""
+    """Returns the .tflite bytes of the export's `tflite_predict` at `quantization`."""
     if quantization not in QUANTIZATIONS:
         raise ValueError(f"Unknown TFLite quantization {quantization!r}; choose from "
                          f"{','.join(QUANTIZATIONS)}.")
     loaded = tf.saved_model.load(saved_model_dir)
-    # `tflite_predict` is predict_preprocessed without the class-name table, which has no
-    # builtin TFLite op: names come from the .tflite's .json sidecar. Freezing turns the
-    # resource variables into constants (else the converter emits READ_VARIABLE ops).
+    # `tflite_predict` (export/serving.py) has no class-name table, which has no builtin
+    # TFLite op: names come from the .tflite's .json sidecar. Freezing turns the resource
+    # variables into constants (else the converter emits READ_VARIABLE ops).
     function = loaded.tflite_predict.concrete_functions[0]
     frozen = convert_variables_to_constants_v2(function)
     converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], loaded)
@@ -47,7 +54,7 @@ def convert(saved_model_dir, quantization, representative_images=None):
 
         def calibration():
             for image in representative_images:
-                yield [np.asarray(image, np.float32)[None]]
+                yield [np.asarray(image, np.uint8)[None]]
 
         converter.representative_dataset = calibration
         # Integer kernels where they exist; LRN has none and stays float.
@@ -64,53 +71,94 @@ def op_names(tflite_bytes):
     return sorted({d["op_name"] for d in interp._get_ops_details()})
 
 
+TFLITE_FORMAT = "tf_alexnet.tflite/2"  # uint8 squares in, mean and crop inside
+
+
+def default_threads():
+    """Every core of this machine (the interpreter's own default is one thread)."""
+    return os.cpu_count() or 1
+
+
 class TFLiteRunner:
-    """Runs a .tflite file's `predict_preprocessed` signature; returns probabilities."""
+    """Runs a .tflite file's signature on uint8 squares; returns probabilities.
+
+    num_threads: interpreter threads; 0 or None: every core."""
 
     def __init__(self, path_or_bytes, num_threads=None):
-        self.source, self.num_threads = path_or_bytes, num_threads
+        self.source, self.num_threads = path_or_bytes, num_threads or default_threads()
         self._open(delegates=True)
 
     def _open(self, delegates):
         from ai_edge_litert import interpreter as litert
 
-        kwargs = dict(num_threads=self.num_threads) if self.num_threads else {}
+        kwargs = dict(num_threads=self.num_threads)
         if not delegates:
             kwargs["experimental_op_resolver_type"] = (
                 litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        if isinstance(self.source, bytes):
-            self.interpreter = litert.Interpreter(model_content=self.source, **kwargs)
-        else:
-            self.interpreter = litert.Interpreter(model_path=str(self.source), **kwargs)
+        with filtered_stderr():  # the interpreter's "Created ... XNNPACK delegate" line
+            if isinstance(self.source, bytes):
+                self.interpreter = litert.Interpreter(model_content=self.source, **kwargs)
+            else:
+                self.interpreter = litert.Interpreter(model_path=str(self.source), **kwargs)
         (key,) = self.interpreter.get_signature_list()  # the one converted signature
         self.runner = self.interpreter.get_signature_runner(key)
         self.delegates = delegates
 
-    def __call__(self, images):
-        images = np.asarray(images, np.float32)
+    def __call__(self, squares):
+        """Probabilities [N, C] of uint8 squares [N, R, R, 3] (floats are rounded)."""
+        squares = np.asarray(squares)
+        if squares.dtype != np.uint8:
+            squares = np.clip(np.round(squares), 0, 255).astype(np.uint8)
         # The signature runner resizes its input for each batch size it is given. Freezing
         # names the outputs output_0.. in the flattening order of the function's output
         # dict (sorted keys), so output_0 is "probabilities".
         try:
-            out = self.runner(images=images)
+            out = self.runner(squares=squares)
         except RuntimeError as e:
             # XNNPACK (the default delegate) refuses some int8 graphs with a float LRN
             # between quantize/dequantize ("failed to prepare"); the builtin kernels run them.
             if not self.delegates or "XNNPACK" not in str(e):
                 raise
             self._open(delegates=False)
-            out = self.runner(images=images)
+            out = self.runner(squares=squares)
         return out["output_0"]
 
 
+def square_preprocessing(preprocessing):
+    """The transform that gives a .tflite its input: the resize rule only (no mean, no
+    crop), as a Preprocessing of crop = resize."""
+    return dataclasses.replace(preprocessing, image_size=preprocessing.resize, mean="none")
+
+
+def sidecar(raw, info, quantization, version):
+    """The .tflite's sidecar: what to feed it, in numbers, and the class names."""
+    p = info.preprocessing
+    rule = ("the whole image resized to {r}x{r}, aspect ratio not kept (bilinear, no "
+            "antialiasing)" if p.resize_mode == "squash" else "its central square (side = "
+            "the shorter side) resized to {r}x{r} (bilinear, antialiased)").format(r=p.resize)
+    inside = ("subtracts the mean image" if p.mean in ("image", "auto")
+              and p.stats.mean_image is not None else "subtracts the per-channel mean "
+              f"{[round(v, 3) for v in p.stats.mean_rgb]}" if p.mean != "none"
+              else "subtracts nothing")
+    return dict(
+        {k: v for k, v in raw.items() if k != "signatures"}, quantization=quantization,
+        saved_model=version, format=TFLITE_FORMAT,
+        input=dict(name="squares", dtype="uint8", shape=[-1, p.resize, p.resize, 3],
+                   channels="RGB", range=[0, 255], resize=rule),
+        inside=f"The model {inside}, takes the central {p.image_size}x{p.image_size} crop "
+               "and returns softmax probabilities.",
+        outputs=dict(output_0="probabilities [N, classes] in class_names order",
+                     output_1="top_k_indices [N, k] int32", output_2="top_k_scores [N, k]"))
+
+
 def calibration_images(info, count, data_spec=None):
-    """A random sample of the training data through the model's evaluation transform, for
+    """A random sample of the training data as the .tflite's input (uint8 squares), for
     int8 calibration (a folder's first images would be of one or two classes only)."""
     source = SourceConfig(source=data_spec or info.source, synthetic_examples=max(count, 64))
     ds, _ = eval_dataset(source, EvalDataConfig(batch_size=count), "train",
-                         info.preprocessing, sample=True)
+                         square_preprocessing(info.preprocessing), sample=True)
     images, _ = next(iter(ds))
-    return images.numpy()[:count]
+    return np.clip(np.round(images.numpy()[:count]), 0, 255).astype(np.uint8)
 
 
 def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
@@ -130,7 +178,6 @@ def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
         with open(path, "wb") as f:
             f.write(model)
         with open(path + ".json", "w") as f:
-            json.dump(dict(raw, quantization=q, saved_model=version,
-                           extra_dir=os.path.join(version, "assets.extra")), f, indent=2)
+            json.dump(sidecar(raw, info, q, version), f, indent=2)
         written.append(path)
     return written

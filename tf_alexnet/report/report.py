@@ -15,19 +15,26 @@
 Needs matplotlib: pip install ".[report]".
 """
 
+import dataclasses
 import json
 import os
 
 import numpy as np
 
 from tf_alexnet.report import analysis, figures
+from tf_alexnet.flags import given_flags
 from tf_alexnet.workdir.checkpoints import restore_model
+from tf_alexnet.workdir.info import run_data
 
 
-def make_report(config):
+def make_report(config, given=None):
     """Writes the figures, report.json and index.html into config.output; returns the
-    report.json content."""
+    report.json content. Without --data, the run's own data (workdir/info.py: run_data;
+    `given` as evaluate's)."""
     model, info, checkpoint = restore_model(config.workdir)
+    source, split, _ = run_data(info, config.source, config.split, 0,
+                                given_flags(config) if given is None else given)
+    config = dataclasses.replace(config, source=source, split=split)
     os.makedirs(config.output, exist_ok=True)
     out = lambda name: os.path.join(config.output, name)  # noqa: E731
     names = list(info.class_names)

@@ -31,8 +31,7 @@ def main(argv, flag_values):
         return explain_failure(config.source, (config.split, config.eval_split), error,
                                config.augment.resize)
 
-    flagfile = flags_lib.resolved_flagfile(TrainConfig, flag_values)
-    result = cli.run("train", lambda: train(config, flagfile), explain)
+    result = cli.run("train", lambda: train(config), explain)
     print(json.dumps(result))
 
 

@@ -19,7 +19,7 @@ import time
 import tensorflow as tf
 
 from tf_alexnet.errors import NonFiniteLoss, WorkdirError, describe
-from tf_alexnet.evaluate.metrics import score
+from tf_alexnet.evaluate.metrics import describe_errors, score
 from tf_alexnet.model.groupings import conv1_halves
 from tf_alexnet.train.logs import filter_grid
 from tf_alexnet.workdir.checkpoints import set_aside
@@ -92,6 +92,7 @@ class TrainLoop:
         self.last_log_step, self.last_log_time = self.start, self.started
         self.last_good = state.restored_from
         self.timed = None          # (step, time) after the first call, which compiles
+        self.first_eval = None     # (step, top-1 error) of this process's first evaluation
 
     def run_to_end(self):
         """Trains to the end (or to a stop signal); returns the metrics dict. The event
@@ -147,6 +148,8 @@ class TrainLoop:
                 self.save(step)
         if self.validation and not metrics:  # resumed at the end
             metrics = self.validation.score()
+        else:
+            self.warn_if_not_learning(metrics, step)
         return dict(metrics, step=step, **self.speed(step))
 
     def speed(self, step):
@@ -177,8 +180,9 @@ class TrainLoop:
             "loss": loss_sum / count, "top1_error": 1 - correct / count,
             "learning_rate": lr, "images_per_sec": ips})
         if self.progress:
-            self.progress.update(step, [("loss", loss_sum / count), ("top1", correct / count),
-                                        ("lr", lr), ("img/s", ips)])
+            self.progress.update(step, [("loss", loss_sum / count),
+                                        ("top-1 error", 1 - correct / count), ("lr", lr),
+                                        ("img/s", ips)])
         self.last_log_step, self.last_log_time = step, now
 
     def save(self, step):
@@ -205,16 +209,46 @@ class TrainLoop:
     def evaluate(self, step):
         """Scores the validation split, reports it to the schedule, writes eval summaries."""
         result = self.validation.score()
+        self.first_eval = self.first_eval or (step, result["top1_error"])
         reduced = self.state.schedule.report(result["top1_error"])
         kernel = tf.concat(conv1_halves(self.state.model), -1)
-        self.summaries.write("eval", step,
-                             {k: result[k] for k in ("top1_error", "top5_error", "loss")},
-                             {"conv1_filters": filter_grid(kernel)})
+        self.summaries.write("eval", step, {k: result[k] for k in (
+            "top1_error", "top5_error", "loss") if k in result},
+            {"conv1_filters": filter_grid(kernel)})
         if self.state.chief:
-            logging.info("step %d eval on %d images: top-1 error %.4f, top-5 error %.4f%s",
-                         step, result["num_images"], result["top1_error"],
-                         result["top5_error"], "; learning rate divided" if reduced else "")
+            logging.info("step %d eval on %d images: %s%s", step, result["num_images"],
+                         describe_errors(result), "; learning rate divided" if reduced else "")
         return result
+
+    def warn_if_not_learning(self, metrics, step):
+        """One warning line when the final validation error is no better than chance or
+        than this process's first evaluation, with what to change."""
+        if not metrics or not self.state.chief:
+            return
+        classes = int(self.state.model.output_shape[-1])
+        why = not_learning(self.first_eval, (step, metrics["top1_error"]), classes)
+        if why:
+            schedule = self.state.schedule
+            cuts = int(schedule.reductions.numpy())
+            logging.warning(
+                "The run did not learn: %s. Try a smaller --batch_size (%d now), "
+                "--lr_schedule=cosine%s, another --learning_rate (%g now) or more --epochs.",
+                why, self.batch_size, f" (the rate was divided {cuts} time(s))" if cuts
+                else "", schedule.base_lr)
+
+
+def not_learning(first, final, classes):
+    """Why the final (step, top-1 error) shows no learning, or None: no better than chance
+    (1 - 1/classes) or than the `first` evaluation of several (None: not known)."""
+    step, error = final
+    chance = 1.0 - 1.0 / classes
+    if error >= chance:
+        return (f"validation top-1 error {error:.4f} at step {step} is no better than chance "
+                f"({chance:.4f} for {classes} classes)")
+    if first and first[0] < step and error >= first[1] > 0:
+        return (f"validation top-1 error {error:.4f} at step {step} is no better than at the "
+                f"first evaluation ({first[1]:.4f} at step {first[0]})")
+    return None
 
 
 def save_failure(error):

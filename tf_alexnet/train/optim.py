@@ -119,6 +119,14 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
             lr *= tf.minimum(1.0, (step + 1.0) / self.warmup_steps)
         return lr
 
+    def restart(self):
+        """Forgets the plateau's history (scale 1, no best, no reductions): the schedule's
+        flags changed on a resume."""
+        self.scale.assign(1.0)
+        self.best.assign(math.inf)
+        self.bad_evals.assign(0)
+        self.reductions.assign(0)
+
     def report(self, top1_error):
         """Host side, after an evaluation. Returns True when the rate was just divided."""
         improved = top1_error < float(self.best.numpy())

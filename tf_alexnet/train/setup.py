@@ -1,7 +1,8 @@
 """The first two parts of training: open the run, build the state.
 
-    open_run(config, strategy, transfer)  the data (opened once), lengths, grouping and
-                                the RunInfo, checked against the workdir's when resuming
+    open_run(config, strategy, transfer)  the data (opened once), the batch capped for small
+                                data, lengths, grouping and the RunInfo, checked against the
+                                workdir's (and the flags against its flags.txt) when resuming
     build_state(run)            model (frozen layers set), optimizer, checkpoint manager;
                                 restores the newest checkpoint that restores, else loads the
                                 --init_from weights (train/transfer.py)
@@ -19,7 +20,7 @@ from tf_alexnet.data.pipeline import eval_dataset, train_dataset
 from tf_alexnet.errors import DataError, WorkdirError
 from tf_alexnet.evaluate.metrics import label_map
 from tf_alexnet.model.alexnet import build_from_spec
-from tf_alexnet.train import transfer as transfer_lib
+from tf_alexnet.train import rerun, transfer as transfer_lib
 from tf_alexnet.train.devices import is_chief, resolve_grouping
 from tf_alexnet.train.step import make_optimizer
 from tf_alexnet.workdir import checkpoints
@@ -40,6 +41,7 @@ class Run:
     steps_per_epoch: int
     total_steps: int
     transfer: object = transfer_lib.Transfer()  # what --init_from gives (train/transfer.py)
+    changes: dict = dataclasses.field(default_factory=dict)  # flags changed since flags.txt
 
 
 def lengths(config, examples):
@@ -49,6 +51,23 @@ def lengths(config, examples):
     per_epoch = (max(1, examples // config.augment.batch_size) if examples > 0
                  else config.train_steps)
     return per_epoch, config.train_steps or math.ceil(config.epochs * per_epoch)
+
+
+def cap_batch(config, examples):
+    """`config` with the batch size capped so that an epoch of `examples` training images
+    has at least --min_epoch_steps steps (one line says so). An epoch of one step makes the
+    per-epoch evaluation and the schedules act on every step, and drops the remainder of
+    the images each epoch."""
+    batch, least = config.augment.batch_size, config.min_epoch_steps
+    if not least or examples <= 0 or examples // batch >= least:
+        return config
+    capped = max(1, examples // least)
+    logging.warning("--batch_size %d gives %d step(s) an epoch of the %d training images: "
+                    "training with batch %d (%d steps an epoch; --min_epoch_steps=%d, 0 "
+                    "keeps the batch).", batch, examples // batch, examples, capped,
+                    examples // capped, least)
+    augment = dataclasses.replace(config.augment, batch_size=capped)
+    return dataclasses.replace(config, augment=augment)
 
 
 def _classes(config, info):
@@ -68,19 +87,25 @@ def open_run(config, strategy, transfer=transfer_lib.Transfer()):
     `transfer`: train/transfer.py's resolve() of the config (its network base)."""
     _, data = train_dataset(config.source, config.augment, config.split)  # fail early
     classes = _classes(config, data)
+    config = cap_batch(config, data.num_examples)
     previous = None
     if os.path.exists(os.path.join(config.workdir, MODEL_JSON)):
         previous = load_run_info(config.workdir)
+    resuming = bool(previous and checkpoints.latest_checkpoint(config.workdir))
     grouping, devices = resolve_grouping(config, previous and previous.grouping)
+    config = dataclasses.replace(config, grouping=grouping)  # "auto" as resolved
     gpus = tf.config.list_logical_devices("GPU")
     if config.strategy == "default" and not devices and gpus:
         # One device: its strategy fetches each batch to the GPU ahead of the step.
         strategy = tf.distribute.OneDeviceStrategy(gpus[0].name)
     spec = transfer_lib.network_spec(config, len(classes), transfer.base)
     info = RunInfo(spec, grouping, classes, config.augment.preprocessing(data.stats),
-                   config.source.source)
-    if previous and checkpoints.latest_checkpoint(config.workdir):
+                   config.source.source, dict(source=dataclasses.asdict(config.source),
+                                              split=config.eval_split,
+                                              examples=config.eval_examples))
+    if resuming:
         check_compatible(previous, info)
+    changes = rerun.check_rerun(config, resuming)
     eval_ds = mapping = None
     if config.eval_split:
         # Part of the split (--eval_examples): a seeded random sample, not the first classes
@@ -90,7 +115,14 @@ def open_run(config, strategy, transfer=transfer_lib.Transfer()):
                                           sample=config.eval_examples > 0)
         mapping = label_map(eval_info.class_names, classes)
     return Run(config, strategy, is_chief(strategy), info, devices, data.opened, eval_ds,
-               mapping, *lengths(config, data.num_examples), transfer)
+               mapping, *lengths(config, data.num_examples), transfer, changes)
+
+
+def eval_interval(run):
+    """Steps between evaluations (0: none)."""
+    if run.eval_ds is None:
+        return 0
+    return run.config.eval_every_steps or run.steps_per_epoch
 
 
 @dataclasses.dataclass
@@ -113,7 +145,8 @@ def build_state(run):
         model = build_from_spec(run.info.spec, run.info.grouping, run.devices, config.init,
                                 config.source.seed)
         transfer_lib.freeze(model, config.frozen_layers)
-        optimizer, schedule = make_optimizer(config, run.steps_per_epoch, run.total_steps)
+        optimizer, schedule = make_optimizer(config, run.steps_per_epoch, run.total_steps,
+                                             eval_interval(run))
         optimizer.build(model.trainable_variables)
     step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
@@ -133,16 +166,18 @@ def build_state(run):
     latest = checkpoints.restore_newest(config.workdir, restore, move_damaged=run.chief)
     if latest:
         logging.info("Resumed from %s at step %d.", latest, int(step.numpy()))
+        if rerun.changes_schedule(run.changes):
+            schedule.restart()
+            logging.warning("Learning-rate flags changed (--allow_changed_flags): the "
+                            "schedule starts afresh at step %d.", int(step.numpy()))
     else:
         with run.strategy.scope():
             transfer_lib.start(model, run, run.transfer)
     return State(model, optimizer, schedule, step, checkpoint, manager, latest, run.chief)
 
 
-def save_run_files(run, flagfile):
-    """The chief writes the RunInfo and the resolved flags into the workdir."""
+def save_run_files(run, state):
+    """The chief writes the RunInfo and flags.txt (train/rerun.py) into the workdir."""
     if run.chief:
         run.info.save(run.config.workdir)
-        if flagfile:
-            with open(os.path.join(run.config.workdir, "flags.txt"), "w") as f:
-                f.write(flagfile)
+        rerun.write_flags(run.config, int(state.step.numpy()), run.changes)

@@ -5,18 +5,30 @@ paper's update and adds the batch's loss sum, correct top-1 count and size to a 
 variable. Nothing in it waits on the host: the loop reads the sums at log intervals only.
 """
 
+import math
+
 import keras
 import tensorflow as tf
 
 from tf_alexnet.train.optim import LearningRate, PaperSGD
 
 
-def make_optimizer(config, steps_per_epoch, total_steps):
-    """(optimizer, schedule) of a TrainConfig: PaperSGD over the configured schedule."""
+def plateau_patience(config, eval_every):
+    """Evaluations without improvement before a plateau reduction: --plateau_patience, and
+    at least --plateau_min_steps of training (`eval_every` steps apart). On a small dataset
+    an epoch is a few steps and a few dozen validation images decide: without the floor the
+    paper's patience of one evaluation divides the rate three times in the first steps."""
+    return max(config.plateau_patience, math.ceil(config.plateau_min_steps / max(1, eval_every)))
+
+
+def make_optimizer(config, steps_per_epoch, total_steps, eval_every=0):
+    """(optimizer, schedule) of a TrainConfig: PaperSGD over the configured schedule;
+    `eval_every`: steps between evaluations (0: each epoch), for the plateau's patience."""
     schedule = LearningRate(
         config.lr_schedule, config.learning_rate, total_steps,
         boundaries=[round(e * steps_per_epoch) for e in config.step_epochs],
-        factor=config.lr_factor, patience=config.plateau_patience,
+        factor=config.lr_factor,
+        patience=plateau_patience(config, eval_every or steps_per_epoch),
         max_reductions=config.plateau_max_reductions,
         warmup_steps=round(config.warmup_epochs * steps_per_epoch))
     optimizer = PaperSGD(schedule, momentum=config.momentum, decay=config.weight_decay,

@@ -20,7 +20,7 @@ from tf_alexnet.train.devices import is_chief, make_strategy, resolve_auto
 from tf_alexnet.train.logs import Progress, Summaries
 from tf_alexnet.train.loop import LoopSchedule, TrainLoop, Validation
 from tf_alexnet.train.process import process_settings
-from tf_alexnet.train.setup import build_state, open_run, save_run_files
+from tf_alexnet.train.setup import build_state, eval_interval, open_run, save_run_files
 from tf_alexnet.train.transfer import resolve
 from tf_alexnet.train.step import make_train_step
 from tf_alexnet.workdir.checkpoints import remove_partial_saves
@@ -55,7 +55,7 @@ def make_loop(run, state, stop):
     if run.eval_ds is not None:
         validation = Validation(make_predict_fn(state.model), run.eval_ds, run.label_map,
                                 config.eval_examples)
-    eval_every = 0 if validation is None else config.eval_every_steps or run.steps_per_epoch
+    eval_every = eval_interval(run)
     schedule = LoopSchedule(run.total_steps, config.steps_per_loop, config.log_every_steps,
                             config.checkpoint_every_steps, eval_every, config.profile_steps)
     progress = Progress(run.steps_per_epoch) if run.chief else None
@@ -65,11 +65,10 @@ def make_loop(run, state, stop):
                      profile_dir)
 
 
-def train(config, flagfile=None):
+def train(config):
     """Trains (or resumes) as `config` (a TrainConfig) says; returns the last evaluation's
-    metrics with the step, images/s and the first call's time.
-
-    `flagfile`: text written to workdir/flags.txt (by the chief) to reproduce the run."""
+    metrics with the step, images/s and the first call's time. WORKDIR/flags.txt records
+    the flags as used (train/rerun.py: what a rerun may change)."""
     config = resolve_auto(config.validate())
     logging.info("Precision %s, %d step(s) per compiled call%s.", config.precision,
                  config.steps_per_loop, ", XLA" if config.xla else "")
@@ -82,5 +81,5 @@ def train(config, flagfile=None):
             config, transfer = resolve(config)
             run = open_run(config, strategy, transfer)
             state = build_state(run)
-            save_run_files(run, flagfile)
+            save_run_files(run, state)
             return make_loop(run, state, stop).run_to_end()

@@ -1,8 +1,8 @@
 """Starting a run from another model's weights (`train --init_from`, fine-tuning).
 
-    resolve(config)          the config with the source's preprocessing where its flags were
-                             left at their defaults, and the Transfer (what to load)
-    network_spec(...)        the run's AlexNetSpec: the source's network, the data's classes
+    resolve(config)          the config with the source's network and preprocessing where
+                             its flags were left at their defaults, and the Transfer
+    network_spec(...)        the run's AlexNetSpec: the config's network, the data's classes
     freeze(model, layers)    conv1..fc8 names set untrainable (no update, no weight decay)
     load_matching(...)       copies the source's layers of the same name and shape
 
@@ -23,7 +23,8 @@ from tf_alexnet.config import AugmentConfig, TrainConfig
 from tf_alexnet.data.stats import STATS_JSON
 from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
-from tf_alexnet.model.spec import CONV_NAMES, AlexNetSpec, LRNParams
+from tf_alexnet.model.spec import (CONV_NAMES, LRN_PRESETS, PAPER_FILTERS, AlexNetSpec,
+                                   scaled_filters)
 from tf_alexnet.workdir import checkpoints
 from tf_alexnet.workdir.info import MODEL_JSON, load_run_info
 
@@ -89,7 +90,8 @@ def inherit_preprocessing(config, info, stats_dir):
 
 def resolve(config):
     """(config, Transfer) of a TrainConfig: unchanged and an empty Transfer without
-    --init_from; else the source opened (or, when resuming, the workdir's own record)."""
+    --init_from; else the source opened (or, when resuming, the workdir's own record), and
+    the config holding the network and preprocessing values it inherits."""
     _check_frozen(config)
     if not config.init_from:
         return config, Transfer()
@@ -97,30 +99,52 @@ def resolve(config):
         transfer = Transfer(load_run_info(config.workdir), config.workdir, config.init_from)
     else:
         transfer = open_source(config.init_from)
-    return inherit_preprocessing(config, transfer.base, transfer.base_dir), transfer
+    config = inherit_preprocessing(config, transfer.base, transfer.base_dir)
+    return inherit_network(config, transfer.base.spec), transfer
+
+
+def _width_of(filters):
+    """The --width whose filters are `filters`, or None when no width gives them."""
+    width = filters[0] / PAPER_FILTERS[0]
+    return width if scaled_filters(width) == tuple(filters) else None
+
+
+def _lrn_name(lrn):
+    """The --lrn preset of LRNParams `lrn` (None: "none"), or None when none matches."""
+    if lrn is None:
+        return "none"
+    return next((name for name, params in LRN_PRESETS.items() if params == lrn), None)
+
+
+def inherit_network(config, source):
+    """`config` with the source spec's width, fc units, LRN, activation and pooling for each
+    of those flags at its default (the values flags.txt then records)."""
+    default, changes = TrainConfig(), {}
+    inherited = dict(width=_width_of(source.filters), fc_units=source.fc_units,
+                     lrn=_lrn_name(source.lrn), activation=source.activation,
+                     pooling=source.pooling)
+    for name, value in inherited.items():
+        if getattr(config, name) == getattr(default, name) and value is not None:
+            changes[name] = value
+    return dataclasses.replace(config, **changes)
 
 
 def network_spec(config, num_classes, base=None):
-    """The run's AlexNetSpec: with a `base` RunInfo, its filters, fc units, LRN, activation
-    and pooling for each of --width, --fc_units, --lrn, --activation, --pooling left at its
-    default."""
+    """The run's AlexNetSpec from the config; with a `base` RunInfo, the base's filters and
+    LRN where the config gives the same or leaves a flag that cannot name the base's at its
+    default (no --width gives its filters, no --lrn preset its LRN), and the base's
+    normalization across both towers (an imported Caffe network's, which no flag says)."""
     spec = AlexNetSpec.create(num_classes, config.augment.image_size, config.width,
                               config.fc_units, config.lrn, config.dropout,
                               activation=config.activation, pooling=config.pooling)
     if base is None:
         return spec
-    default, source = TrainConfig(), base.spec
-    changes = {}
-    if config.width == default.width:
+    default, source, changes = TrainConfig(), base.spec, {}
+    if spec.filters == source.filters or (config.width == default.width
+                                          and _width_of(source.filters) is None):
         changes.update(filters=source.filters)
-    if config.fc_units == default.fc_units:
-        changes.update(fc_units=source.fc_units)
-    if config.lrn == default.lrn:
-        changes.update(lrn=LRNParams.of(source.lrn),
-                       lrn_across_groups=source.lrn_across_groups)
-    for name in ("activation", "pooling"):
-        if getattr(config, name) == getattr(default, name):
-            changes[name] = getattr(source, name)
+    if spec.lrn == source.lrn or (config.lrn == default.lrn and _lrn_name(source.lrn) is None):
+        changes.update(lrn=source.lrn, lrn_across_groups=source.lrn_across_groups)
     return dataclasses.replace(spec, **changes)
 
 

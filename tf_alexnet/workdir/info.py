@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 
+from tf_alexnet.config import SourceConfig
 from tf_alexnet.data.stats import STATS_JSON, Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.model.spec import AlexNetSpec
@@ -23,13 +24,17 @@ class RunInfo:
     class_names: tuple
     preprocessing: Preprocessing   # with the run's Stats
     source: str = ""               # the training data spec (--data)
+    # How training validated: {"source": SourceConfig fields, "split": eval split,
+    # "examples": --eval_examples}; evaluate and report score the same by default.
+    validation: dict = dataclasses.field(default_factory=dict, compare=False)
 
     def to_json(self):
         """The model.json content (statistics are stored apart, in stats.json)."""
         p = self.preprocessing
         return dict(spec=self.spec.to_json(), grouping=self.grouping,
                     class_names=list(self.class_names), image_size=p.image_size,
-                    resize=p.resize, mean=p.mean, resize_mode=p.resize_mode, data=self.source)
+                    resize=p.resize, mean=p.mean, resize_mode=p.resize_mode, data=self.source,
+                    validation=self.validation)
 
     @classmethod
     def from_json(cls, d, stats):
@@ -37,7 +42,7 @@ class RunInfo:
         return cls(AlexNetSpec.from_json(d["spec"]), d["grouping"], tuple(d["class_names"]),
                    Preprocessing(int(d["image_size"]), int(d["resize"]), d["mean"], stats,
                                  d.get("resize_mode", "shorter")),  # absent before 0.2
-                   d.get("data", ""))
+                   d.get("data", ""), d.get("validation") or {})  # absent before 0.3
 
     def save(self, directory, filename=MODEL_JSON, **extra):
         """Writes `filename` (with `extra` keys), stats.json and mean_image.npy."""
@@ -74,6 +79,32 @@ class RunInfo:
                             f"{list(self.class_names[:3])}, vs. {len(new.class_names)}, "
                             f"first {list(new.class_names[:3])})")
         return problems
+
+
+def run_data(info, source, split, max_examples, given):
+    """(SourceConfig, split, max_examples) to score `info`'s model on.
+
+    Without --data (an empty source spec): the run's validation data exactly as training
+    scored it, its SourceConfig (split rule, fraction, classes, seed), split and sample size
+    (--eval_examples). With the run's own spec: the same split rule, the whole split. The
+    fields named in `given` (set by the caller) win. With other data: as given, the split
+    "validation" when empty."""
+    if source.source and source.source != info.source:
+        return source, split or "validation", max_examples
+    given_spec = bool(source.source)
+    if not info.source:
+        raise WorkdirError("The model records no training data (an imported network): give "
+                           "--data.")
+    names = {f.name for f in dataclasses.fields(SourceConfig)}
+    recorded = {k: tuple(v) if isinstance(v, list) else v
+                for k, v in info.validation.get("source", {}).items() if k in names}
+    recorded.update({k: getattr(source, k) for k in given if k in names and k != "source"})
+    source = dataclasses.replace(SourceConfig(**recorded), source=info.source)
+    if not (split and "split" in given):
+        split = split or info.validation.get("split") or "validation"
+    if "max_examples" not in given and not given_spec:
+        max_examples = info.validation.get("examples", 0)
+    return source, split, max_examples
 
 
 def load_run_info(workdir):

@@ -1,0 +1,107 @@
+"""What a rerun of a workdir may change: WORKDIR/flags.txt, the run's record of its flags.
+
+flags.txt holds every flag of the run with the value it used (inherited from --init_from and
+capped for small data included), so `train --flagfile WORKDIR/flags.txt --workdir NEW`
+trains the same network on the same data with the same preprocessing. A rerun that resumes
+the workdir must give the same values, except for the run's length, its log/checkpoint cadence and
+where the towers run (`FREE`); otherwise it stops before training with one line naming each flag and both
+values. With --allow_changed_flags the new values take effect from the step it resumes at:
+a changed learning-rate flag (`SCHEDULE`) starts the schedule's state afresh (no plateau
+reduction carried over), and flags.txt keeps a comment line per change. The network, the
+classes and the frozen layers are checked apart (workdir/info.py, train/transfer.py) and can
+never change.
+"""
+
+import os
+
+import numpy as np
+
+from tf_alexnet.config import TrainConfig
+from tf_alexnet.data.stats import Stats
+from tf_alexnet.errors import DataError, WorkdirError
+from tf_alexnet.flags import config_flags, flag_text, flagfile_text, read_flagfile
+
+FLAGS_TXT = "flags.txt"
+FREE = ("epochs", "train_steps", "log_every_steps", "checkpoint_every_steps",
+        "keep_checkpoints", "steps_per_loop", "profile_steps", "tower_devices", "workdir",
+        "allow_changed_flags")
+SCHEDULE = ("lr_schedule", "learning_rate", "lr_factor", "plateau_patience",
+            "plateau_min_steps", "plateau_max_reductions", "step_epochs", "warmup_epochs")
+HISTORY = "changed at step "  # the comment lines of flags.txt that keep the history
+HEADER = ("This run's flags, as used. Rerun it afresh: python -m tf_alexnet.train "
+          "--flagfile THIS_FILE --workdir NEW")
+
+
+def recorded_config(workdir):
+    """The TrainConfig of WORKDIR/flags.txt, or None when there is none."""
+    path = os.path.join(workdir, FLAGS_TXT)
+    if not os.path.exists(path):
+        return None
+    try:
+        return read_flagfile(TrainConfig, path)
+    except ValueError as e:
+        raise WorkdirError(f"{e}; it records the run's flags: mend it or use a new "
+                           "--workdir.") from None
+
+
+def _same_stats(a, b):
+    """Two --stats paths holding the same statistics and mean image: a run from --init_from
+    records the source's, and resumes from its own copy of them."""
+    try:
+        x, y = Stats.load(a), Stats.load(b)
+    except DataError:
+        return False
+    same_image = (x.mean_image is None and y.mean_image is None) or (
+        x.mean_image is not None and y.mean_image is not None
+        and np.array_equal(x.mean_image, y.mean_image))
+    return x == y and same_image
+
+
+def changed_flags(old, new, free=FREE):
+    """{flag: (old value, new value)} where two TrainConfigs differ, outside `free`."""
+    before, after = config_flags(old), config_flags(new)
+    changes = {name: (flag_text(before[name]), flag_text(value))
+               for name, value in after.items()
+               if name not in free and flag_text(before[name]) != flag_text(value)}
+    if "stats" in changes and _same_stats(*changes["stats"]):
+        del changes["stats"]
+    return changes
+
+
+def listed(changes):
+    """"--a 'x', now 'y'; --b ..." of changed_flags' result."""
+    return "; ".join(f"--{name} {a!r}, now {b!r}" for name, (a, b) in changes.items())
+
+
+def check_rerun(config, resuming):
+    """The flags a resumed run changes ({} when it changes none, starts afresh or has no
+    flags.txt). Raises WorkdirError naming each one unless --allow_changed_flags."""
+    old = recorded_config(config.workdir) if resuming else None
+    changes = changed_flags(old, config) if old is not None else {}
+    if changes and not config.allow_changed_flags:
+        raise WorkdirError(
+            f"{config.workdir} was trained with other flags ({FLAGS_TXT}): "
+            f"{listed(changes)}. Rerun "
+            "with its values to continue it, use a new --workdir to start afresh, or add "
+            "--allow_changed_flags to continue it with the new values.")
+    return changes
+
+
+def changes_schedule(changes):
+    return any(name in SCHEDULE for name in changes)
+
+
+def write_flags(config, step, changes):
+    """Writes WORKDIR/flags.txt: the header, the history of changes (with `changes` made at
+    `step` added) and every flag's value in `config`."""
+    path = os.path.join(config.workdir, FLAGS_TXT)
+    history = []
+    if os.path.exists(path):
+        with open(path) as f:
+            history = [line[2:].rstrip("\n") for line in f if line.startswith("# " + HISTORY)]
+    if changes:
+        history.append(HISTORY + f"{step}: " + "; ".join(
+            f"--{name} {a} -> {b}" for name, (a, b) in changes.items())
+            + " (--allow_changed_flags)")
+    with open(path, "w") as f:
+        f.write(flagfile_text(config, (HEADER, *history), leave_out=("allow_changed_flags",)))
