@@ -207,6 +207,38 @@ def test_tflite_matches_saved_model(exported):
         (exported["base"] / "1_int8.tflite").read_bytes())
 
 
+def test_a_tflite_with_its_sidecar_alone_predicts_and_says_what_to_feed(exported, tmp_path):
+    """Copied alone (with its .json) to a folder of its own, a .tflite predicts as in the
+    export; its sidecar holds what to feed it in numbers and the class names."""
+    import shutil
+
+    from tf_alexnet.export.loading import load
+
+    alone = tmp_path / "phone"
+    alone.mkdir()
+    for name in ("1_int8.tflite", "1_int8.tflite.json"):
+        shutil.copy(exported["base"] / name, alone / name)
+    red = exported["images"][0]
+    here = last_json(run_cli("predict", f"--model={exported['base'] / '1_int8.tflite'}",
+                             "--json", red))
+    there = last_json(run_cli("predict", f"--model={alone / '1_int8.tflite'}", "--json", red))
+    assert there == dict(here, image=red) and there["predictions"][0]["class"] == "red"
+    meta = json.loads((alone / "1_int8.tflite.json").read_text())
+    resize = meta["resize"]
+    assert meta["input"]["dtype"] == "uint8" and meta["input"]["shape"] == [-1, resize,
+                                                                         resize, 3]
+    assert meta["input"]["range"] == [0, 255] and meta["input"]["channels"] == "RGB"
+    assert "central square" in meta["input"]["resize"] and "per-channel mean" in meta["inside"]
+    assert meta["class_names"] == ["blue", "green", "red"]
+    # Every core by default, or as many threads as asked.
+    assert load(str(alone / "1_int8.tflite"))._tflite.num_threads == os.cpu_count()
+    assert load(str(alone / "1_int8.tflite"), num_threads=1)._tflite.num_threads == 1
+    # Without its sidecar: one line saying what is missing.
+    (alone / "1_int8.tflite.json").unlink()
+    result = run_cli("predict", f"--model={alone / '1_int8.tflite'}", red)
+    assert result.returncode == 1 and "sidecar" in result.stderr.strip().splitlines()[-1]
+
+
 def test_predict_top1_and_error_paths(exported, tmp_path):
     red = exported["images"][0]
     bad = tmp_path / "bad.jpg"

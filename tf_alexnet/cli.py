@@ -39,12 +39,25 @@ def run(command, body, explain=None):
         sys.exit(f"{command}: {line}")
 
 
+class TensorFlowInfo(std_logging.Filter):
+    """Drops TensorFlow's own INFO lines (e.g. functional_saver.py's at every checkpoint):
+    they speak to its developers. Its warnings and errors pass."""
+
+    def filter(self, record):
+        return record.levelno >= std_logging.WARNING or (
+            f"{os.sep}tensorflow{os.sep}" not in record.pathname)
+
+
 def config(prog, config_class, flag_values, argv=None, quiet=False, **given):
     """The validated config of command `prog` from its flags; a bad value ends with one
     line naming `prog`. `given`: fields set by the command itself (bench's `command`).
 
     argv: the positional arguments, refused when given (a command taking none). quiet:
     absl's log at WARNING (the commands that print their own results)."""
+    for name in ("absl", "tensorflow"):  # TensorFlow logs through absl's logger
+        logger = std_logging.getLogger(name)
+        if not any(isinstance(f, TensorFlowInfo) for f in logger.filters):
+            logger.addFilter(TensorFlowInfo())
     if argv is not None:
         no_arguments(argv)
     if quiet:
@@ -93,7 +106,4 @@ def start(define_flags, main):
         doc = getattr(sys.modules.get("__main__"), "__doc__", "")
         print(command_help(doc, flags_lib.FLAGS, full=any(a in HELPFULL for a in asked)))
         sys.exit(0)
-    # TensorFlow's Python logger says at INFO what only its developers need (a line per
-    # checkpoint from functional_saver.py): the commands show its warnings and errors.
-    std_logging.getLogger("tensorflow").setLevel(std_logging.WARNING)
     app.run(lambda argv: main(argv, flags_lib.FLAGS))

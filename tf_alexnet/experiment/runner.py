@@ -20,6 +20,7 @@ from tf_alexnet.evaluate.scoring import evaluate
 from tf_alexnet.experiment.claims import BASE, CLAIMS, RUNS, runs_of
 from tf_alexnet.report.analysis import read_curves
 from tf_alexnet.train import rerun
+from tf_alexnet.train.setup import cap_batch
 from tf_alexnet.train.trainer import train
 
 RESULT_JSON = "result.json"
@@ -78,6 +79,8 @@ def check_kept(train_config):
 def run_one(config, name, ten_crops=False):
     """Trains (or resumes) run `name`, scores it, writes and returns its result."""
     train_config = run_config(config, name)
+    opened = open_source(train_config.source, train_config.split, train_config.augment.resize)
+    train_config = cap_batch(train_config, opened.num_examples)  # as train will
     check_kept(train_config)
     path = os.path.join(train_config.workdir, RESULT_JSON)
     if os.path.exists(path):
@@ -91,7 +94,7 @@ def run_one(config, name, ten_crops=False):
         if "stopped_at" in metrics:
             raise WorkdirError(f"{name}: stopped at step {metrics['stopped_at']}; rerun to "
                                "resume.")
-        steps_per_epoch = _steps_per_epoch(train_config)
+        steps_per_epoch = max(1, opened.num_examples // train_config.augment.batch_size)
         curve = _curve(train_config.workdir, steps_per_epoch)
         result = dict(run=name, changes=RUNS[name], workdir=train_config.workdir,
                       top1_error=metrics["top1_error"], top5_error=metrics.get("top5_error"),
@@ -108,11 +111,6 @@ def run_one(config, name, ten_crops=False):
         json.dump(result, f, indent=1)
     logging.info("Run %s: top-1 error %.4f.", name, result["top1_error"])
     return result
-
-
-def _steps_per_epoch(train_config):
-    opened = open_source(train_config.source, train_config.split, train_config.augment.resize)
-    return max(1, opened.num_examples // train_config.augment.batch_size)
 
 
 def ensemble_result(config, names, results):

@@ -1,0 +1,126 @@
+"""A rerun continues exactly the recorded run or says why not; flags.txt is a true flagfile
+of the run; evaluate and report score the run's own validation data by default."""
+
+import dataclasses
+import math
+
+import pytest
+
+from helpers import colour_classes, last_json, run_cli, tiny_config
+from tf_alexnet.config import EvalConfig, TrainConfig
+from tf_alexnet.errors import WorkdirError
+from tf_alexnet.flags import config_flags, flag_text, read_flagfile
+
+
+def test_a_rerun_with_other_flags_stops_naming_them_or_applies_them(tmp_path):
+    from tf_alexnet.report.analysis import read_curves
+    from tf_alexnet.train.trainer import train
+
+    # Nothing learns at this rate, so every evaluation after the first divides the rate.
+    first = tiny_config(tmp_path, train_steps=4, eval_every_steps=1, learning_rate=1e-6,
+                        plateau_min_steps=0, log_every_steps=1, eval_examples=0)
+    train(first)
+    assert "--lr_schedule=plateau" in (tmp_path / "flags.txt").read_text()
+    # Longer, or other log and checkpoint cadence: the same run, extended.
+    assert train(dataclasses.replace(first, train_steps=5, checkpoint_every_steps=7))[
+        "step"] == 5
+    cosine = dataclasses.replace(first, train_steps=12, lr_schedule="cosine",
+                                 learning_rate=0.002)
+    with pytest.raises(WorkdirError) as refused:
+        train(cosine)
+    line = str(refused.value)
+    assert "--lr_schedule 'plateau', now 'cosine'" in line
+    assert "--learning_rate '1e-06', now '0.002'" in line and "--allow_changed_flags" in line
+    assert "\n" not in line and "--train_steps" not in line
+    # Allowed: the new schedule from step 5 on, the plateau's cuts forgotten.
+    train(dataclasses.replace(cosine, allow_changed_flags=True))
+    rates = dict(read_curves(str(tmp_path))["train/learning_rate"])
+    assert rates[3] == pytest.approx(1e-7, rel=1e-3)  # divided once by then
+    for step in (6, 9, 12):
+        assert rates[step] == pytest.approx(0.001 * (1 + math.cos(math.pi * step / 12)),
+                                            rel=1e-4, abs=1e-9)
+    text = (tmp_path / "flags.txt").read_text()
+    assert "# changed at step 5: --learning_rate 1e-06 -> 0.002; --lr_schedule plateau -> " \
+           "cosine (--allow_changed_flags)" in text
+    assert "--lr_schedule=cosine" in text and "allow_changed_flags" not in text.split(
+        "\n--", 1)[1]
+    # The structure stays refused, --allow_changed_flags or not.
+    with pytest.raises(WorkdirError, match="network differs"):
+        train(dataclasses.replace(cosine, allow_changed_flags=True, fc_units=48))
+
+
+def test_flags_txt_holds_the_values_used_and_rebuilds_the_same_run(tmp_path):
+    """A run started from a 67 px, width 0.125, fc 32 source with none of those flags: its
+    flags.txt says so, and the run it describes has the same RunInfo."""
+    from tf_alexnet.train.devices import make_strategy, resolve_auto
+    from tf_alexnet.train.setup import open_run
+    from tf_alexnet.train.trainer import train
+    from tf_alexnet.train.transfer import resolve
+
+    data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=12)
+    source = tiny_config(tmp_path / "source", train_steps=2, eval_split="", mean="channel",
+                         pooling="non_overlapping")
+    train(source)
+    defaults = TrainConfig()
+    run_config = dataclasses.replace(
+        defaults, source=dataclasses.replace(defaults.source, source=f"folder:{data}"),
+        workdir=str(tmp_path / "ft"), init_from=str(tmp_path / "source"), train_steps=2,
+        eval_split="")
+    train(run_config)
+    text = (tmp_path / "ft" / "flags.txt").read_text()
+    for flag in ("--image_size=67", "--width=0.125", "--fc_units=32", "--mean=channel",
+                 "--pooling=non_overlapping", "--resize_size=76", "--grouping=towers"):
+        assert f"\n{flag}\n" in text, flag
+    again = dataclasses.replace(read_flagfile(TrainConfig, tmp_path / "ft" / "flags.txt"),
+                                workdir=str(tmp_path / "new"), init_from="")
+    assert again.augment.batch_size == 4  # ~32 training images: 8 steps an epoch
+    original = open_run(resolve(resolve_auto(run_config))[0], make_strategy("default"))
+    rebuilt = open_run(resolve_auto(again), make_strategy("default"))
+    assert rebuilt.info.spec == original.info.spec
+    assert rebuilt.info.preprocessing == original.info.preprocessing
+    assert (rebuilt.info.grouping, rebuilt.info.class_names) == (
+        original.info.grouping, original.info.class_names)
+    # Every flag the same but the workdir, --init_from and where the statistics are read
+    # (the source's; a resumed run's own copy of them: the same numbers, compared above).
+    ours = ("workdir", "init_from", "stats")
+    assert {k: flag_text(v) for k, v in config_flags(rebuilt.config).items()
+            if k not in ours} == {k: flag_text(v) for k, v in config_flags(
+                original.config).items() if k not in ours}
+
+
+def test_evaluate_scores_the_runs_own_validation_split_by_default(tmp_path):
+    from tf_alexnet.evaluate.scoring import evaluate
+    from tf_alexnet.train.trainer import train
+
+    data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
+    config = tiny_config(tmp_path / "w", source=f"folder:{data}", validation_fraction=0.3,
+                         train_steps=4, eval_examples=0)
+    trained = train(config)
+    scored = evaluate(EvalConfig(workdir=str(tmp_path / "w")))
+    assert scored["data"] == f"folder:{data}" and scored["split"] == "validation"
+    assert scored["num_images"] == trained["num_images"] > 10
+    assert scored["top1_error"] == pytest.approx(trained["top1_error"])
+    # The command too; a flag given wins (another fraction: another split).
+    cli = last_json(run_cli("evaluate", f"--workdir={tmp_path / 'w'}", "--json"))
+    assert cli["num_images"] == trained["num_images"]
+    other = last_json(run_cli("evaluate", f"--workdir={tmp_path / 'w'}", "--json",
+                              "--validation_fraction=0.5"))
+    assert other["num_images"] > trained["num_images"]
+    # With --eval_examples, the same seeded sample training scored.
+    sampled = dataclasses.replace(config, workdir=str(tmp_path / "s"), eval_examples=7)
+    assert train(sampled)["num_images"] == 7 == evaluate(EvalConfig(
+        workdir=sampled.workdir))["num_images"]
+
+
+def test_experiment_never_reports_a_kept_run_of_other_settings(tmp_path):
+    from tf_alexnet.config_tools import ExperimentConfig
+    from tf_alexnet.experiment.runner import check_kept, run_config
+    from tf_alexnet.train import rerun
+
+    config = ExperimentConfig(root=str(tmp_path), train_steps=2)
+    made = run_config(config, "baseline")
+    (tmp_path / "baseline").mkdir()
+    rerun.write_flags(dataclasses.replace(made, grouping="towers", precision="float32"), 2, {})
+    check_kept(made)  # the same settings ("auto" as resolved where it trained)
+    with pytest.raises(WorkdirError, match="--train_steps '2', now '3'"):
+        check_kept(run_config(dataclasses.replace(config, train_steps=3), "baseline"))
