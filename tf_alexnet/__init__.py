@@ -19,7 +19,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 console.install()  # TensorFlow's start-up banners filtered (tf_alexnet/console.py)
 
-__version__ = "0.1.0"
+__version__ = "0.3.0"
 
 # name -> module that defines it
 _API = {

@@ -1,5 +1,5 @@
 """What a process that imported tf_alexnet shows on its console: TensorFlow's start-up banners
-filtered out, and each command's own help.
+filtered out (and the TFLite converter's and interpreter's notes, where they run).
 
 TensorFlow 2.21 writes its start-up lines from C++ before absl's logging is initialized, so
 TF_CPP_MIN_LOG_LEVEL does not hide them (each of its two shared libraries prints the oneDNN
@@ -31,6 +31,10 @@ NOISE = re.compile("|".join([
     r"computation_placer\.cc:\d+\] computation placer already registered",
     r"TF-TRT Warning: Could not find TensorRT",
     r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU",
+    # The TFLite converter's notes to its developers (tf_alexnet/export/tflite.py: convert).
+    r"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)",
+    r"^fully_quantize: \d+, inference_type: ",
+    r"flatbuffer_export\.cc:\d+\] Skipping runtime version metadata",
 ]))
 NO_DRIVER_NOISE = re.compile(r"failed call to cuInit")
 

@@ -60,7 +60,8 @@ def convert(saved_model_dir, quantization, representative_images=None):
         # Integer kernels where they exist; LRN has none and stays float.
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
                                                tf.lite.OpsSet.TFLITE_BUILTINS]
-    return converter.convert()
+    with filtered_stderr():
+        return converter.convert()
 
 
 def op_names(tflite_bytes):
@@ -95,14 +96,13 @@ class TFLiteRunner:
         if not delegates:
             kwargs["experimental_op_resolver_type"] = (
                 litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-        with filtered_stderr():  # the interpreter's "Created ... XNNPACK delegate" line
-            if isinstance(self.source, bytes):
-                self.interpreter = litert.Interpreter(model_content=self.source, **kwargs)
-            else:
-                self.interpreter = litert.Interpreter(model_path=str(self.source), **kwargs)
+        if isinstance(self.source, bytes):
+            self.interpreter = litert.Interpreter(model_content=self.source, **kwargs)
+        else:
+            self.interpreter = litert.Interpreter(model_path=str(self.source), **kwargs)
         (key,) = self.interpreter.get_signature_list()  # the one converted signature
         self.runner = self.interpreter.get_signature_runner(key)
-        self.delegates = delegates
+        self.delegates, self.invoked = delegates, False
 
     def __call__(self, squares):
         """Probabilities [N, C] of uint8 squares [N, R, R, 3] (floats are rounded)."""
@@ -113,15 +113,23 @@ class TFLiteRunner:
         # names the outputs output_0.. in the flattening order of the function's output
         # dict (sorted keys), so output_0 is "probabilities".
         try:
-            out = self.runner(squares=squares)
+            out = self._invoke(squares)
         except RuntimeError as e:
             # XNNPACK (the default delegate) refuses some int8 graphs with a float LRN
             # between quantize/dequantize ("failed to prepare"); the builtin kernels run them.
             if not self.delegates or "XNNPACK" not in str(e):
                 raise
             self._open(delegates=False)
-            out = self.runner(squares=squares)
+            out = self._invoke(squares)
         return out["output_0"]
+
+    def _invoke(self, squares):
+        if self.invoked:
+            return self.runner(squares=squares)
+        with filtered_stderr():  # the first call prints "INFO: Created ... XNNPACK delegate"
+            out = self.runner(squares=squares)
+        self.invoked = True
+        return out
 
 
 def square_preprocessing(preprocessing):
