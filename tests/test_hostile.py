@@ -312,3 +312,74 @@ def test_11_bad_files_listed_once_and_under_their_own_split(tmp_path):
                    "--eval_split=validation", "--eval_examples=0")
     notes = [l for l in result.stderr.splitlines() if "bad image(s) left out" in l]
     assert len(notes) == 1 and f"split {split!r}" in notes[0], notes
+
+
+class _RunsACommand:
+    """What a malicious weights file holds: unpickling it calls os.system."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_a_weights_file_that_would_run_code_is_refused_before_anything_runs(tmp_path):
+    import pickle
+
+    marker = tmp_path / "it_ran"
+    npy, bare = tmp_path / "bvlc_alexnet.npy", tmp_path / "bare.npy"
+    np.save(npy, np.array({"conv1": [_RunsACommand(marker)]}, dtype=object), allow_pickle=True)
+    bare.write_bytes(pickle.dumps({"conv1": _RunsACommand(marker)}, protocol=2))
+    for path in (npy, bare):
+        result = run_cli("import_weights", f"--npy={path}", f"--workdir={tmp_path / 'w'}")
+        assert_one_line_error(result, str(path), "refused", f"{os.system.__module__}.system",
+                              "nothing of it was run")
+    assert not marker.exists() and not (tmp_path / "w").exists()
+
+
+@pytest.fixture(scope="module")
+def raw_shards(tmp_path_factory):
+    """Raw shards of 60 colour photos: 256x256 squares (the default) and 76x76 ones."""
+    root = tmp_path_factory.mktemp("raw")
+    folder = colour_classes(root / "colours", ["blue", "green", "red"], per_class=20)
+    for name, size in (("s256", []), ("s76", ["--image_size=67"])):
+        result = run_cli("prepare", f"--data=folder:{folder}", f"--output={root / name}",
+                         "--format=raw", "--validation_fraction=0.25", *size)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+def test_shards_of_another_square_size_are_refused_naming_both_sizes(raw_shards):
+    result = train(raw_shards / "w", f"--data=tfrecord:{raw_shards / 's256'}",
+                   "--train_steps=2")
+    assert_one_line_error(result, f"tfrecord:{raw_shards / 's256'} holds 256x256 squares",
+                          "this run needs 76x76", "--resize_size 76")
+    assert not (raw_shards / "w" / "checkpoints").exists()
+
+
+def test_a_format_json_that_disagrees_with_the_shards_is_named(raw_shards, tmp_path):
+    import shutil
+
+    out = tmp_path / "s76"
+    shutil.copytree(raw_shards / "s76", out)
+    form = json.loads((out / "format.json").read_text())
+    (out / "format.json").write_text(json.dumps(dict(form, size=75)))
+    result = train(tmp_path / "w", f"--data=tfrecord:{out}", "--train_steps=2",
+                   "--resize_size=75", "--image_size=67")
+    assert_one_line_error(result, "format.json says 75x75 squares", "of 76x76", "train-")
+
+
+def test_a_raw_shard_with_an_extra_record_is_said_so(raw_shards, tmp_path):
+    import shutil
+
+    out = tmp_path / "s76"
+    shutil.copytree(raw_shards / "s76", out)
+    (shard,) = out.glob("train-*.raw")
+    record = 76 * 76 * 3 + 4
+    count = shard.stat().st_size // record
+    with open(shard, "ab") as f:
+        f.write(shard.read_bytes()[:record])
+    result = train(tmp_path / "w", f"--data=tfrecord:{out}", "--train_steps=2")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"holds {count + 1} records, 1 more than the {count} prepare wrote" in result.stderr

@@ -4,7 +4,6 @@ max pooling, fc6 over C x H x W). The test writes its own files: a width-scaled 
 random weights at 99 pixels (pool5 is 2 x 2, so fc6's order matters), as a .caffemodel in
 both layer formats, as caffe-tensorflow's .npy, and a mean .binaryproto."""
 
-import pickle
 import re
 
 import numpy as np
@@ -104,6 +103,8 @@ def files(tmp_path_factory):
     (root / "net.caffemodel").write_bytes(caffe_format.write_net(blobs))
     (root / "old.caffemodel").write_bytes(caffe_format.write_net(blobs, old_format=True))
     np.save(root / "net.npy", np.array(npy_of(blobs), dtype=object), allow_pickle=True)
+    np.savez(root / "net.npz", **{f"{name}_{part}": array for name, pair in npy_of(blobs).items()
+                                  for part, array in zip(("weights", "biases"), pair)})
     mean = caffe_format.BlobProto(num=1, channels=3, height=4, width=4)
     mean.data.extend(np.repeat(MEAN_BGR, 16).tolist())  # a flat mean image, B G R planes
     (root / "mean.binaryproto").write_bytes(mean.SerializeToString())
@@ -145,7 +146,8 @@ def test_old_caffe_format_and_npy_import_to_the_same_function(files, tmp_path):
     rgb = np.random.default_rng(2).uniform(-100, 100, (2, SIZE, SIZE, 3)).astype(np.float32)
     logits = []
     for flag in (f"--caffemodel={root / 'net.caffemodel'}",
-                 f"--caffemodel={root / 'old.caffemodel'}", f"--npy={root / 'net.npy'}"):
+                 f"--caffemodel={root / 'old.caffemodel'}", f"--npy={root / 'net.npy'}",
+                 f"--npy={root / 'net.npz'}"):
         work = tmp_path / str(len(logits))
         assert run_cli("import_weights", flag, f"--workdir={work}").returncode == 0
         got, info = imported_logits(work, rgb)
@@ -209,9 +211,10 @@ def test_bad_files_are_one_line(files, tmp_path):
     assert_one_line(run_cli("import_weights", good, f"--workdir={tmp_path}/g"),
                     str(tmp_path / "g"), "already holds checkpoints")
     assert sorted((tmp_path / "g" / "checkpoints").iterdir()) == before  # nothing overwritten
-    with pytest.raises(pickle.UnpicklingError):
-        from tf_alexnet.workdir.importer import _unpickle
-        _unpickle((tmp_path / "foreign.npy").read_bytes())
+    from tf_alexnet.model.weight_files import load_layers  # a plain array: read, no pickle
+    assert load_layers((tmp_path / "foreign.npy").read_bytes()).shape == (3, 3)
+    with pytest.raises(ValueError, match="neither"):
+        load_layers(b"plain text")
 
 
 def test_squash_keeps_the_whole_image():

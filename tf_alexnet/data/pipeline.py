@@ -88,6 +88,20 @@ def _square_fn(augment, source, opened):
     return augment_lib.make_square(augment, source.max_megapixels * 1e6)
 
 
+def check_square_size(source, opened, augment):
+    """Prepared shards hold squares of one side: training needs the run's resize side, or
+    its crops would be taken from squares of another scale (of raw shards, from their
+    top-left corner). Raises DataError naming both sizes and what to do."""
+    side, want = opened.square_size, augment.resize
+    if side and side != want:
+        raise DataError(
+            f"{source.source} holds {side}x{side} squares (its format.json); this run needs "
+            f"{want}x{want} (--image_size {augment.image_size}, --resize_size "
+            f"{augment.resize_size}). Prepare shards of that size (python -m "
+            f"tf_alexnet.prepare --resize_size {want} ...), or train with --resize_size "
+            f"{side}.")
+
+
 def train_dataset(source, augment, split="train", start_example=0, opened=None):
     """(dataset, DataInfo) of the endless shuffled training stream.
 
@@ -103,6 +117,7 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     source.validate()
     augment.validate()
     fresh, opened = opened is None, opened or open_source(source, split, augment.resize)
+    check_square_size(source, opened, augment)
     stats = resolve_stats(augment.stats, opened)
     batch, draws = augment.batch_size, augment_lib.make_batch_draws(augment, source.seed)
     if opened.random_access is not None:

@@ -18,6 +18,7 @@ import dataclasses
 import glob
 import json
 import logging
+import math
 import os
 import struct
 
@@ -108,6 +109,19 @@ def count_records(path, record_bytes=0):
     return count, False
 
 
+def _check_record_size(directory, shard, records, record_bytes):
+    """Raises DataError when a raw shard of `records` whole records of another square size
+    than format.json's would give exactly its file size (an edited or foreign format.json:
+    every record would be read from the wrong offset)."""
+    size = os.path.getsize(shard)
+    side = math.isqrt(max(0, (size // records - 4) // 3))
+    if size % records == 0 and side * side * 3 + 4 == size // records != record_bytes:
+        said = math.isqrt((record_bytes - 4) // 3)
+        raise DataError(f"{os.path.join(directory, FORMAT_JSON)} says {said}x{said} squares, "
+                        f"but {shard} holds {records} records of {side}x{side} ({size} "
+                        f"bytes): mend its \"size\" ({side}) or prepare the shards again.")
+
+
 def checked_shards(config, directory, split, files, record_bytes=0):
     """{shard: records to read}: every shard's whole records, checked against the counts
     prepare wrote. A shard cut short is an error with --on_bad_image=fail, else a warning
@@ -122,7 +136,12 @@ def checked_shards(config, directory, split, files, record_bytes=0):
         count, cut = count_records(shard, record_bytes)
         found[shard] = count
         want = expected.get(os.path.basename(shard))
-        if cut or (want is not None and count != want):
+        if record_bytes and want:
+            _check_record_size(directory, shard, want, record_bytes)
+        if want is not None and count > want:
+            problems.append(f"{shard} holds {count} records, {count - want} more than the "
+                            f"{want} prepare wrote")
+        elif cut or (want is not None and count != want):
             of = f" of {want}" if want is not None else ""
             problems.append(f"{shard} ends early: read {count}{of} records")
     announced = os.path.join(directory, f"{split}.count")
@@ -168,6 +187,7 @@ def open_records(config, directory, split):
                          num_parallel_calls=tf.data.AUTOTUNE),
                   classes, total, stats_path=stats if os.path.exists(stats) else "",
                   square_jpeg=form.size if form.image_format == "jpeg" and form.size else 0,
+                  square_size=form.size or 0,
                   # Training reads fixed-length raw shards by index, others a batch at a time.
                   records=None if form.fixed else ds,
                   parse_batch=None if form.fixed else parse,

@@ -34,6 +34,8 @@ class Source:
     # Encoded images are JPEGs of exactly square_jpeg x square_jpeg (prepared shards): they
     # need decoding only. 0: not known.
     square_jpeg: int = 0
+    # Prepared shards (JPEG or raw): the side of the squares they hold. 0: not known.
+    square_size: int = 0
     # Record sources: `dataset` before parsing (serialized records, in the same order) and
     # fn(records [n]) -> (images [n], labels [n]), for a pipeline that parses whole batches.
     records: tf.data.Dataset = None

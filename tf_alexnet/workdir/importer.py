@@ -9,16 +9,14 @@ input, conv1's input channels reversed at import. The weights are saved as check
 `ckpt-0` of the towers model (the same function as the fused one).
 """
 
-import io
 import os
-import pickle
 
 import numpy as np
 import tensorflow as tf
 
 from tf_alexnet.data.stats import Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError
-from tf_alexnet.model import caffe_format, caffe_weights
+from tf_alexnet.model import caffe_format, caffe_weights, weight_files
 from tf_alexnet.model.alexnet import build_from_spec
 from tf_alexnet.model.groupings import set_canonical_weights
 from tf_alexnet.workdir.checkpoints import checkpoint_layers, checkpoint_prefixes
@@ -62,22 +60,17 @@ def _read_weights(config):
     try:
         if config.caffemodel:
             return caffe_weights.from_caffe(caffe_format.read_net(data))
-        return caffe_weights.from_npy(_unpickle(data))
+        return caffe_weights.from_npy(weight_files.load_layers(data))
     except caffe_weights.WeightsError as e:
         raise caffe_weights.WeightsError(f"{path}: {e}.") from None
+    except weight_files.ForbiddenGlobal as e:
+        raise caffe_weights.WeightsError(
+            f"{path}: refused: its pickle calls {e}, which a weights file never needs "
+            "(only numpy's array rebuilders are allowed); nothing of it was run.") from None
     except Exception as e:  # protobuf's DecodeError, pickle's errors, bad shapes
         raise caffe_weights.WeightsError(
             f"{path}: cannot be read as a {'Caffe model' if config.caffemodel else '.npy'} "
             f"({type(e).__name__}: {str(e)[:200]}).") from None
-
-
-def _unpickle(data):
-    """The dict of a caffe-tensorflow .npy (a pickled object array, Python 2's latin1)."""
-    loaded = np.load(io.BytesIO(data), allow_pickle=True, encoding="latin1")
-    if isinstance(loaded, np.ndarray) and loaded.dtype == object and loaded.shape == ():
-        return loaded.item()
-    raise pickle.UnpicklingError(f"an array {loaded.dtype} {getattr(loaded, 'shape', '')}, "
-                                 "not a pickled dict")
 
 
 def caffe_stats(mean_file):
