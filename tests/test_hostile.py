@@ -383,3 +383,56 @@ def test_a_raw_shard_with_an_extra_record_is_said_so(raw_shards, tmp_path):
     result = train(tmp_path / "w", f"--data=tfrecord:{out}", "--train_steps=2")
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"holds {count + 1} records, 1 more than the {count} prepare wrote" in result.stderr
+
+
+def test_tensorflow_errors_keep_their_cause_in_the_one_line():
+    import tensorflow as tf
+
+    from tf_alexnet.errors import describe
+
+    with pytest.raises(tf.errors.InvalidArgumentError) as eager:
+        tf.reshape(tf.zeros([3]), [2])
+    assert describe(eager.value) == ("Input to reshape is a tensor with 3 values, but the "
+                                     "requested shape has 2 (op Reshape)")
+
+    @tf.function
+    def traced(x):
+        return tf.reshape(x, [2])
+
+    with pytest.raises(ValueError) as tracing:
+        traced(tf.zeros([3]))
+    line = describe(tracing.value)
+    assert "in user code" not in line and "Cannot reshape a tensor with 3 elements" in line
+    oom = tf.errors.ResourceExhaustedError(None, None, (
+        "{{function_node __wrapped__Fill_device_/job:localhost/replica:0/task:0/device:CPU:0}}"
+        " OOM when allocating tensor with shape[1,100000,100000,3] and type float [Op:Fill]"))
+    assert describe(oom) == ("OOM when allocating tensor with shape[1,100000,100000,3] and "
+                             "type float (op Fill)")
+
+
+@pytest.mark.parametrize("value, words", [
+    ("inf", "--step_epochs must be a finite number, not inf"),
+    ("nan", "--step_epochs must be a finite number, not nan"),
+    ("25,abc", "--step_epochs: 'abc' is not a number"),
+    ("-1", "--step_epochs must be >= 0")])
+def test_each_item_of_a_list_flag_is_checked_and_the_flag_named(value, words, tmp_path):
+    assert_one_line_error(train(tmp_path / "w", f"--step_epochs={value}"), words)
+
+
+def test_a_list_flag_of_integers_names_the_flag(tmp_path):
+    assert_one_line_error(train(tmp_path / "w", "--profile_steps=a,b"),
+                          "--profile_steps: 'a' is not an integer")
+
+
+def test_an_ensemble_naming_a_run_twice_is_refused(colour_run):
+    run = colour_run["run"]
+    assert_one_line_error(run_cli("evaluate", f"--workdir={run},{run}/", "--json"),
+                          "names", "twice", "each run once")
+
+
+def test_tower_devices_that_do_not_exist_are_named_and_the_default_used(tmp_path):
+    result = train(tmp_path / "w", "--train_steps=1", "--grouping=towers",
+                   "--tower_devices=/GPU:0,/GPU:7")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert ("--tower_devices /GPU:0,/GPU:7: this machine has no /GPU:0, /GPU:7"
+            in result.stderr) and "both towers run on the default device" in result.stderr

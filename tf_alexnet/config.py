@@ -211,7 +211,7 @@ class TrainConfig:
                                           within="[0, )")
     step_epochs: tuple = setting((25.0, 51.0, 79.0), "Epochs at which the step schedule "
                                  "multiplies the rate by lr_factor (paper's log: 25,51,79).",
-                                 item=float)
+                                 within="[0, )", item=float)
     warmup_epochs: float = setting(0.0, "Linear learning-rate warm-up, in epochs (0: none, "
                                    "as the paper).", within="[0, )")
     # Execution
@@ -245,7 +245,8 @@ class TrainConfig:
     keep_checkpoints: int = setting(3, "Checkpoints kept.", within="[1, )")
     profile_steps: tuple = setting((), "START,END: a TensorFlow profiler trace of steps "
                                    "START+1..END in WORKDIR/train/plugins/profile "
-                                   "(TensorBoard's Profile tab); empty: none.", item=int)
+                                   "(TensorBoard's Profile tab); empty: none.",
+                                   within="[0, )", item=int)
 
     def validate(self):
         for part in (self.source, self.augment, self.evaluation):

@@ -6,6 +6,7 @@ Plain Python: flags and configs import it before TensorFlow loads.
 """
 
 import json
+import re
 
 
 class Error(ValueError):
@@ -30,19 +31,26 @@ class NonFiniteLoss(RuntimeError):
 
 
 _BOILERPLATE_LINES = ("Graph execution error", "Detected at node")
-_BOILERPLATE_STARTS = ("File ", "{{function_node")
+_BOILERPLATE_STARTS = ("File ",)
+_FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
+_OP = re.compile(r"\s*\[Op:(\w+)\]")
 
 
 def describe(error):
-    """One line for an expected error: an OSError's file and cause, else the first line of
-    the message that is not TensorFlow's boilerplate (a graph error opens with the node and
-    Python frames; its cause follows)."""
+    """One line for an expected error: an OSError's file and cause; for an error raised
+    while TensorFlow traced a function ("in user code:" and the frames), its last line, the
+    cause; else the first line of the message that is not TensorFlow's boilerplate (a graph
+    error opens with the node and Python frames; an eager op's message is wrapped in
+    {{function_node ...}} and ends with [Op:NAME], said as "(op NAME)")."""
     if isinstance(error, OSError) and error.filename:
         return f"{error.filename}: {error.strerror or error}"
     text = getattr(error, "message", None) or str(error)
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()
-             and not line.startswith(_BOILERPLATE_LINES)
-             and not line.strip().startswith(_BOILERPLATE_STARTS)]
+    text = _OP.sub(r" (op \1)", _FUNCTION_NODE.sub("", text))
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if lines and lines[0] == "in user code:":
+        return lines[-1][:400]
+    lines = [line for line in lines if not line.startswith(_BOILERPLATE_LINES)
+             and not line.startswith(_BOILERPLATE_STARTS)]
     return lines[0][:400] if lines else type(error).__name__
 
 

@@ -67,6 +67,15 @@ def read(config_class, flag_values=FLAGS, **given):
     return _build(config_class, flag_values, given).validate()
 
 
+def _item(name, kind, text):
+    """One item of a list flag as `kind`, or ValueError naming the flag."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise ValueError(f"--{name}: {text!r} is not a{'n' if kind is int else ''} "
+                         f"{ {int: 'integer', float: 'number'}.get(kind, kind.__name__) }") from None
+
+
 def _build(config_class, flag_values, given, defaults=None):
     """`config_class` from `defaults` (a nested field's), then the flags, then `given`."""
     values = dict(defaults or {})
@@ -78,7 +87,7 @@ def _build(config_class, flag_values, given, defaults=None):
         elif name and name in flag_values:
             value = flag_values[name].value
             if isinstance(field.default, tuple):
-                value = tuple(field.metadata["item"](v) for v in value)
+                value = tuple(_item(name, field.metadata["item"], v) for v in value)
             values[field.name] = value
     return config_class(**{**values, **given})
 

@@ -70,15 +70,17 @@ def check(config, extra=()):
         name, value = flag_name(field) or field.name, getattr(config, field.name)
         if dataclasses.is_dataclass(value) or "help" not in field.metadata:
             continue
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.append(f"--{name} must be a finite number, not {value}")
+        items = value if isinstance(value, tuple) else (value,)  # a list flag: each item
+        if any(isinstance(v, float) and not math.isfinite(v) for v in items):
+            bad = next(v for v in items if isinstance(v, float) and not math.isfinite(v))
+            problems.append(f"--{name} must be a finite number, not {bad}")
             continue
         choices = field.metadata["choices"]
-        for item in (value if isinstance(value, tuple) else (value,)) if choices else ():
+        for item in items if choices else ():
             if item not in choices:
                 problems.append(f"--{name} {item!r} is not one of {'|'.join(choices)}")
         within = field.metadata["within"]
-        why = within and _outside(value, within)
+        why = within and next(filter(None, (_outside(v, within) for v in items)), None)
         if why:
             problems.append(f"--{name} must be {why}")
     problems += [message for ok, message in extra if not ok]

@@ -1,6 +1,7 @@
 """What "auto" means on this machine, and the tf.distribute strategy of a run."""
 
 import dataclasses
+import logging
 
 import tensorflow as tf
 
@@ -45,6 +46,25 @@ def resolve_auto(config):
     return dataclasses.replace(config, precision=precision, steps_per_loop=steps)
 
 
+def existing_devices(devices):
+    """`devices` when this machine has each, else None (the towers on the default device)
+    with one warning line naming what is missing: the paper's flagfile asks for two GPUs
+    and still trains where there are fewer."""
+    if not devices:
+        return devices
+    have = {(spec.device_type, spec.device_index) for spec in (
+        tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices())}
+    missing = [d for d in devices if (tf.DeviceSpec.from_string(d).device_type,
+                                      tf.DeviceSpec.from_string(d).device_index or 0)
+               not in have]
+    if not missing:
+        return devices
+    logging.warning("--tower_devices %s: this machine has no %s (it has %s); both towers "
+                    "run on the default device.", ",".join(devices), ", ".join(missing),
+                    ", ".join(sorted(f"/{t}:{i}" for t, i in have)))
+    return None
+
+
 def resolve_grouping(config, previous=None):
     """(grouping, tower devices): "auto" keeps a resumed run's grouping, else picks towers
     on CPU (3x faster training than Keras' XLA grouped conv there: `bench model`), on two
@@ -59,7 +79,7 @@ def resolve_grouping(config, previous=None):
         grouping = previous or ("fused" if fused else "towers")
     devices = None
     if grouping == "towers" and default:
-        devices = resolve_tower_devices(config.tower_devices)
+        devices = existing_devices(resolve_tower_devices(config.tower_devices))
     elif config.tower_devices not in ("auto", "none", ""):
         raise ValueError("--tower_devices places the two towers of --grouping=towers under "
                          "--strategy=default only.")

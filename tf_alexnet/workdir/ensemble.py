@@ -11,6 +11,8 @@ logits (evaluation, the serving signatures, TFLite) applies a softmax, and softm
 p itself, so an ensemble evaluates and exports as any single model does.
 """
 
+import os
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -21,8 +23,17 @@ from tf_alexnet.workdir.checkpoints import restore_model
 
 
 def workdir_list(text):
-    """The workdirs of a --workdir value ("a,b,c"; one for a single run)."""
-    return [part.strip() for part in text.split(",") if part.strip()]
+    """The workdirs of a --workdir value ("a,b,c"; one for a single run). A run named twice
+    is refused: the mean of a run's copies is that run, not an ensemble."""
+    workdirs = [part.strip() for part in text.split(",") if part.strip()]
+    seen = {}
+    for workdir in workdirs:
+        key = os.path.realpath(workdir)
+        if key in seen:
+            raise WorkdirError(f"--workdir names {seen[key]} twice ({workdir}); an ensemble "
+                               "takes each run once.")
+        seen[key] = workdir
+    return workdirs
 
 
 def _preprocessing_difference(a, b):
