@@ -436,3 +436,32 @@ def test_tower_devices_that_do_not_exist_are_named_and_the_default_used(tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     assert ("--tower_devices /GPU:0,/GPU:7: this machine has no /GPU:0, /GPU:7"
             in result.stderr) and "both towers run on the default device" in result.stderr
+
+
+def test_labels_out_of_range_are_bad_records_named_by_shard_and_index(raw_shards, tmp_path):
+    import shutil
+
+    out = tmp_path / "s76"
+    shutil.copytree(raw_shards / "s76", out)
+    record = 76 * 76 * 3 + 4
+    (train_shard,) = out.glob("train-*.raw")
+    (val_shard,) = out.glob("validation-*.raw")
+    announced = int((out / "validation.count").read_text())
+    for shard, index, label in ((train_shard, 3, -1), (val_shard, 1, 7)):
+        with open(shard, "r+b") as f:
+            f.seek(index * record + record - 4)
+            f.write(np.int32(label).tobytes())
+    spec = f"--data=tfrecord:{out}"
+    failed = train(tmp_path / "a", spec, "--train_steps=8", "--on_bad_image=fail",
+                   "--min_epoch_steps=0")
+    assert_one_line_error(failed, f"{train_shard}: record 3 has label -1, outside 0..2")
+    # skip: trained without it (a warning naming it); evaluation leaves it out, never
+    # scoring it as another class.
+    skipped = train(tmp_path / "b", spec, "--train_steps=8", "--min_epoch_steps=0")
+    assert skipped.returncode == 0, skipped.stderr[-3000:]
+    assert f"{train_shard}: record 3 has label -1, outside 0..2" in skipped.stderr
+    scored = last_json(run_cli("evaluate", f"--workdir={tmp_path / 'b'}", spec, "--json"))
+    assert scored["num_images"] == announced - 1
+    assert_one_line_error(run_cli("evaluate", f"--workdir={tmp_path / 'b'}", spec,
+                                  "--on_bad_image=fail"),
+                          f"{val_shard}: record 1 has label 7, outside 0..2")

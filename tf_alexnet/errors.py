@@ -34,6 +34,7 @@ _BOILERPLATE_LINES = ("Graph execution error", "Detected at node")
 _BOILERPLATE_STARTS = ("File ",)
 _FUNCTION_NODE = re.compile(r"\{\{function_node [^}]*\}\}\s*")
 _OP = re.compile(r"\s*\[Op:(\w+)\]")
+_ASSERTION = re.compile(r"assertion failed: \[(.*?)\]")
 
 
 def describe(error):
@@ -46,6 +47,9 @@ def describe(error):
         return f"{error.filename}: {error.strerror or error}"
     text = getattr(error, "message", None) or str(error)
     text = _OP.sub(r" (op \1)", _FUNCTION_NODE.sub("", text))
+    assertion = _ASSERTION.search(text)  # a check of ours in a graph (data/labels.py)
+    if assertion:
+        return assertion.group(1)[:400]
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if lines and lines[0] == "in user code:":
         return lines[-1][:400]

@@ -25,6 +25,7 @@ import struct
 import numpy as np
 import tensorflow as tf
 
+from tf_alexnet.data import labels
 from tf_alexnet.data.source import RandomAccess, Source
 from tf_alexnet.errors import DataError, read_json
 
@@ -173,25 +174,38 @@ def open_records(config, directory, split):
     if split == "train":
         ds = ds.shuffle(len(files), seed=config.seed)
     if form.fixed:
-        def read(f, n, tail):
+        def records_of(f, n, tail):
             return tf.data.FixedLengthRecordDataset(f, record_bytes, footer_bytes=tail)
     else:
-        def read(f, n, tail):
+        def records_of(f, n, tail):
             return tf.data.TFRecordDataset(f).take(n)
+
+    def read(f, n, tail):  # (record, shard, index in the shard): labels are checked by name
+        return tf.data.Dataset.zip((records_of(f, n, tail), tf.data.Dataset.from_tensors(
+            f).repeat(), tf.data.Dataset.range(n)))
     ds = ds.interleave(read, cycle_length=min(len(files), 8),
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
-    parse = record_parser(form)
+    parse, check = record_parser(form), (len(classes), config.on_bad_image)
+
+    def parse_one(record, shard, index):
+        image, label = tf.nest.map_structure(lambda t: t[0], parse(record[None]))
+        return image, label, shard, index
+
+    def parse_batch(records, shards, indices):
+        return labels.checked_batch(*parse(records), shards, indices, *check)
+
     stats = os.path.join(directory, "stats.json")
-    return Source(ds.map(lambda r: tf.nest.map_structure(lambda t: t[0], parse(r[None])),
-                         num_parallel_calls=tf.data.AUTOTUNE),
+    return Source(labels.checked_records(ds.map(parse_one, num_parallel_calls=tf.data.AUTOTUNE),
+                                         *check),
                   classes, total, stats_path=stats if os.path.exists(stats) else "",
                   square_jpeg=form.size if form.image_format == "jpeg" and form.size else 0,
                   square_size=form.size or 0,
                   # Training reads fixed-length raw shards by index, others a batch at a time.
                   records=None if form.fixed else ds,
-                  parse_batch=None if form.fixed else parse,
-                  random_access=raw_reader(files, records, form.size) if form.fixed else None)
+                  parse_batch=None if form.fixed else parse_batch,
+                  random_access=raw_reader(files, records, form.size, check) if form.fixed
+                  else None)
 
 
 def _aligned_empty(shape):
@@ -204,7 +218,7 @@ def _aligned_empty(shape):
     return raw[start:start + n].reshape(shape)
 
 
-def raw_reader(files, counts, size):
+def raw_reader(files, counts, size, check=(0, "skip")):
     """RandomAccess to the records of the fixed-length raw `files` (their whole records,
     `counts[file]` each; index 0 is the first file's first record), read through read-only
     memory maps.
@@ -214,25 +228,32 @@ def raw_reader(files, counts, size):
     four, the last two from a shuffle buffer no longer in cache (README, "Benchmarks").
     numpy copies without the GIL, so parallel map calls overlap. Being a numpy_function,
     it runs in the process that built the pipeline (every strategy here does; a tf.data
-    service could not serialize it)."""
-    maps = [np.memmap(f, raw_record_dtype(size), "r", shape=(counts[f],))
-            for f in files if counts[f]]
+    service could not serialize it). `check`: (classes, --on_bad_image) for the labels
+    (data/labels.py; 0 classes: not checked)."""
+    kept = [f for f in files if counts[f]]
+    maps = [np.memmap(f, raw_record_dtype(size), "r", shape=(counts[f],)) for f in kept]
     starts = np.cumsum([0] + [len(m) for m in maps])
+    names = tf.constant(kept or [""])
 
     def gather(indices):
         shard = np.searchsorted(starts, indices, side="right") - 1
+        local = indices - starts[shard]
         images = _aligned_empty((len(indices), size, size, 3))
-        labels = np.empty(len(indices), np.int32)
-        for j, (s, i) in enumerate(zip(shard, indices - starts[shard])):
+        found = np.empty(len(indices), np.int32)
+        for j, (s, i) in enumerate(zip(shard, local)):
             record = maps[s][i]
-            images[j], labels[j] = record["image"], record["label"]
-        return images, labels
+            images[j], found[j] = record["image"], record["label"]
+        return images, found, shard.astype(np.int32), local.astype(np.int64)
 
     def read(indices):
-        images, labels = tf.numpy_function(gather, [indices], (tf.uint8, tf.int32),
-                                           stateful=False)
+        images, found, shard, local = tf.numpy_function(
+            gather, [indices], (tf.uint8, tf.int32, tf.int32, tf.int64), stateful=False)
         n = indices.shape[0]
-        return tf.ensure_shape(images, [n, size, size, 3]), tf.ensure_shape(labels, [n])
+        images, found = tf.ensure_shape(images, [n, size, size, 3]), tf.ensure_shape(found, [n])
+        if check[0]:
+            images, found = labels.checked_batch(images, found, tf.gather(names, shard),
+                                                 local, *check)
+        return images, found
     return RandomAccess(int(starts[-1]), read)
 
 
