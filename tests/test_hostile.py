@@ -465,3 +465,62 @@ def test_labels_out_of_range_are_bad_records_named_by_shard_and_index(raw_shards
     assert_one_line_error(run_cli("evaluate", f"--workdir={tmp_path / 'b'}", spec,
                                   "--on_bad_image=fail"),
                           f"{val_shard}: record 1 has label 7, outside 0..2")
+
+
+def _cut_experiment(tmp_path):
+    from tf_alexnet.config import SourceConfig
+    from tf_alexnet.config_tools import ExperimentConfig
+
+    return ExperimentConfig(source=SourceConfig(source="synthetic:shapes",
+                                                synthetic_examples=64),
+                            root=str(tmp_path / "claims"), train_steps=2)
+
+
+def test_experiment_names_the_run_that_failed_and_sums_its_training_time(tmp_path,
+                                                                         monkeypatch):
+    import time
+
+    from tf_alexnet.errors import NonFiniteLoss, WorkdirError
+    from tf_alexnet.experiment import runner
+
+    calls = []
+
+    def train(config):  # stopped by a signal once, then diverging
+        calls.append(config.workdir)
+        time.sleep(0.3)
+        if len(calls) == 1:
+            return {"stopped_at": 1}
+        raise NonFiniteLoss("Loss became non-finite between steps 1 and 2; stopped.")
+
+    monkeypatch.setattr(runner, "train", train)
+    config = _cut_experiment(tmp_path)
+    for words in ("stopped at step 1", "Loss became non-finite"):
+        with pytest.raises(WorkdirError) as failed:
+            runner.run_all(config, ["figure1"])
+        assert str(failed.value).startswith(f"run relu_plain ({config.root}/relu_plain): ")
+        assert words in str(failed.value)
+    spent = json.loads((tmp_path / "claims" / "relu_plain" / runner.SPENT_JSON).read_text())
+    assert spent["seconds"] >= 0.6  # both processes' time
+
+
+def test_experiment_stopped_between_runs_says_so(tmp_path, monkeypatch):
+    import signal
+
+    from tf_alexnet.experiment import runner
+
+    monkeypatch.setattr(runner, "run_one",
+                        lambda *a, **k: os.kill(os.getpid(), signal.SIGTERM) or time_out())
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        result = run_cli("experiment", "figure1", "--data=synthetic:shapes",
+                         f"--root={tmp_path}", "--train_steps=2")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert_one_line_error(result, "stopped by SIGTERM between runs", "rerun the same command")
+
+
+def time_out():
+    import time
+
+    time.sleep(5)  # the signal arrives first
+    raise AssertionError("SIGTERM was not handled")

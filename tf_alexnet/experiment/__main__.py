@@ -12,13 +12,20 @@ and, for figure1, figure1.png. The last line printed is the table as JSON.
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import json
+import signal
 
 from absl import app
 
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.config_tools import ExperimentConfig
+from tf_alexnet.errors import WorkdirError
 from tf_alexnet.experiment import runner, table
 from tf_alexnet.experiment.claims import CLAIMS
+
+
+def stopped(signum, frame):
+    raise WorkdirError(f"stopped by {signal.Signals(signum).name} between runs; the runs "
+                       "finished so far are kept: rerun the same command to go on.")
 
 
 def define_flags(flag_values):
@@ -32,6 +39,9 @@ def main(argv, flag_values):
         raise app.UsageError(f"Name claims to rerun ({', '.join(CLAIMS)}) or all"
                              + (f"; unknown: {', '.join(unknown)}" if unknown else "") + ".")
     config = cli.config("experiment", ExperimentConfig, flag_values, claims=tuple(names))
+    # Between runs (listing data, scoring, drawing) SIGTERM ends with a line too; a run's
+    # training has its own handler (save, then stop).
+    signal.signal(signal.SIGTERM, stopped)
 
     def rerun():
         results = runner.run_all(config, names)

@@ -13,9 +13,11 @@ import logging
 import os
 import time
 
+import tensorflow as tf
+
 from tf_alexnet.config import AugmentConfig, EvalConfig, EvalDataConfig, TrainConfig
 from tf_alexnet.data.pipeline import open_source
-from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.errors import Error, NonFiniteLoss, WorkdirError, describe, read_json
 from tf_alexnet.evaluate.scoring import evaluate
 from tf_alexnet.experiment.claims import BASE, CLAIMS, RUNS, runs_of
 from tf_alexnet.report.analysis import read_curves
@@ -76,6 +78,24 @@ def check_kept(train_config):
             "not this command's run. Use another --root, or move it away to run it again.")
 
 
+SPENT_JSON = "train_seconds.json"  # training seconds of the processes that did not finish
+
+
+def _timed_train(train_config):
+    """(train's metrics, training seconds summed over every process that trained the run):
+    the time of a process that stopped (SIGTERM, SIGINT) or failed is kept in
+    ROOT/RUN/train_seconds.json (one killed outright, SIGKILL, loses its own)."""
+    path = os.path.join(train_config.workdir, SPENT_JSON)
+    spent = read_json(path, WorkdirError).get("seconds", 0.0) if os.path.exists(path) else 0.0
+    started = time.perf_counter()
+    try:
+        return train(train_config), spent + time.perf_counter() - started
+    finally:
+        os.makedirs(train_config.workdir, exist_ok=True)
+        with open(path, "w") as f:
+            json.dump(dict(seconds=spent + time.perf_counter() - started), f)
+
+
 def run_one(config, name, ten_crops=False):
     """Trains (or resumes) run `name`, scores it, writes and returns its result."""
     train_config = run_config(config, name)
@@ -88,12 +108,9 @@ def run_one(config, name, ten_crops=False):
         if not ten_crops or "ten_top1_error" in result:
             return result
     else:
-        started = time.perf_counter()
-        metrics = train(train_config)
-        seconds = time.perf_counter() - started
+        metrics, seconds = _timed_train(train_config)
         if "stopped_at" in metrics:
-            raise WorkdirError(f"{name}: stopped at step {metrics['stopped_at']}; rerun to "
-                               "resume.")
+            raise WorkdirError(f"stopped at step {metrics['stopped_at']}; rerun to resume.")
         steps_per_epoch = max(1, opened.num_examples // train_config.augment.batch_size)
         curve = _curve(train_config.workdir, steps_per_epoch)
         result = dict(run=name, changes=RUNS[name], workdir=train_config.workdir,
@@ -131,7 +148,11 @@ def run_all(config, claims):
     ten = any(CLAIMS[c].measure == "ten_crops" for c in claims)
     results = {}
     for name in runs_of(claims):
-        results[name] = run_one(config, name, ten_crops=ten and name == "baseline")
+        try:
+            results[name] = run_one(config, name, ten_crops=ten and name == "baseline")
+        except (Error, NonFiniteLoss, OSError, tf.errors.OpError) as e:
+            raise WorkdirError(f"run {name} ({os.path.join(config.root, name)}): "
+                               f"{describe(e)}") from None
     for claim in claims:
         if CLAIMS[claim].measure == "ensemble":
             results["ensemble"] = ensemble_result(config, CLAIMS[claim].runs, results)
