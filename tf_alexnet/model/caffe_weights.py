@@ -10,6 +10,7 @@ package. The canonical layout is `model.groupings.canonical_weights`' (the fused
 """
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -54,8 +55,13 @@ def spec_of(weights, dropout=0.5):
         fc6_in, units = weights["fc6"][0].shape
         side = int(round((fc6_in / filters[-1]) ** 0.5))
         classes = int(weights["fc8"][0].shape[-1])
-    except (KeyError, IndexError, ValueError) as e:
+    except (KeyError, IndexError, ValueError, ZeroDivisionError) as e:
         raise WeightsError(f"not AlexNet's layers conv1..conv5, fc6..fc8 ({e})") from None
+    odd = [f"{name} {f}" for name, f in zip(CONV_NAMES, filters) if f < 2 or f % 2]
+    if odd or units < 1 or classes < 1:
+        raise WeightsError(f"filter counts {', '.join(odd) or 'ok'}, fc units {units}, "
+                           f"classes {classes}: this network needs even filter counts >= 2 "
+                           "(two towers) and at least one unit and class")
     return AlexNetSpec(classes, image_size_for(max(side, 1)), filters, int(units),
                        LRN_PRESETS["caffe"], dropout, lrn_across_groups=True)
 
@@ -119,6 +125,11 @@ def from_npy(layers):
 
 
 def _finish(weights, layout):
+    for name, arrays in weights.items():  # refused: a network of NaN computes nonsense
+        bad = sum(int(np.size(a) - np.count_nonzero(np.isfinite(a))) for a in arrays)
+        if bad:
+            raise WeightsError(f"{name}: {bad} of its numbers are NaN or infinite; refused "
+                               "(a damaged file)")
     spec = spec_of(weights)
     check_shapes(weights, spec, layout)
     conv1 = weights["conv1"][0]
@@ -178,6 +189,10 @@ def spec_with_prototxt(spec, side, layers):
         n = p.local_size if p.HasField("local_size") else 5
         k, alpha, beta = (_decimal(p, field, default) for field, default in
                           (("k", 1.0), ("alpha", 1.0), ("beta", 0.75)))
+        if n < 1 or n % 2 == 0 or not all(map(math.isfinite, (k, alpha, beta))) or k <= 0:
+            raise WeightsError(f"{name}: LRN local_size {n}, k {k}, alpha {alpha}, beta "
+                               f"{beta}; an LRN needs an odd local_size >= 1, k > 0 and "
+                               "finite numbers")
         lrn.add(LRNParams(n // 2, k, alpha / n, beta))
     if len(lrn) != 1:
         raise WeightsError(f"norm1 and norm2 differ ({sorted(map(str, lrn))}); this network "

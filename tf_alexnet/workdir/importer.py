@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_alexnet.data.stats import Preprocessing, Stats
-from tf_alexnet.errors import WorkdirError
+from tf_alexnet.errors import WorkdirError, describe
 from tf_alexnet.model import caffe_format, caffe_weights, weight_files
 from tf_alexnet.model.alexnet import build_from_spec
 from tf_alexnet.model.groupings import set_canonical_weights
@@ -84,6 +84,11 @@ def caffe_stats(mean_file):
     except Exception as e:
         raise caffe_weights.WeightsError(f"{mean_file}: not a Caffe mean image "
                                          f"({type(e).__name__}: {str(e)[:200]}).") from None
+    if mean.ndim != 3 or mean.shape[-1] != 3 or not np.isfinite(mean).all():
+        raise caffe_weights.WeightsError(
+            f"{mean_file}: a mean image of shape {mean.shape} with "
+            f"{int(np.size(mean) - np.count_nonzero(np.isfinite(mean)))} NaN or infinite "
+            "numbers; refused (a mean image is H x W x 3 finite pixels).")
     if mean.shape[:2] != (CAFFE_RESIZE, CAFFE_RESIZE):
         mean = tf.image.resize(mean, [CAFFE_RESIZE, CAFFE_RESIZE]).numpy()
     return Stats(mean_rgb=tuple(float(m) for m in mean.mean((0, 1))), mean_image=mean,
@@ -97,8 +102,12 @@ def import_weights(config):
                            "--workdir.")
     weights, spec = read_weights(config)
     stats = caffe_stats(config.mean_file)
-    model = build_from_spec(spec, "towers", None)
-    set_canonical_weights(model, "towers", weights)
+    try:
+        model = build_from_spec(spec, "towers", None)
+        set_canonical_weights(model, "towers", weights)
+    except ValueError as e:  # Keras' shape checks: a network the file's numbers cannot make
+        raise caffe_weights.WeightsError(f"{config.caffemodel or config.npy}: its network "
+                                         f"cannot be built ({describe(e)}).") from None
     resize = int(round(spec.image_size * CAFFE_RESIZE / 227))  # 256 for bvlc_alexnet
     preprocessing = Preprocessing(spec.image_size, resize,
                                   "image" if stats.mean_image is not None else "channel",
