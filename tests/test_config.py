@@ -23,7 +23,7 @@ SINCE_0_1 = {"source": {"classes"}, "augment": {"resize_mode"},
              "train": {"init_from", "freeze", "train_from", "head_lr_multiplier", "activation",
                        "pooling", "profile_steps", "min_epoch_steps", "plateau_min_steps",
                        "allow_changed_flags"},
-             "prepare": {"format"}, "evaluate": {"tflite_threads"},
+             "prepare": {"format", "verify"}, "evaluate": {"tflite_threads"},
              "predict": {"tflite_threads"}, "bench": {"tflite_threads"}}
 FLAGS_0_1 = {
     "train": SOURCE | AUGMENT | {

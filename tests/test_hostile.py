@@ -524,3 +524,26 @@ def time_out():
 
     time.sleep(5)  # the signal arrives first
     raise AssertionError("SIGTERM was not handled")
+
+
+def test_prepare_verify_names_the_damaged_shard_and_record(raw_shards, tmp_path):
+    import shutil
+
+    out = tmp_path / "s76"
+    shutil.copytree(raw_shards / "s76", out)
+    ok = run_cli("prepare", f"--verify={out}")
+    assert ok.returncode == 0 and "2 shard(s) checked, 0 damaged" in ok.stdout
+    (shard,) = out.glob("train-*.raw")
+    record = 76 * 76 * 3 + 4
+    data = bytearray(shard.read_bytes())
+    for i in range(1000):  # 1,000 flipped bytes in record 5 and after
+        data[5 * record + 7 * i] ^= 0xFF
+    shard.write_bytes(bytes(data))
+    (val,) = out.glob("validation-*.raw")
+    with open(val, "ab") as f:
+        f.write(val.read_bytes()[:record])
+    damaged = run_cli("prepare", f"--verify={out}")
+    assert damaged.returncode == 1
+    lines = damaged.stdout.strip().splitlines()
+    assert f"{shard}: record 5 differs from what prepare wrote" in lines
+    assert any(line.startswith(f"{val}: holds ") and "1 more than" in line for line in lines)

@@ -292,11 +292,16 @@ class PrepareConfig:
                                 "~20-30 KB at 256 px) or raw (uint8 pixels and label in "
                                 "fixed-length .raw records, 196 KB at 256 px, read without "
                                 "decoding).", SHARD_FORMATS, flag="format")
+    verify: str = setting("", "Instead of preparing: check the shards of this directory "
+                          "against the checksums prepare recorded (reads every byte once), "
+                          "name each damaged shard and its first damaged record, exit 1 if "
+                          "any.")
 
     def validate(self):
         self.source.validate()
         self.augment.validate()
-        return check(self, [(bool(self.output), "--output is required")])
+        return check(self, [(bool(self.output) or bool(self.verify),
+                             "--output is required (or --verify DIR)")])
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,8 @@ fixed-length records of `DIR/<split>-<k>-of-<n>.raw` (data/records.py; `format.j
 which). Shards are written in parallel; a shard is written to a
 temporary name and renamed when complete, so rerunning after an interruption keeps the
 finished shards and redoes only the others. Alongside: `classes.txt`, `<split>.count`,
-`bad_files.txt`, and, from the training split (or the only split), `stats.json` and
+`bad_files.txt`, `<split>.checksums.json` (data/checksums.py: `prepare --verify DIR`), and,
+from the training split (or the only split), `stats.json` and
 `mean_image.npy`:
 
     num_images, mean_rgb, std_rgb (0..255), pca_eigenvalues (descending) and
@@ -30,6 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_alexnet.data.checksums import write_checksums
 from tf_alexnet.data.decode import decode_square
 from tf_alexnet.data.folder import folder_splits
 from tf_alexnet.data.pipeline import open_source
@@ -235,6 +237,7 @@ def _prepare(cfg):
                   for p, part in zip(paths, parts)}
         with open(os.path.join(cfg.output, f"{split}.shards.json"), "w") as f:
             json.dump(shards, f, indent=1)
+        write_checksums(cfg.output, split, [p[:-len(".stats.npz")] for p in paths])
     with open(os.path.join(cfg.output, "bad_files.txt"), "w") as f:
         f.write("".join(b + "\n" for b in bad))
     stats_split = "train" if "train" in stats_files else next(iter(stats_files))
