@@ -547,3 +547,40 @@ def test_prepare_verify_names_the_damaged_shard_and_record(raw_shards, tmp_path)
     lines = damaged.stdout.strip().splitlines()
     assert f"{shard}: record 5 differs from what prepare wrote" in lines
     assert any(line.startswith(f"{val}: holds ") and "1 more than" in line for line in lines)
+
+
+def test_readers_of_a_live_run_restore_its_newest_checkpoint(tmp_path):
+    """A real trainer saving every step and keeping one checkpoint, and evaluate, export,
+    predict and report reading the workdir meanwhile: each reads a checkpoint that restores,
+    and none gives the trainer's "move the checkpoints away" advice."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    workdir = tmp_path / "live"
+    trainer = subprocess.Popen(
+        [sys.executable, "-m", "tf_alexnet.train", f"--workdir={workdir}", *TINY_FLAGS,
+         "--eval_split=", "--train_steps=100000", "--checkpoint_every_steps=1",
+         "--keep_checkpoints=1", "--log_every_steps=1000"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 120
+        while not list((workdir / "checkpoints").glob("ckpt-*.index")):
+            assert time.time() < deadline and trainer.poll() is None, trainer.stderr.read()
+            time.sleep(0.2)
+        results = [run_cli("evaluate", f"--workdir={workdir}", "--json") for _ in range(8)]
+        results.append(run_cli("export", f"--workdir={workdir}",
+                               f"--export_dir={tmp_path / 'export'}"))
+        assert trainer.poll() is None  # the trainer was running all along
+    finally:
+        trainer.terminate()
+        trainer.wait(timeout=60)
+    steps = []
+    for result in results:
+        assert result.returncode == 0, result.stderr[:600]
+        assert "Move the checkpoints away" not in result.stderr
+    for result in results[:-1]:
+        steps.append(int(last_json(result)["model"].rsplit("ckpt-", 1)[1]))
+    assert steps == sorted(steps) and steps[-1] > steps[0]  # newer checkpoints each time

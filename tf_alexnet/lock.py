@@ -33,3 +33,20 @@ def exclusive(directory, holder="trainer"):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def held(directory):
+    """True while a process holds `directory`'s lock (a live trainer); never blocks, never
+    creates the lock file."""
+    path = os.path.join(directory, ".lock")
+    try:
+        f = open(path)
+    except OSError:
+        return False
+    with f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False

@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from tf_alexnet.errors import DataError, read_json
+from tf_alexnet.files import replaced
 
 # ImageNet statistics as fb.resnet.torch publishes them (datasets/imagenet.lua): per-channel
 # mean and std of pixels in [0, 1], and the PCA of the RGB covariance used for lighting.
@@ -68,11 +69,12 @@ class Stats:
     def save(self, directory, **extra):
         """Writes stats.json (with `extra` keys) and mean_image.npy (removes a stale one)."""
         os.makedirs(directory, exist_ok=True)
-        with open(os.path.join(directory, STATS_JSON), "w") as f:
+        with replaced(os.path.join(directory, STATS_JSON)) as f:
             json.dump({**self.to_json(), **extra}, f, indent=2)
         mean_path = os.path.join(directory, MEAN_IMAGE)
         if self.mean_image is not None:
-            np.save(mean_path, np.asarray(self.mean_image, np.float32))
+            with replaced(mean_path, "wb") as f:
+                np.save(f, np.asarray(self.mean_image, np.float32))
         elif os.path.exists(mean_path):
             os.remove(mean_path)
 

@@ -19,6 +19,7 @@ import numpy as np
 from tf_alexnet.config import TrainConfig
 from tf_alexnet.data.stats import Stats
 from tf_alexnet.errors import DataError, WorkdirError
+from tf_alexnet.files import replaced
 from tf_alexnet.flags import config_flags, flag_text, flagfile_text, read_flagfile
 
 FLAGS_TXT = "flags.txt"
@@ -103,5 +104,5 @@ def write_flags(config, step, changes):
         history.append(HISTORY + f"{step}: " + "; ".join(
             f"--{name} {a} -> {b}" for name, (a, b) in changes.items())
             + " (--allow_changed_flags)")
-    with open(path, "w") as f:
+    with replaced(path) as f:
         f.write(flagfile_text(config, (HEADER, *history), leave_out=("allow_changed_flags",)))

@@ -7,9 +7,11 @@ import logging
 import os
 import re
 import shutil
+import time
 
 import tensorflow as tf
 
+from tf_alexnet import lock
 from tf_alexnet.errors import WorkdirError
 from tf_alexnet.model.alexnet import build_from_spec
 from tf_alexnet.workdir.info import MODEL_JSON, load_run_info
@@ -53,7 +55,7 @@ def _why(error):
     return f"{type(error).__name__}: {text[0][:160] if text else ''}"
 
 
-def restore_newest(workdir, restore, move_damaged=False):
+def restore_newest(workdir, restore, move_damaged=False, quiet=False):
     """Restores the newest checkpoint that restores completely; returns its prefix or None.
 
     `restore(prefix)` raises on failure. A newer checkpoint that does not restore (index
@@ -66,8 +68,9 @@ def restore_newest(workdir, restore, move_damaged=False):
         try:
             restore(prefix)
         except DAMAGE as e:
-            logging.warning("Checkpoint %s cannot be restored (%s); trying the previous one.",
-                            prefix, _why(e))
+            if not quiet:  # quiet: a reader of a live run, whose files come and go
+                logging.warning("Checkpoint %s cannot be restored (%s); trying the previous "
+                                "one.", prefix, _why(e))
             damaged.append(prefix)
             continue
         for newer in damaged if move_damaged else ():  # only once a good one restored
@@ -75,11 +78,20 @@ def restore_newest(workdir, restore, move_damaged=False):
             set_aside(newer)
         return prefix
     if prefixes:
-        raise WorkdirError(
-            f"{workdir}/checkpoints: none of {len(prefixes)} checkpoint(s) can be restored "
-            f"({', '.join(os.path.basename(p) for p in prefixes)}); not starting again from "
-            "step 0. Move the checkpoints away to start afresh.")
+        raise NoCheckpointRestores(workdir, prefixes)
     return None
+
+
+class NoCheckpointRestores(WorkdirError):
+    """Checkpoint files exist but none restores (the trainer's message: a reader's says
+    otherwise, restore_model)."""
+
+    def __init__(self, workdir, prefixes, advice=None):
+        self.workdir, self.prefixes = workdir, prefixes
+        super().__init__(
+            f"{workdir}/checkpoints: none of {len(prefixes)} checkpoint(s) can be restored "
+            f"({', '.join(os.path.basename(p) for p in prefixes)}); " + (advice or
+            "not starting again from step 0. Move the checkpoints away to start afresh."))
 
 
 def set_aside(prefix):
@@ -101,15 +113,18 @@ def restore_model(workdir, checkpoint=None, name="alexnet"):
     newest that restores); `name`: the Keras model's (members of an ensemble differ)."""
     info = load_run_info(workdir)
     model = build_from_spec(info.spec, info.grouping, None, name=name)
-    saved = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model))
-
     def restore(path):
+        # A fresh Checkpoint each try: one whose restore failed midway (files removed by a
+        # live run) keeps half-bound state that fails the next try's match.
+        saved = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model))
         status = saved.restore(path)
+        status.expect_partial()  # the optimizer's slots are the trainer's, not ours
         try:
             status.assert_existing_objects_matched()
         except AssertionError as e:
+            if not _complete(path):  # removed while being read (a live run): not a mismatch
+                raise IndexError(f"{path}: removed while being read") from None
             raise WorkdirError(f"{path}: does not match {workdir}/{MODEL_JSON} ({e}).") from None
-        status.expect_partial()
 
     if checkpoint:
         try:
@@ -118,7 +133,35 @@ def restore_model(workdir, checkpoint=None, name="alexnet"):
             raise WorkdirError(f"--checkpoint {checkpoint}: cannot be restored ({_why(e)})."
                                ) from None
         return model, info, checkpoint
-    path = restore_newest(workdir, restore)
+    path = _restore_while_training(workdir, restore)
     if not path:
         raise WorkdirError(f"{workdir}: no checkpoint in {workdir}/checkpoints.")
     return model, info, path
+
+
+def _complete(prefix):
+    """Whether a checkpoint's index and data files are all on disk."""
+    names = [os.path.basename(p) for p in glob.glob(prefix + ".*")]
+    return any(n.endswith(".index") for n in names) and any(".data-" in n for n in names)
+
+
+READ_SECONDS = 60  # how long a reader of a live run keeps trying
+
+
+def _restore_while_training(workdir, restore):
+    """restore_newest for a reader. While a trainer holds the workdir (a live run saving
+    and removing checkpoints), a failure to restore is a race, not damage: it lists the
+    checkpoints again and retries, for up to READ_SECONDS."""
+    deadline = time.monotonic() + READ_SECONDS
+    while True:
+        try:
+            return restore_newest(workdir, restore, quiet=lock.held(workdir))
+        except NoCheckpointRestores as e:
+            if not lock.held(workdir):
+                raise NoCheckpointRestores(workdir, e.prefixes, "they are damaged (give "
+                                           "--checkpoint of one that restores).") from None
+            if time.monotonic() > deadline:
+                raise WorkdirError(f"{workdir}/checkpoints: the live run replaced its "
+                                   f"checkpoints at every try for {READ_SECONDS} s; try "
+                                   "again.") from None
+        time.sleep(0.05)

@@ -11,6 +11,7 @@ import os
 from tf_alexnet.config import SourceConfig
 from tf_alexnet.data.stats import STATS_JSON, Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.files import replaced
 from tf_alexnet.model.spec import AlexNetSpec
 
 MODEL_JSON = "model.json"
@@ -48,7 +49,7 @@ class RunInfo:
         """Writes `filename` (with `extra` keys), stats.json and mean_image.npy."""
         os.makedirs(directory, exist_ok=True)
         self.preprocessing.stats.save(directory)
-        with open(os.path.join(directory, filename), "w") as f:
+        with replaced(os.path.join(directory, filename)) as f:
             json.dump({**self.to_json(), **extra}, f, indent=2)
 
     @classmethod
