@@ -163,6 +163,9 @@ def test_imported_workdir_evaluates_and_exports(files, tmp_path):
     work = tmp_path / "w"
     assert run_cli("import_weights", f"--caffemodel={root / 'net.caffemodel'}",
                    f"--workdir={work}").returncode == 0
+    # An imported network has no data of its own to default to.
+    assert_one_line(run_cli("evaluate", f"--workdir={work}"), "records no training data",
+                    "give --data")
     data = tmp_path / "photos"
     rng = np.random.default_rng(3)
     for i in range(3):  # class folders named as the model's classes (class_i, 10 outputs)

@@ -30,6 +30,7 @@ RESIZE_MODES = ("auto", "shorter", "squash")
 SHARD_FORMATS = ("jpeg", "raw")
 LAYERS = CONV_NAMES + DENSE_NAMES
 RUN_DATA = ""  # --data of evaluate and report: the model's own validation data
+DATA_KINDS = ("tfds", "folder", "tfrecord", "synthetic")  # --data KIND:ARGUMENT
 
 
 @dataclasses.dataclass(frozen=True)

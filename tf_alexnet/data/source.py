@@ -14,9 +14,10 @@ import dataclasses
 
 import tensorflow as tf
 
+from tf_alexnet.config import DATA_KINDS
 from tf_alexnet.errors import DataError
 
-KINDS = ("tfds", "folder", "tfrecord", "synthetic")
+KINDS = DATA_KINDS
 
 
 @dataclasses.dataclass

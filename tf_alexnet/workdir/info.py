@@ -8,7 +8,7 @@ import dataclasses
 import json
 import os
 
-from tf_alexnet.config import SourceConfig
+from tf_alexnet.config import DATA_KINDS, SourceConfig
 from tf_alexnet.data.stats import STATS_JSON, Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.files import replaced
@@ -93,7 +93,7 @@ def run_data(info, source, split, max_examples, given):
     if source.source and source.source != info.source:
         return source, split or "validation", max_examples
     given_spec = bool(source.source)
-    if not info.source:
+    if info.source.partition(":")[0] not in DATA_KINDS:  # "" or an imported file
         raise WorkdirError("The model records no training data (an imported network): give "
                            "--data.")
     names = {f.name for f in dataclasses.fields(SourceConfig)}
