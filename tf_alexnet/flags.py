@@ -72,8 +72,8 @@ def _item(name, kind, text):
     try:
         return kind(text)
     except ValueError:
-        raise ValueError(f"--{name}: {text!r} is not a{'n' if kind is int else ''} "
-                         f"{ {int: 'integer', float: 'number'}.get(kind, kind.__name__) }") from None
+        what = {int: "an integer", float: "a number"}.get(kind, f"a {kind.__name__}")
+        raise ValueError(f"--{name}: {text!r} is not {what}") from None
 
 
 def _build(config_class, flag_values, given, defaults=None):

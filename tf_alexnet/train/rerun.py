@@ -3,9 +3,9 @@
 flags.txt holds every flag of the run with the value it used (inherited from --init_from and
 capped for small data included), so `train --flagfile WORKDIR/flags.txt --workdir NEW`
 trains the same network on the same data with the same preprocessing. A rerun that resumes
-the workdir must give the same values, except for the run's length, its log/checkpoint cadence and
-where the towers run (`FREE`); otherwise it stops before training with one line naming each flag and both
-values. With --allow_changed_flags the new values take effect from the step it resumes at:
+the workdir must give the same values, except for the run's length, its log/checkpoint
+cadence, where the towers run and the workdir's path (`FREE`); otherwise it stops before
+training with one line naming each flag and both values. With --allow_changed_flags the new values take effect from the step it resumes at:
 a changed learning-rate flag (`SCHEDULE`) starts the schedule's state afresh (no plateau
 reduction carried over), and flags.txt keeps a comment line per change. The network, the
 classes and the frozen layers are checked apart (workdir/info.py, train/transfer.py) and can
