@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 
 from helpers import TINY_FLAGS, colour_classes, last_json, run_cli, run_module, write_image
+from test_import_weights import assert_one_line, files  # noqa: F401  (a fixture)
+from tf_alexnet.model import caffe_format
 
 # One worker holds the shared colour run and its export (tests/conftest.py).
 pytestmark = pytest.mark.xdist_group("colour_run")
@@ -584,3 +586,39 @@ def test_readers_of_a_live_run_restore_its_newest_checkpoint(tmp_path):
     for result in results[:-1]:
         steps.append(int(last_json(result)["model"].rsplit("ckpt-", 1)[1]))
     assert steps == sorted(steps) and steps[-1] > steps[0]  # newer checkpoints each time
+
+
+def test_a_format_json_that_disagrees_with_jpeg_shards_is_named(shards, tmp_path):
+    """Else every record fails its decode and a skipping pipeline waits forever."""
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(shards, out)
+    form = json.loads((out / "format.json").read_text())
+    (out / "format.json").write_text(json.dumps(dict(form, size=75)))
+    result = train(tmp_path / "w", f"--data=tfrecord:{out}", "--train_steps=2",
+                   "--resize_size=75")
+    assert_one_line_error(result, "format.json says 75x75 squares", "holds 76x76 JPEGs")
+
+
+def test_non_finite_weights_or_means_and_odd_filter_counts_are_refused(files, tmp_path):
+    root, blobs = files
+    nan = dict(blobs, conv3=[blobs["conv3"][0].copy(), blobs["conv3"][1]])
+    nan["conv3"][0][0, 0, 0, :3] = [np.nan, np.inf, -np.inf]
+    path = tmp_path / "nan.caffemodel"
+    path.write_bytes(caffe_format.write_net(nan))
+    assert_one_line(run_cli("import_weights", f"--caffemodel={path}", f"--workdir={tmp_path}/a"),
+                    str(path), "conv3: 3 of its numbers are NaN or infinite; refused")
+    mean = caffe_format.BlobProto(num=1, channels=3, height=2, width=2)
+    mean.data.extend([1.0] * 11 + [float("nan")])
+    bad_mean = tmp_path / "nan.binaryproto"
+    bad_mean.write_bytes(mean.SerializeToString())
+    assert_one_line(run_cli("import_weights", f"--caffemodel={root / 'net.caffemodel'}",
+                            f"--mean_file={bad_mean}", f"--workdir={tmp_path}/b"),
+                    str(bad_mean), "1 NaN or infinite", "refused")
+    odd = dict(blobs, conv1=[blobs["conv1"][0][:11], blobs["conv1"][1][:11]])
+    path = tmp_path / "odd.caffemodel"
+    path.write_bytes(caffe_format.write_net(odd))
+    assert_one_line(run_cli("import_weights", f"--caffemodel={path}", f"--workdir={tmp_path}/c"),
+                    str(path), "conv1 11", "even filter counts")
+    assert not any((tmp_path / w).exists() for w in "abc")

@@ -347,25 +347,3 @@ def test_prototxt_checks_the_network_and_gives_its_lrn(files, tmp_path):
     assert_one_line(run_cli("import_weights", model, f"--prototxt={garbage}",
                             f"--workdir={tmp_path / 'g'}"), str(garbage), "prototxt")
 
-
-def test_non_finite_weights_or_means_and_odd_filter_counts_are_refused(files, tmp_path):
-    root, blobs = files
-    nan = dict(blobs, conv3=[blobs["conv3"][0].copy(), blobs["conv3"][1]])
-    nan["conv3"][0][0, 0, 0, :3] = [np.nan, np.inf, -np.inf]
-    path = tmp_path / "nan.caffemodel"
-    path.write_bytes(caffe_format.write_net(nan))
-    assert_one_line(run_cli("import_weights", f"--caffemodel={path}", f"--workdir={tmp_path}/a"),
-                    str(path), "conv3: 3 of its numbers are NaN or infinite; refused")
-    mean = caffe_format.BlobProto(num=1, channels=3, height=2, width=2)
-    mean.data.extend([1.0] * 11 + [float("nan")])
-    bad_mean = tmp_path / "nan.binaryproto"
-    bad_mean.write_bytes(mean.SerializeToString())
-    assert_one_line(run_cli("import_weights", f"--caffemodel={root / 'net.caffemodel'}",
-                            f"--mean_file={bad_mean}", f"--workdir={tmp_path}/b"),
-                    str(bad_mean), "1 NaN or infinite", "refused")
-    odd = dict(blobs, conv1=[blobs["conv1"][0][:11], blobs["conv1"][1][:11]])
-    path = tmp_path / "odd.caffemodel"
-    path.write_bytes(caffe_format.write_net(odd))
-    assert_one_line(run_cli("import_weights", f"--caffemodel={path}", f"--workdir={tmp_path}/c"),
-                    str(path), "conv1 11", "even filter counts")
-    assert not any((tmp_path / w).exists() for w in "abc")

@@ -110,6 +110,21 @@ def count_records(path, record_bytes=0):
     return count, False
 
 
+def _check_jpeg_size(directory, shard, form, parse):
+    """Raises DataError when the first JPEG of `shard` is not the size format.json says
+    (every record would fail its decode and a skipping pipeline would wait forever)."""
+    for record in tf.data.TFRecordDataset(shard).take(1):
+        try:
+            shape = tf.io.extract_jpeg_shape(parse(record[None])[0][0]).numpy().tolist()
+        except tf.errors.OpError:
+            return  # a damaged record: the reader names it
+        if shape[:2] != [form.size, form.size]:
+            raise DataError(f"{os.path.join(directory, FORMAT_JSON)} says {form.size}x"
+                            f"{form.size} squares, but {shard} holds {shape[0]}x{shape[1]} "
+                            f"JPEGs: mend its \"size\" ({shape[0]}) or prepare the shards "
+                            "again.")
+
+
 def _check_record_size(directory, shard, records, record_bytes):
     """Raises DataError when a raw shard of `records` whole records of another square size
     than format.json's would give exactly its file size (an edited or foreign format.json:
@@ -187,6 +202,8 @@ def open_records(config, directory, split):
                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
     parse, check = record_parser(form), (len(classes), config.on_bad_image)
+    if form.image_format == "jpeg" and form.size:
+        _check_jpeg_size(directory, files[0], form, parse)
 
     def parse_one(record, shard, index):
         image, label = tf.nest.map_structure(lambda t: t[0], parse(record[None]))
