@@ -100,3 +100,28 @@ def test_head_lr_multiplier_scales_both_terms_of_fc8s_update_only():
     for v, want in zip(variables, w):
         np.testing.assert_allclose(v.numpy(), want, rtol=1e-5, atol=1e-6, err_msg=v.path)
     assert PaperSGD.from_config(opt.get_config()).lr_multipliers == {"fc8": 10.0}
+
+
+def test_a_model_compiled_with_paper_sgd_and_a_schedule_saves_and_reloads(tmp_path):
+    """PaperSGD and LearningRate are registered Keras objects with a config: model.save
+    works and load_model gives the same optimizer class and schedule (issue 26 builds the
+    rest of the .keras story on this)."""
+    import keras
+    import numpy as np
+
+    inputs = keras.Input([4])
+    model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
+    schedule = LearningRate("step", 0.1, 100, boundaries=(10, 20), factor=0.5, warmup_steps=2)
+    model.compile(optimizer=PaperSGD(schedule, decay=1e-3, lr_multipliers={"dense": 2.0}),
+                  loss="mse")
+    model.fit(np.ones([8, 4]), np.zeros([8, 3]), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras")
+    assert type(loaded.optimizer) is PaperSGD and loaded.optimizer.decay == 1e-3
+    assert loaded.optimizer.lr_multipliers == {"dense": 2.0}
+    again = loaded.optimizer._learning_rate  # the schedule (.learning_rate: its value now)
+    assert isinstance(again, LearningRate) and again.get_config() == schedule.get_config()
+    for step in (0, 5, 15, 25):
+        assert float(again(step)) == float(schedule(step))
+    np.testing.assert_array_equal(loaded.predict(np.ones([2, 4]), verbose=0),
+                                  model.predict(np.ones([2, 4]), verbose=0))

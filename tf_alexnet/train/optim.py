@@ -17,6 +17,7 @@ import tensorflow as tf
 from tf_alexnet.config import LR_SCHEDULES
 
 
+@keras.saving.register_keras_serializable(package="tf_alexnet")
 class PaperSGD(keras.optimizers.Optimizer):
     """Momentum SGD with L2 weight decay inside the velocity, exactly the paper's rule.
 
@@ -72,6 +73,7 @@ class PaperSGD(keras.optimizers.Optimizer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="tf_alexnet")
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
     """lr(step) = base_lr * scale * shape(step), with its state in tf.Variables.
 
@@ -100,6 +102,14 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
             self.best = tf.Variable(math.inf, trainable=False, name="best_top1_error")
             self.bad_evals = tf.Variable(0, trainable=False, name="evals_without_improvement")
             self.reductions = tf.Variable(0, trainable=False, name="lr_reductions")
+
+    def get_config(self):
+        """The constructor's arguments (the plateau's state lives in checkpoints, not in a
+        saved model's config: a reloaded schedule starts afresh)."""
+        return dict(kind=self.kind, base_lr=self.base_lr, total_steps=self.total_steps,
+                    boundaries=list(self.boundaries), factor=self.factor,
+                    patience=self.patience, max_reductions=self.max_reductions,
+                    warmup_steps=self.warmup_steps)
 
     def trackables(self):
         return dict(lr_scale=self.scale, best_top1_error=self.best,
