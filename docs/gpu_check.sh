@@ -34,8 +34,9 @@ run() {  # run NAME COMMAND...: the command's output in $OUT/NAME.log, its time 
 }
 
 { date -u; git rev-parse HEAD; nvidia-smi -L 2>/dev/null; nproc; } > "$OUT/summary.txt"
+# --min_epoch_steps=0: a throughput run keeps its batch on the ~1,000-image shards.
 train_flags=(--batch_size="$BATCH" --grouping=fused "$XLA" --eval_split= --log_every_steps=50
-             --checkpoint_every_steps=100000 --train_steps="$TRAIN_STEPS")
+             --checkpoint_every_steps=100000 --train_steps="$TRAIN_STEPS" --min_epoch_steps=0)
 
 run bench_train python -m tf_alexnet.bench train --batch_size "$BATCH" --groupings fused \
     "$XLA" --steps "$STEPS"
