@@ -124,3 +124,21 @@ def test_experiment_never_reports_a_kept_run_of_other_settings(tmp_path):
     check_kept(made)  # the same settings ("auto" as resolved where it trained)
     with pytest.raises(WorkdirError, match="--train_steps '2', now '3'"):
         check_kept(run_config(dataclasses.replace(config, train_steps=3), "baseline"))
+
+
+def test_a_flags_txt_of_an_earlier_version_is_not_compared(tmp_path, caplog):
+    """0.2's flags.txt held the flags as typed ("auto", no inherited values): a resume of
+    such a run goes on, says so, and rewrites it."""
+    import logging
+
+    from tf_alexnet.train.trainer import train
+
+    config = tiny_config(tmp_path, train_steps=2, eval_split="")
+    train(config)
+    (tmp_path / "flags.txt").write_text("# Resolved flags of this run: python -m "
+                                        "tf_alexnet.train --flagfile THIS_FILE\n"
+                                        "--grouping=auto\n--learning_rate=0.5\n")
+    caplog.set_level(logging.WARNING)
+    assert train(dataclasses.replace(config, train_steps=3))["step"] == 3
+    assert "written by tf_alexnet 0.2 or before" in caplog.text
+    assert "(tf_alexnet flags.txt 2)" in (tmp_path / "flags.txt").read_text()

@@ -12,6 +12,7 @@ classes and the frozen layers are checked apart (workdir/info.py, train/transfer
 never change.
 """
 
+import logging
 import os
 
 import numpy as np
@@ -29,15 +30,23 @@ FREE = ("epochs", "train_steps", "log_every_steps", "checkpoint_every_steps",
 SCHEDULE = ("lr_schedule", "learning_rate", "lr_factor", "plateau_patience",
             "plateau_min_steps", "plateau_max_reductions", "step_epochs", "warmup_epochs")
 HISTORY = "changed at step "  # the comment lines of flags.txt that keep the history
-HEADER = ("This run's flags, as used. Rerun it afresh: python -m tf_alexnet.train "
-          "--flagfile THIS_FILE --workdir NEW")
+HEADER = ("This run's flags, as used (tf_alexnet flags.txt 2). Rerun it afresh: python -m "
+          "tf_alexnet.train --flagfile THIS_FILE --workdir NEW")
+MARK = "(tf_alexnet flags.txt 2)"  # flags.txt of 0.2 and before held the flags as typed
 
 
 def recorded_config(workdir):
-    """The TrainConfig of WORKDIR/flags.txt, or None when there is none."""
+    """The TrainConfig of WORKDIR/flags.txt, or None when there is none, or when an older
+    version wrote it (the flags as typed, "auto" and inherited values unresolved: comparing
+    them would refuse every resume; one line says they are not compared)."""
     path = os.path.join(workdir, FLAGS_TXT)
     if not os.path.exists(path):
         return None
+    with open(path) as f:
+        if MARK not in f.readline():
+            logging.warning("%s was written by tf_alexnet 0.2 or before: a rerun's flags are "
+                            "not compared with it; it now records this run's.", path)
+            return None
     try:
         return read_flagfile(TrainConfig, path)
     except ValueError as e:
