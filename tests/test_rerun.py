@@ -142,3 +142,22 @@ def test_a_flags_txt_of_an_earlier_version_is_not_compared(tmp_path, caplog):
     assert train(dataclasses.replace(config, train_steps=3))["step"] == 3
     assert "written by tf_alexnet 0.2 or before" in caplog.text
     assert "(tf_alexnet flags.txt 2)" in (tmp_path / "flags.txt").read_text()
+
+
+def test_a_workdir_of_an_earlier_version_evaluates_on_its_own_split(tmp_path):
+    """model.json of 0.2 has no validation record: flags.txt's data flags stand in."""
+    import json
+
+    from tf_alexnet.evaluate.scoring import evaluate
+    from tf_alexnet.train.trainer import train
+
+    data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
+    config = tiny_config(tmp_path / "w", source=f"folder:{data}", validation_fraction=0.3,
+                         train_steps=2, eval_examples=0)
+    trained = train(config)
+    model_json = tmp_path / "w" / "model.json"
+    old = json.loads(model_json.read_text())
+    del old["validation"]
+    model_json.write_text(json.dumps(old))
+    scored = evaluate(EvalConfig(workdir=str(tmp_path / "w")))
+    assert scored["num_images"] == trained["num_images"]

@@ -8,10 +8,11 @@ import dataclasses
 import json
 import os
 
-from tf_alexnet.config import DATA_KINDS, SourceConfig
+from tf_alexnet.config import DATA_KINDS, SourceConfig, TrainConfig
 from tf_alexnet.data.stats import STATS_JSON, Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.files import replaced
+from tf_alexnet.flags import read_flagfile
 from tf_alexnet.model.spec import AlexNetSpec
 
 MODEL_JSON = "model.json"
@@ -109,10 +110,21 @@ def run_data(info, source, split, max_examples, given):
 
 
 def load_run_info(workdir):
-    """The RunInfo of a training workdir."""
+    """The RunInfo of a training workdir. A model.json of 0.2 or before records no
+    validation data: its flags.txt (the flags as typed: the data's are as used) gives it."""
     if not os.path.exists(os.path.join(workdir, MODEL_JSON)):
         raise WorkdirError(f"{workdir}: no {MODEL_JSON}; is it a tf_alexnet.train workdir?")
-    return RunInfo.load(workdir)[0]
+    info = RunInfo.load(workdir)[0]
+    flags_txt = os.path.join(workdir, "flags.txt")
+    if info.validation or not os.path.exists(flags_txt):
+        return info
+    try:
+        run = read_flagfile(TrainConfig, flags_txt)
+    except ValueError:
+        return info
+    return dataclasses.replace(info, validation=dict(
+        source=dataclasses.asdict(run.source), split=run.eval_split,
+        examples=run.eval_examples))
 
 
 def check_compatible(old, new):
