@@ -161,3 +161,17 @@ def test_a_workdir_of_an_earlier_version_evaluates_on_its_own_split(tmp_path):
     model_json.write_text(json.dumps(old))
     scored = evaluate(EvalConfig(workdir=str(tmp_path / "w")))
     assert scored["num_images"] == trained["num_images"]
+
+
+def test_a_fine_tuned_run_resumes_after_its_source_moved(tmp_path):
+    """flags.txt names the source's statistics; moved, the run resumes from its own copy."""
+    from tf_alexnet.train.trainer import train
+
+    source = tiny_config(tmp_path / "source", train_steps=2, eval_split="")
+    train(source)
+    tuned = dataclasses.replace(tiny_config(tmp_path / "ft", train_steps=2, eval_split=""),
+                                init_from=str(tmp_path / "moved"))
+    (tmp_path / "source").rename(tmp_path / "moved")
+    train(tuned)
+    (tmp_path / "moved").rename(tmp_path / "gone")
+    assert train(dataclasses.replace(tuned, train_steps=3))["step"] == 3

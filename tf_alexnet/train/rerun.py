@@ -56,7 +56,11 @@ def recorded_config(workdir):
 
 def _same_stats(a, b):
     """Two --stats paths holding the same statistics and mean image: a run from --init_from
-    records the source's, and resumes from its own copy of them."""
+    records the source's, and resumes from its own copy of them. A recorded path that no
+    longer exists (the source moved or deleted since) counts as the same: the run's copy is
+    what it trained with."""
+    if not os.path.exists(a):
+        return True
     try:
         x, y = Stats.load(a), Stats.load(b)
     except DataError:
