@@ -56,9 +56,9 @@ def colour_run(tmp_path_factory):
 # right, in float32 and int8, depends on the training draws. With the per-batch draws of
 # data.augment.make_batch_draws, seeds 0 and 2 gave a model whose int8 file lost the red
 # class (seed 0) or whose float model called every held-out photo blue (seed 2); seed 3's
-# is right on all of them (--min_epoch_steps=0 keeps the batch of 16 that all this was chosen
-# with: the small-data cap would make it 6). The export tests check the files against that model, not the
-# model's generalization.
+# is right on all of them (--min_epoch_steps=0 keeps the batch of 16 that all this was
+# chosen with: the small-data cap would make it 6). The export tests check the files against
+# that model, not the model's generalization.
 COLOUR_FLAGS = ["--image_size=67", "--width=0.25", "--fc_units=64", "--batch_size=16",
                 "--init=he", "--validation_fraction=0.2", "--train_steps=150",
                 "--mean=channel", "--dropout=0", "--learning_rate=0.01", "--warmup_epochs=1",

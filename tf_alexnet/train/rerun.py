@@ -5,9 +5,11 @@ capped for small data included), so `train --flagfile WORKDIR/flags.txt --workdi
 trains the same network on the same data with the same preprocessing. A rerun that resumes
 the workdir must give the same values, except for the run's length, its log/checkpoint
 cadence, where the towers run and the workdir's path (`FREE`); otherwise it stops before
-training with one line naming each flag and both values. With --allow_changed_flags the new values take effect from the step it resumes at:
-a changed learning-rate flag (`SCHEDULE`) starts the schedule's state afresh (no plateau
-reduction carried over), and flags.txt keeps a comment line per change. The network, the
+training with one line naming each flag and both values. With --allow_changed_flags the
+new values take effect from the step it resumes at: a changed learning-rate flag
+(`SCHEDULE`) starts the schedule's state afresh (no plateau reduction carried over), and
+flags.txt keeps a comment line per change. A flags.txt of 0.2 or before (`MARK` absent: the
+flags as typed) is not compared. The network, the
 classes and the frozen layers are checked apart (workdir/info.py, train/transfer.py) and can
 never change.
 """
