@@ -17,9 +17,6 @@ import tensorflow as tf
 from tf_alexnet.config import DATA_KINDS
 from tf_alexnet.errors import DataError
 
-KINDS = DATA_KINDS
-
-
 @dataclasses.dataclass
 class Source:
     """One split of a data source, opened."""
@@ -57,7 +54,7 @@ class RandomAccess:
 def parse_spec(spec):
     """(kind, argument) of a source spec such as "folder:/data/photos"."""
     kind, sep, arg = spec.partition(":")
-    if not sep or kind not in KINDS:
+    if not sep or kind not in DATA_KINDS:
         raise DataError(f"Unknown data source {spec!r}: use tfds:NAME, folder:PATH, "
                         "tfrecord:DIR, synthetic:shapes or synthetic:random.")
     return kind, arg

@@ -5,17 +5,18 @@ class names in another order scores correctly; a class unknown to the model is a
 Image size, resize, mean and statistics are the model's own (its RunInfo).
 """
 
+import dataclasses
 import logging
 
 from tf_alexnet.data.pipeline import eval_dataset
+from tf_alexnet.errors import ExportError, WorkdirError
 from tf_alexnet.evaluate.metrics import label_map, score
 from tf_alexnet.export.loading import load
-from tf_alexnet.model.predict import make_predict_fn
-from tf_alexnet.errors import ExportError, WorkdirError
-from tf_alexnet.workdir.checkpoints import restore_model
 from tf_alexnet.flags import given_flags
-from tf_alexnet.workdir.info import run_data
+from tf_alexnet.model.predict import make_predict_fn
+from tf_alexnet.workdir.checkpoints import restore_model
 from tf_alexnet.workdir.ensemble import ensemble_model, restore_ensemble, workdir_list
+from tf_alexnet.workdir.info import run_data
 
 
 def load_predictor(config):
@@ -36,14 +37,9 @@ def load_predictor(config):
         raise ExportError(f"{config.model}: a .tflite scores the center crop (its input is "
                           "the whole square, cropped inside); --eval_crops=ten needs the "
                           "SavedModel.")
-    return model.predict_preprocessed, model.info, model.path
-
-
-def input_preprocessing(predict, info):
-    """What `predict` takes: an export's own input (a .tflite takes squares), else the
-    model's evaluation transform."""
-    export = getattr(predict, "__self__", None)  # Exported.predict_preprocessed
-    return getattr(export, "input_preprocessing", info.preprocessing)
+    # The RunInfo with what the export takes as its input (a .tflite: uint8 squares).
+    info = dataclasses.replace(model.info, preprocessing=model.input_preprocessing)
+    return model.predict_preprocessed, info, model.path
 
 
 def evaluate(config, given=None):
@@ -56,8 +52,8 @@ def evaluate(config, given=None):
         info, config.source, config.split, config.max_examples,
         given_flags(config) if given is None else given)
     # --max_examples: a seeded sample of the split, not the first classes of a folder.
-    ds, data = eval_dataset(source, config.evaluation, split, input_preprocessing(
-        predict, info), sample=max_examples > 0)
+    ds, data = eval_dataset(source, config.evaluation, split, info.preprocessing,
+                            sample=max_examples > 0)
     result = score(predict, ds, label_map(data.class_names, info.class_names), max_examples)
     if data.num_examples > result["num_images"] and not max_examples:
         logging.warning("Scored %d of the %d images %s announces for split %r: the others "
