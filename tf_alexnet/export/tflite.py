@@ -144,10 +144,13 @@ def sidecar(raw, info, quantization, version):
     rule = ("the whole image resized to {r}x{r}, aspect ratio not kept (bilinear, no "
             "antialiasing)" if p.resize_mode == "squash" else "its central square (side = "
             "the shorter side) resized to {r}x{r} (bilinear, antialiased)").format(r=p.resize)
-    inside = ("subtracts the mean image" if p.mean in ("image", "auto")
-              and p.stats.mean_image is not None else "subtracts the per-channel mean "
-              f"{[round(v, 3) for v in p.stats.mean_rgb]}" if p.mean != "none"
-              else "subtracts nothing")
+    # The same choice as data/crops.py: mean_tensor, which the graph subtracts.
+    if p.mean == "none":
+        inside = "subtracts nothing"
+    elif p.mean in ("image", "auto") and p.stats.mean_image is not None:
+        inside = "subtracts the mean image"
+    else:
+        inside = f"subtracts the per-channel mean {[round(v, 3) for v in p.stats.mean_rgb]}"
     return dict(
         {k: v for k, v in raw.items() if k != "signatures"}, quantization=quantization,
         saved_model=version, format=TFLITE_FORMAT,
