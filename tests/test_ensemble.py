@@ -11,7 +11,7 @@ from tf_alexnet.data.stats import Preprocessing
 from tf_alexnet.model.alexnet import build_from_spec
 from tf_alexnet.model.spec import AlexNetSpec
 from tf_alexnet.workdir.checkpoints import checkpoint_layers
-from tf_alexnet.workdir.info import RunInfo
+from tf_alexnet.workdir.info import NetworkRecord, RunInfo, save_record
 
 pytestmark = pytest.mark.usefixtures("exact_float32")
 CLASSES = tuple(f"c{i}" for i in range(TINY["num_classes"]))
@@ -23,8 +23,9 @@ def workdir_of(path, seed, grouping="towers", classes=CLASSES, mean="none"):
     model = build_from_spec(spec, grouping, None, seed=seed)
     tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
         str(path / "checkpoints" / "ckpt"))
-    RunInfo(spec, grouping, classes, Preprocessing(spec.image_size, 76, mean),
-            "synthetic:shapes").save(str(path))
+    save_record(str(path), NetworkRecord(spec, grouping, classes,
+                                         Preprocessing(spec.image_size, 76, mean)),
+                RunInfo("synthetic:shapes"))
     return str(path), model
 
 
@@ -50,10 +51,11 @@ def test_evaluate_averages_the_members_probabilities(members, tmp_path):
 
     workdirs, models = members
     x = random_images(4, TINY["image_size"])
-    predict, info, loaded = load_predictor(EvalConfig(workdir=",".join(workdirs)))
+    predictor = load_predictor(EvalConfig(workdir=",".join(workdirs)))
+    predict, loaded = predictor.predict, predictor.loaded
     want = numpy_mean_softmax(models, x)
     np.testing.assert_allclose(predict(x).numpy(), want, atol=1e-6)
-    assert loaded.count(",") == 2 and info.class_names == CLASSES
+    assert loaded.count(",") == 2 and predictor.class_names == CLASSES
     # Ten crops: each member's crops averaged, then the members (the mean of means).
     crops = np.stack([x, x[:, :, ::-1]], 1)
     np.testing.assert_allclose(

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from helpers import run_cli
-from tf_alexnet.config_tools import ExperimentConfig
+from tf_alexnet.command_configs import ExperimentConfig
 from tf_alexnet.experiment import table
 from tf_alexnet.experiment.claims import CLAIMS, RUNS, runs_of
 

@@ -16,7 +16,7 @@ from helpers import TINY_FLAGS, colour_classes, last_json, run_cli, saved_model_
 
 from tf_alexnet.data.crops import make_eval_preprocess
 from tf_alexnet.export import serving, warmup
-from tf_alexnet.workdir.checkpoints import restore_model
+from tf_alexnet.workdir.restore import restore_model
 
 # The export is compared with the Keras model to float32 rounding: no TF32 on GPUs.
 # One worker holds the shared colour run and its export (tests/conftest.py).
@@ -25,8 +25,8 @@ pytestmark = [pytest.mark.usefixtures("exact_float32"), pytest.mark.xdist_group(
 
 def keras_probabilities(run, paths):
     """The trained Keras model with the evaluation preprocessing: the reference."""
-    model, info, _ = restore_model(str(run))
-    fn = make_eval_preprocess(info.preprocessing)
+    model = restore_model(str(run))
+    fn = make_eval_preprocess(model.preprocessing)
     images = np.stack([fn(tf.io.read_file(p)).numpy() for p in paths])
     return tf.nn.softmax(model(images, training=False)).numpy(), images
 
@@ -183,7 +183,7 @@ def test_tflite_matches_saved_model(exported):
     loaded = tf.saved_model.load(str(exported["version"]))
     # A .tflite takes the uint8 squares that the resize rule gives and subtracts the mean
     # and crops inside; the SavedModel's uint8 signature does the same in its graph.
-    resize = load(str(exported["version"])).info.preprocessing.resize
+    resize = load(str(exported["version"])).network.preprocessing.resize
     images = np.stack([np.round(to_square(tf.io.read_file(f), resize).numpy()).astype(
         np.uint8) for f in files])
     want = loaded.signatures["predict_images_uint8"](images=tf.constant(images))[

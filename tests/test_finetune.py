@@ -16,7 +16,7 @@ import tensorflow as tf
 from helpers import TINY_FLAGS, colour_classes, run_cli, tiny_config
 from tf_alexnet.config import SourceConfig
 from tf_alexnet.model.groupings import canonical_weights
-from tf_alexnet.workdir.checkpoints import restore_model
+from tf_alexnet.workdir.restore import restore_model
 
 SOURCE = ("blue", "green", "red")
 
@@ -46,17 +46,18 @@ def fine_tune_config(data, source, workdir, classes, **overrides):
 
 def step0_state(config):
     """(Run, State) as train() builds them before its first step."""
-    from tf_alexnet.train.setup import build_state, open_run
-    from tf_alexnet.train.transfer import resolve
+    from tf_alexnet.train.task import TrainingTask
+    from tf_alexnet.train.transfer import resolve_init_from
 
-    config, transfer = resolve(config.validate())
-    run = open_run(config, tf.distribute.get_strategy(), transfer)
-    return run, build_state(run)
+    config, transfer = resolve_init_from(config.validate())
+    task = TrainingTask(config, strategy=tf.distribute.get_strategy(), transfer=transfer)
+    run = task.open()
+    return run, task.build_state()
 
 
 def source_weights(workdir):
-    model, info, _ = restore_model(str(workdir))
-    return canonical_weights(model, info.grouping), info
+    model = restore_model(str(workdir))
+    return canonical_weights(model), model
 
 
 @pytest.mark.parametrize("classes, grouping, new", [
@@ -73,9 +74,9 @@ def test_loaded_layers_equal_the_source_at_step_0(source, tmp_path, caplog, clas
     with caplog.at_level("INFO"):
         run, state = step0_state(config)
     # The network and preprocessing are the source's, though the flags said 227, width 1.
-    assert run.info.spec == dataclasses.replace(info.spec, num_classes=len(classes),
+    assert run.network.spec == dataclasses.replace(info.spec, num_classes=len(classes),
                                                 dropout=0.5)  # a training setting: its own
-    assert run.info.preprocessing == info.preprocessing
+    assert run.network.preprocessing == info.preprocessing
     got = canonical_weights(state.model, grouping)
     for name in want:
         if name in new:
@@ -98,7 +99,7 @@ def test_flags_given_override_what_the_source_passes_on(source, tmp_path):
     config = fine_tune_config(data, workdir, tmp_path / "ft", SOURCE, mean="none",
                               image_size=99, resize_mode="squash")
     run, state = step0_state(config)
-    p = run.info.preprocessing
+    p = run.network.preprocessing
     assert (p.image_size, p.resize, p.mean, p.resize_mode) == (99, 112, "none", "squash")
     loaded = canonical_weights(state.model, "towers")
     want, _ = source_weights(workdir)
@@ -141,8 +142,8 @@ def test_frozen_layers_stay_as_loaded_through_training_and_resume(source, tmp_pa
 
 
 def _model(workdir):
-    model, info, _ = restore_model(str(workdir))
-    return model, info.grouping
+    model = restore_model(str(workdir))
+    return model, model.grouping
 
 
 def assert_one_line(result, *words):

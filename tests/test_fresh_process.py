@@ -30,10 +30,10 @@ SCRIPT = textwrap.dedent("""
     out["devices"] = [d.name for d in tf.config.list_logical_devices("CPU")]
 
     # Placement: towers on the two devices; the same numbers as an unplaced copy.
-    from tf_alexnet import AlexNetSpec, build_alexnet, convert_grouping
+    from tf_alexnet import build_alexnet, convert_grouping
     tiny = json.loads(sys.argv[1])
     placed = build_alexnet(**tiny, tower_devices=("/CPU:0", "/CPU:1"), seed=5)
-    plain = convert_grouping(placed, AlexNetSpec.create(**tiny), "towers", "towers")
+    plain = convert_grouping(placed, "towers")
     graph = tf.function(lambda x: placed(x, training=False)).get_concrete_function(
         tf.TensorSpec([2, 67, 67, 3])).graph
     out["ops"] = [(op.name, op.type, op.device) for op in graph.get_operations()]

@@ -471,7 +471,7 @@ def test_labels_out_of_range_are_bad_records_named_by_shard_and_index(raw_shards
 
 def _cut_experiment(tmp_path):
     from tf_alexnet.config import SourceConfig
-    from tf_alexnet.config_tools import ExperimentConfig
+    from tf_alexnet.command_configs import ExperimentConfig
 
     return ExperimentConfig(source=SourceConfig(source="synthetic:shapes",
                                                 synthetic_examples=64),

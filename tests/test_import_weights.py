@@ -112,9 +112,9 @@ def files(tmp_path_factory):
 
 
 def imported_logits(workdir, images_rgb):
-    from tf_alexnet.workdir.checkpoints import restore_model
+    from tf_alexnet.workdir.restore import restore_model
 
-    model, info, _ = restore_model(str(workdir))
+    model = info = restore_model(str(workdir))
     return model(images_rgb, training=False).numpy().astype(np.float64), info
 
 
@@ -240,7 +240,7 @@ def test_imported_workdir_is_a_fine_tuning_source(files, tmp_path):
     and preprocessing (squash, mean pixel, 99 px) are inherited, conv1..fc7 loaded, fc8 new
     for 3 classes; with --train_from=fc6 the convolutions stay Caffe's."""
     from tf_alexnet.model.groupings import canonical_weights
-    from tf_alexnet.workdir.checkpoints import restore_model
+    from tf_alexnet.workdir.restore import restore_model
 
     root, _ = files
     source = tmp_path / "bvlc"
@@ -258,8 +258,8 @@ def test_imported_workdir_is_a_fine_tuning_source(files, tmp_path):
     assert last_json(result)["step"] == 3
     assert ("loaded conv1, conv2, conv3, conv4, conv5, fc6, fc7; new fc8 (3 classes vs. "
             "the source's 10); frozen conv1, conv2, conv3, conv4, conv5") in result.stderr
-    model, info, _ = restore_model(str(tmp_path / "ft"))
-    imported, caffe_info, _ = restore_model(str(source))
+    model = info = restore_model(str(tmp_path / "ft"))
+    imported = caffe_info = restore_model(str(source))
     assert info.spec.lrn_across_groups and info.spec.lrn == caffe_info.spec.lrn
     assert info.spec.filters == FILTERS and info.spec.num_classes == 3
     assert info.preprocessing == caffe_info.preprocessing  # squash, mean pixel, 99 of 112

@@ -66,28 +66,27 @@ def test_convert_grouping_keeps_function(source, target):
         if layer.weights:
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel * 3, np.linspace(-0.5, 0.5, bias.size).astype("float32")])
-    other = convert_grouping(model, AlexNetSpec.create(**TINY), source, target)
+    other = convert_grouping(model, target)
     assert ("conv1a" in {layer.name for layer in other.layers}) == (target == "towers")
     x = random_images(4, 67)
     want, got = model(x, training=False).numpy(), other(x, training=False).numpy()
     assert np.abs(want).max() > 1e-2
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * np.abs(want).max())
-    back = convert_grouping(other, AlexNetSpec.create(**TINY), target, source)
+    back = convert_grouping(other, source)
     for name, (k, b) in canonical_weights(model, source).items():
         np.testing.assert_array_equal(canonical_weights(back, source)[name][0], k)
 
 
 def test_paper_size_fused_equals_towers():
     model = build_alexnet(grouping="fused", seed=2)
-    towers = convert_grouping(model, AlexNetSpec(), "fused", "towers")
+    towers = convert_grouping(model, "towers")
     x = random_images(2, 227)
     np.testing.assert_allclose(towers(x).numpy(), model(x).numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_ungrouped_cannot_convert():
     with pytest.raises(ValueError, match="only the grouped"):
-        convert_grouping(build_alexnet(**TINY, grouping="none"), AlexNetSpec.create(**TINY),
-                         "none", "towers")
+        convert_grouping(build_alexnet(**TINY, grouping="none"), "towers")
 
 
 def test_bad_arguments_are_clear():
@@ -115,9 +114,9 @@ def test_lrn_across_groups_is_the_same_function_in_every_layout(tmp_path):
         if layer.weights:
             kernel, bias = layer.get_weights()
             layer.set_weights([kernel * 20, bias])
-    fused = convert_grouping(towers, spec, "towers", "fused")
-    per_tower = convert_grouping(towers, dataclasses.replace(spec, lrn_across_groups=False),
-                                 "towers", "towers")
+    fused = convert_grouping(towers, "fused")
+    per_tower = build_from_spec(dataclasses.replace(spec, lrn_across_groups=False), "towers")
+    per_tower.set_weights(towers.get_weights())
     x = random_images(2, 67)
     want = fused(x, training=False).numpy()
     np.testing.assert_allclose(towers(x, training=False).numpy(), want, rtol=1e-4,

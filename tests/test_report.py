@@ -48,16 +48,16 @@ def test_neighbours_of_a_training_image_include_itself_at_distance_zero(colour_r
     from tf_alexnet.config import EvalDataConfig, SourceConfig
     from tf_alexnet.data.pipeline import eval_dataset
     from tf_alexnet.report import analysis
-    from tf_alexnet.workdir.checkpoints import restore_model
+    from tf_alexnet.workdir.restore import restore_model
 
-    model, info, _ = restore_model(str(colour_run["run"]))
+    model = restore_model(str(colour_run["run"]))
     source = SourceConfig(source=f"folder:{colour_run['data']}", validation_fraction=0.2)
     evaluation = EvalDataConfig(batch_size=16)
-    ds, _ = eval_dataset(source, evaluation, "train", info.preprocessing)
+    ds, _ = eval_dataset(source, evaluation, "train", model.preprocessing)
     images, _ = next(iter(ds))
     fc7 = keras.Model(model.inputs, model.get_layer("fc7").output)
     queries = fc7(images[:3], training=False).numpy()
-    distances, found, indices = analysis.training_neighbours(model, info, source, evaluation,
+    distances, found, indices = analysis.training_neighbours(model, source, evaluation,
                                                              queries, 6, 0)
     assert (indices[:, 0] == [0, 1, 2]).all()
     np.testing.assert_allclose(distances[:, 0], 0, atol=1e-3)

@@ -51,11 +51,11 @@ def test_a_rerun_with_other_flags_stops_naming_them_or_applies_them(tmp_path):
 
 def test_flags_txt_holds_the_values_used_and_rebuilds_the_same_run(tmp_path):
     """A run started from a 67 px, width 0.125, fc 32 source with none of those flags: its
-    flags.txt says so, and the run it describes has the same RunInfo."""
+    flags.txt says so, and the run it describes has the same network."""
     from tf_alexnet.train.devices import make_strategy, resolve_auto
-    from tf_alexnet.train.setup import open_run
+    from tf_alexnet.train.task import TrainingTask
     from tf_alexnet.train.trainer import train
-    from tf_alexnet.train.transfer import resolve
+    from tf_alexnet.train.transfer import resolve_init_from
 
     data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=12)
     source = tiny_config(tmp_path / "source", train_steps=2, eval_split="", mean="channel",
@@ -74,12 +74,10 @@ def test_flags_txt_holds_the_values_used_and_rebuilds_the_same_run(tmp_path):
     again = dataclasses.replace(read_flagfile(TrainConfig, tmp_path / "ft" / "flags.txt"),
                                 workdir=str(tmp_path / "new"), init_from="")
     assert again.augment.batch_size == 4  # ~32 training images: 8 steps an epoch
-    original = open_run(resolve(resolve_auto(run_config))[0], make_strategy("default"))
-    rebuilt = open_run(resolve_auto(again), make_strategy("default"))
-    assert rebuilt.info.spec == original.info.spec
-    assert rebuilt.info.preprocessing == original.info.preprocessing
-    assert (rebuilt.info.grouping, rebuilt.info.class_names) == (
-        original.info.grouping, original.info.class_names)
+    original = TrainingTask(resolve_init_from(resolve_auto(run_config))[0],
+                            strategy=make_strategy("default")).open()
+    rebuilt = TrainingTask(resolve_auto(again), strategy=make_strategy("default")).open()
+    assert rebuilt.network == original.network
     # Every flag the same but the workdir, --init_from and where the statistics are read
     # (the source's; a resumed run's own copy of them: the same numbers, compared above).
     ours = ("workdir", "init_from", "stats")
@@ -113,7 +111,7 @@ def test_evaluate_scores_the_runs_own_validation_split_by_default(tmp_path):
 
 
 def test_experiment_never_reports_a_kept_run_of_other_settings(tmp_path):
-    from tf_alexnet.config_tools import ExperimentConfig
+    from tf_alexnet.command_configs import ExperimentConfig
     from tf_alexnet.experiment.runner import check_kept, run_config
     from tf_alexnet.train import rerun
 

@@ -22,23 +22,24 @@ CIFAR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar
 
 def test_a_small_split_trains_with_a_batch_that_gives_min_epoch_steps(tmp_path, caplog):
     from tf_alexnet.train.devices import make_strategy, resolve_auto
-    from tf_alexnet.train.setup import open_run
+    from tf_alexnet.train.task import TrainingTask
 
     data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
     config = resolve_auto(tiny_config(tmp_path / "w", source=f"folder:{data}",
                                       validation_fraction=0.3, batch_size=128,
                                       eval_examples=0))
     caplog.set_level(logging.WARNING)
-    run = open_run(config, make_strategy("default"))
+    run = TrainingTask(config, strategy=make_strategy("default")).open()
     images = run.train_source.num_examples
     assert 30 <= images <= 55  # about 70% of 60
     assert run.config.augment.batch_size == images // 8 and run.steps_per_epoch >= 8
     assert f"--batch_size 128 gives 0 step(s) an epoch of the {images}" in caplog.text
     # --min_epoch_steps=0 keeps the batch (and the one step an epoch, here none: at least 1).
-    kept = open_run(dataclasses.replace(config, min_epoch_steps=0), make_strategy("default"))
+    kept = TrainingTask(dataclasses.replace(config, min_epoch_steps=0),
+                        strategy=make_strategy("default")).open()
     assert kept.config.augment.batch_size == 128 and kept.steps_per_epoch == 1
     # A large split is left alone: 10,000 images of batch 128 are 78 steps an epoch.
-    from tf_alexnet.train.setup import cap_batch
+    from tf_alexnet.train.task import cap_batch
     assert cap_batch(config, 10_000) is config
 
 

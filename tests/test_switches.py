@@ -88,7 +88,7 @@ def test_tanh_without_lrn_is_the_formula_on_the_models_weights():
 def test_convert_grouping_keeps_every_combination(activation, lrn, pooling):
     spec = spec_of(activation, lrn, pooling)
     model = build_from_spec(spec, "towers", None, seed=3)
-    fused = convert_grouping(model, spec, "towers", "fused")
+    fused = convert_grouping(model, "fused")
     x = random_images(3, SIZE)
     want = model(x, training=False).numpy()
     np.testing.assert_allclose(fused(x, training=False).numpy(), want, rtol=1e-4,
@@ -141,7 +141,7 @@ def test_old_specs_read_as_the_paper():
 
 
 def test_build_alexnet_takes_the_switches():
-    model = build_alexnet(**TINY, lrn="none", activation="tanh", pooling="non_overlapping")
+    model = build_alexnet(**TINY, lrn="none", activation="tanh", pool_window=2)
     assert not [layer for layer in model.layers if layer.name.startswith("lrn")]
     with pytest.raises(ValueError, match="activation"):
         build_alexnet(**TINY, activation="sigmoid")

@@ -165,11 +165,11 @@ def test_paper_recipe_without_imagenet_stops_at_once_with_steps(tmp_path):
 def ten_crop_reference(run, paths):
     """Loss and top-1 error of the paper's 10-crop test, computed here with numpy: the four
     corner crops, the center crop and their mirrors of each 76x76 square, softmax averaged."""
-    from tf_alexnet.workdir.checkpoints import restore_model
+    from tf_alexnet.workdir.restore import restore_model
 
-    model, info, _ = restore_model(str(run))
-    p = info.preprocessing
-    classes = {name: i for i, name in enumerate(info.class_names)}
+    model = restore_model(str(run))
+    p = model.preprocessing
+    classes = {name: i for i, name in enumerate(model.class_names)}
     losses, wrong = [], 0
     for path in paths:
         image = tf.io.decode_png(tf.io.read_file(str(path)), channels=3)
@@ -307,7 +307,7 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
     assert export.returncode == 0, export.stderr[-2000:]
     f32, i8 = (load(str(tmp_path / "m" / f"1_{q}.tflite")) for q in ("float32", "int8"))
     ds, _ = eval_dataset(SourceConfig(source=f"folder:{shared_data('cifar10', 'train')}"),
-                         EvalDataConfig(batch_size=100), "validation", f32.info.preprocessing)
+                         EvalDataConfig(batch_size=100), "validation", f32.network.preprocessing)
     images = np.concatenate([x.numpy() for x, _ in ds.take(3)])
     agree = np.mean(f32.predict_preprocessed(images).argmax(1)
                     == i8.predict_preprocessed(images).argmax(1))
@@ -392,25 +392,28 @@ def test_loop_schedule_acts_at_multiples_and_at_the_end():
 
 
 def test_library_parts_run_the_step_once_per_boundary(tmp_path):
-    """open_run, build_state and the TrainLoop called as a library: the compiled step is
-    called once per boundary with the steps up to it, and the run resumes from its save."""
+    """A TrainingTask's named steps called as a library: the compiled step is called once
+    per boundary with the steps up to it, and the run resumes from its save."""
     from tf_alexnet.train.devices import make_strategy, resolve_auto
-    from tf_alexnet.train.setup import build_state, open_run
-    from tf_alexnet.train.trainer import make_loop
+    from tf_alexnet.train.task import TrainingTask
 
     config = resolve_auto(tiny_config(tmp_path, train_steps=7, steps_per_loop=3,
                                       log_every_steps=5, checkpoint_every_steps=100,
                                       eval_split="", min_epoch_steps=0))
-    run = open_run(config, make_strategy("default"))
+    task = TrainingTask(config, strategy=make_strategy("default"))
+    run = task.open()
     assert (run.steps_per_epoch, run.total_steps, run.eval_ds) == (4, 7, None)
-    state = build_state(run)
-    loop = make_loop(run, state, {"signal": None})
+    model = task.build_model()
+    state = task.restore(model, *task.build_optimizer(model))
+    loop = task.build_loop(state)
     calls, real = [], loop.train_steps
     loop.train_steps = lambda count: calls.append(int(count)) or real(count)
     result = loop.run_to_end()
     assert calls == [3, 2, 2] and result["step"] == 7  # to 3, to 5 (log), to 7 (end)
     assert int(state.optimizer.iterations.numpy()) == 7
-    again = build_state(open_run(config, make_strategy("default")))
+    again_task = TrainingTask(config, strategy=make_strategy("default"))
+    again_task.open()
+    again = again_task.build_state()
     assert again.restored_from.endswith("ckpt-7") and int(again.step.numpy()) == 7
 
 

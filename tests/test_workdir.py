@@ -1,4 +1,5 @@
-"""RunInfo: the one record of a run, its JSON round trip, and workdirs of earlier versions."""
+"""model.json: the network's and the run's record, its JSON round trip, and workdirs of
+earlier versions."""
 
 import json
 
@@ -9,19 +10,25 @@ from helpers import TINY
 from tf_alexnet.data.stats import Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError
 from tf_alexnet.model.spec import LRN_PRESETS, AlexNetSpec, LRNParams
-from tf_alexnet.workdir.info import RunInfo, check_compatible, load_run_info
+from tf_alexnet.workdir.info import (NetworkRecord, RunInfo, check_compatible, load_network,
+                                     load_run_info, save_record)
 
 
-def run_info(**spec):
+def network(**spec):
     stats = Stats(mean_rgb=(1.0, 2.0, 3.0), mean_image=np.ones((76, 76, 3), np.float32))
-    return RunInfo(AlexNetSpec.create(**{**TINY, **spec}), "towers", ("a", "b"),
-                   Preprocessing(67, 76, "image", stats), "folder:/data")
+    return NetworkRecord(AlexNetSpec.create(**{**TINY, **spec}), "towers", ("a", "b"),
+                         Preprocessing(67, 76, "image", stats))
+
+
+def save(directory, record):
+    save_record(directory, record, RunInfo("folder:/data"))
 
 
 def test_json_round_trip_through_files(tmp_path):
-    info = run_info(lrn="caffe")
-    info.save(tmp_path)
-    loaded = load_run_info(tmp_path)
+    info = network(lrn="caffe")
+    save(tmp_path, info)
+    loaded = load_network(tmp_path)
+    assert load_run_info(tmp_path).source == "folder:/data"
     assert loaded == info  # the mean image is compared below (arrays do not compare)
     assert loaded.spec.lrn == LRNParams(2, 1.0, 2e-5, 0.75) == LRN_PRESETS["caffe"]
     np.testing.assert_array_equal(loaded.preprocessing.stats.mean_image, 1.0)
@@ -38,24 +45,25 @@ def test_model_json_of_version_0_1_still_loads(tmp_path):
            "mean": "image", "data": "folder:/data"}
     (tmp_path / "model.json").write_text(json.dumps(old))
     Stats(mean_rgb=(1.0, 2.0, 3.0), mean_image=np.ones((76, 76, 3))).save(tmp_path)
-    assert load_run_info(tmp_path) == run_info()
+    assert load_network(tmp_path) == network()
+    assert load_run_info(tmp_path).source == "folder:/data"
 
 
 def test_resume_compatibility_names_what_differs():
-    check_compatible(run_info(), run_info())
+    check_compatible(network(), network())
     with pytest.raises(WorkdirError, match="filters"):
-        check_compatible(run_info(), run_info(width=0.25))
+        check_compatible(network(), network(width=0.25))
     with pytest.raises(WorkdirError, match="lrn"):
-        check_compatible(run_info(), run_info(lrn="caffe"))
+        check_compatible(network(), network(lrn="caffe"))
 
 
 @pytest.mark.parametrize("name", ["model.json", "stats.json"])
 def test_damaged_record_names_its_file(tmp_path, name):
-    run_info().save(tmp_path)
+    save(tmp_path, network())
     path = tmp_path / name
     path.write_text(path.read_text()[:20])  # cut off mid-file
     with pytest.raises(Exception, match=f"{path}: damaged, not valid JSON") as caught:
-        load_run_info(tmp_path)
+        load_network(tmp_path)
     assert isinstance(caught.value, ValueError)  # a one-line error for the commands
 
 
@@ -76,7 +84,8 @@ def test_workdir_of_0_1_still_evaluates_and_exports(tmp_path):
     tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
         str(work / "checkpoints" / "ckpt"))
     classes = tuple(f"c{i}" for i in range(10))
-    RunInfo(spec, "towers", classes, Preprocessing(67, 76, "none"), "folder:x").save(work)
+    save_record(work, NetworkRecord(spec, "towers", classes, Preprocessing(67, 76, "none")),
+                RunInfo("folder:x"))
     record = json.loads((work / "model.json").read_text())
     for key in ("activation", "pooling", "lrn_across_groups"):
         del record["spec"][key]

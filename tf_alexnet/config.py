@@ -1,6 +1,6 @@
 """Every setting of the package, declared once: default, help text (units), choices, range.
 
-Each field is also a command-line flag of the same name (tf_alexnet/settings.py declares,
+Each field is also a command-line flag of the same name (tf_alexnet/config_fields.py declares,
 tf_alexnet/flags.py generates; `--data` sets `SourceConfig.source`). `validate()` checks the
 declared choices and ranges, so a config built in Python is checked as strictly as one built
 from flags. Plain Python: no TensorFlow is loaded while flags are parsed.
@@ -9,7 +9,7 @@ from flags. Plain Python: no TensorFlow is loaded while flags are parsed.
     AugmentConfig    what the training pipeline does (sizes, batch, mean, lighting, flip)
     EvalDataConfig   what an evaluation pipeline does (batch, crops, cache)
     TrainConfig, PrepareConfig, EvalConfig, ExportConfig: one per command (the other
-    commands': tf_alexnet/config_tools.py).
+    commands': tf_alexnet/command_configs.py).
 """
 
 import dataclasses
@@ -17,7 +17,7 @@ import dataclasses
 from tf_alexnet.data.stats import Preprocessing
 from tf_alexnet.model.spec import (ACTIVATIONS, CONV_NAMES, DENSE_NAMES, GROUPINGS, INITS,
                                    LRN_CHOICES, POOLINGS)
-from tf_alexnet.settings import check, nested, setting
+from tf_alexnet.config_fields import check, nested, setting
 
 MEAN_MODES = ("auto", "image", "channel", "none")
 EVAL_CROPS = ("center", "ten")
@@ -308,7 +308,7 @@ class PrepareConfig:
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     """`python -m tf_alexnet.evaluate`: the data to score; sizes and mean come from the
-    model (its RunInfo), so it has no AugmentConfig. An empty --data scores the model's own
+    model (model.preprocessing), so it has no AugmentConfig. An empty --data scores the model's own
     validation data as training did (workdir/info.py: run_data)."""
     source: SourceConfig = nested(SourceConfig, source=RUN_DATA)
     evaluation: EvalDataConfig = nested(EvalDataConfig)

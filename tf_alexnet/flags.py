@@ -13,7 +13,7 @@ import dataclasses
 
 from absl import flags
 
-from tf_alexnet.settings import describe_range, flag_name, nested_class
+from tf_alexnet.config_fields import describe_range, flag_name, nested_class
 
 FLAGS = flags.FLAGS
 MODULE = "tf_alexnet.flags"  # the module the flags are registered under (a command's own)

@@ -12,7 +12,7 @@ import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 import json
 
 from tf_alexnet import cli, flags as flags_lib
-from tf_alexnet.config_tools import ImportConfig
+from tf_alexnet.command_configs import ImportConfig
 from tf_alexnet.workdir.importer import import_weights
 
 
@@ -22,10 +22,10 @@ def define_flags(flag_values):
 
 def main(argv, flag_values):
     config = cli.config("import_weights", ImportConfig, flag_values, argv, quiet=True)
-    info = cli.run("import_weights", lambda: import_weights(config))
-    print(json.dumps(dict(workdir=config.workdir, classes=len(info.class_names),
-                          filters=list(info.spec.filters), image_size=info.spec.image_size,
-                          mean=info.preprocessing.mean)))
+    model = cli.run("import_weights", lambda: import_weights(config))
+    print(json.dumps(dict(workdir=config.workdir, classes=len(model.class_names),
+                          filters=list(model.spec.filters), image_size=model.spec.image_size,
+                          mean=model.preprocessing.mean)))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from absl import app
 import numpy as np
 
 from tf_alexnet import cli, flags as flags_lib
-from tf_alexnet.config_tools import PredictConfig
+from tf_alexnet.command_configs import PredictConfig
 from tf_alexnet.export.loading import image_paths, load
 from tf_alexnet.export.warmup import rest_body
 

@@ -16,7 +16,7 @@ from absl import app
 
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.bench import measure
-from tf_alexnet.config_tools import BenchConfig
+from tf_alexnet.command_configs import BenchConfig
 
 COMMANDS = {"model": measure.bench_model, "data": measure.bench_data,
             "train": measure.bench_train, "inference": measure.bench_inference}

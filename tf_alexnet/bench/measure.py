@@ -20,7 +20,7 @@ from tf_alexnet.data.augment import make_augment_on_device
 from tf_alexnet.data.pipeline import train_dataset
 from tf_alexnet.data.stats import Preprocessing, Stats
 from tf_alexnet.export.loading import load
-from tf_alexnet.export.savedmodel import export_saved_model
+from tf_alexnet.export.savedmodel import export_model
 from tf_alexnet.export.tflite import TFLiteRunner, export_tflite
 from tf_alexnet.model.alexnet import build_alexnet, build_from_spec
 from tf_alexnet.model.spec import AlexNetSpec
@@ -28,7 +28,6 @@ from tf_alexnet.train.devices import resolve_auto
 from tf_alexnet.train.process import process_settings
 from tf_alexnet.train.step import make_optimizer, make_train_step
 from tf_alexnet.train.trainer import train
-from tf_alexnet.workdir.checkpoints import checkpoint_layers
 from tf_alexnet.workdir.info import RunInfo
 
 
@@ -204,16 +203,13 @@ def bench_train(cfg):
 
 
 def _paper_export(directory):
-    """A workdir holding the (untrained) paper model, exported with float32 and int8 TFLite:
+    """The (untrained) paper model, exported with float32 and int8 TFLite:
     speed does not depend on the weights' values."""
-    spec = AlexNetSpec()
-    model = build_from_spec(spec, "towers", None, seed=0)
-    work = os.path.join(directory, "work")
-    tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
-        os.path.join(work, "checkpoints", "ckpt"))
-    RunInfo(spec, "towers", tuple(f"class_{i}" for i in range(1000)), Preprocessing(),
-                   "synthetic:random").save(work)
-    version = export_saved_model(work, os.path.join(directory, "alexnet"))
+    model = build_from_spec(AlexNetSpec(), "towers", None, seed=0,
+                            class_names=tuple(f"class_{i}" for i in range(1000)),
+                            preprocessing=Preprocessing())
+    version = export_model(model, os.path.join(directory, "alexnet"),
+                           run=RunInfo("synthetic:random"))
     export_tflite(version, ["float32", "int8"], calibration=8)
     return os.path.join(directory, "alexnet")
 
@@ -240,9 +236,8 @@ def bench_inference(cfg):
         if not os.path.exists(path):
             continue
         runner = TFLiteRunner(path, cfg.tflite_threads)
-        one = np.random.default_rng(0).integers(0, 256, [1, model.info.preprocessing.resize,
-                                                        model.info.preprocessing.resize, 3],
-                                                np.uint8)
+        resize = model.network.preprocessing.resize
+        one = np.random.default_rng(0).integers(0, 256, [1, resize, resize, 3], np.uint8)
         for _ in range(cfg.warmup):
             runner(one)
         start = time.perf_counter()

@@ -84,14 +84,25 @@ def make_augment_on_device(augment, stats):
         images = tf.cast(features["image"], tf.float32)
         if mean is not None:
             images -= mean
-        steps = tf.range(crop)
-        offset = features["offset"]
-        cols = tf.where(features["flip"][:, None], crop - 1 - steps, steps)
-        images = tf.gather(images, offset[:, 0:1] + steps, axis=1, batch_dims=1)
-        images = tf.gather(images, offset[:, 1:2] + cols, axis=2, batch_dims=1)
+        images = crop_and_flip(images, features["offset"], features["flip"], crop)
         if augment.pca_sigma > 0:
-            noise = tf.matmul(features["alpha"] * eigval, eigvec, transpose_b=True) * 255.0
-            images += noise[:, None, None, :]
+            images = add_lighting(images, features["alpha"], eigval, eigvec)
         return images
 
     return augment_on_device
+
+
+def crop_and_flip(images, offset, flip, crop):
+    """The crop x crop window of each image at its (top, left) `offset`, mirrored where
+    `flip`: one gather of rows, one of columns, the flip folded into the column indices."""
+    steps = tf.range(crop)
+    cols = tf.where(flip[:, None], crop - 1 - steps, steps)
+    images = tf.gather(images, offset[:, 0:1] + steps, axis=1, batch_dims=1)
+    return tf.gather(images, offset[:, 1:2] + cols, axis=2, batch_dims=1)
+
+
+def add_lighting(images, alpha, eigval, eigvec):
+    """The paper's PCA lighting (§4.1): each image plus [p1 p2 p3][alpha_i lambda_i]^T, in
+    0..255 units (the eigen-decomposition is of pixels in [0, 1])."""
+    noise = tf.matmul(alpha * eigval, eigvec, transpose_b=True) * 255.0
+    return images + noise[:, None, None, :]

@@ -37,7 +37,7 @@ class DataInfo:
     opened: object = dataclasses.field(default=None, compare=False, repr=False)  # Source
 
 
-def open_source(source, split, size):
+def open_split(source, split, size):
     """The `Source` of `split` of `source` (a SourceConfig); synthetic images are `size`
     pixels square."""
     kind, arg = parse_spec(source.source)
@@ -116,7 +116,7 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     `opened`: the split's `Source` when already opened (a folder is listed once)."""
     source.validate()
     augment.validate()
-    fresh, opened = opened is None, opened or open_source(source, split, augment.resize)
+    fresh, opened = opened is None, opened or open_split(source, split, augment.resize)
     check_square_size(source, opened, augment)
     stats = resolve_stats(augment.stats, opened)
     batch, draws = augment.batch_size, augment_lib.make_batch_draws(augment, source.seed)
@@ -191,7 +191,7 @@ def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, op
     source.validate()
     evaluation.validate()
     size = preprocessing.resize if preprocessing else Preprocessing().resize
-    fresh, opened = opened is None, opened or open_source(source, split, size)
+    fresh, opened = opened is None, opened or open_split(source, split, size)
     preprocessing = preprocessing or Preprocessing(stats=resolve_stats("auto", opened))
     transform = crops.make_eval_preprocess(preprocessing, evaluation.eval_crops,
                                            source.max_megapixels * 1e6)

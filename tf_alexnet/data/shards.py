@@ -34,7 +34,7 @@ import tensorflow as tf
 from tf_alexnet.data.checksums import write_checksums
 from tf_alexnet.data.decode import decode_square
 from tf_alexnet.data.folder import folder_splits
-from tf_alexnet.data.pipeline import open_source
+from tf_alexnet.data.pipeline import open_split
 from tf_alexnet.data.records import FORMAT_JSON, ShardFormat
 from tf_alexnet.data.source import parse_spec
 from tf_alexnet.data.stats import Stats
@@ -198,7 +198,7 @@ def _prepare(cfg):
     process = make_processor(cfg.augment.resize,
                              cfg.jpeg_quality if cfg.image_format == "jpeg" else 0,
                              cfg.source.max_megapixels * 1e6, cfg.augment.squash)
-    sources = {split: open_source(cfg.source, split, cfg.augment.resize) for split in splits}
+    sources = {split: open_split(cfg.source, split, cfg.augment.resize) for split in splits}
     classes = next(iter(sources.values())).class_names
     for split, source in sources.items():
         if source.class_names != classes:

@@ -1,6 +1,6 @@
 """Dataset statistics (`Stats`) and a trained model's evaluation transform (`Preprocessing`).
 
-Plain numpy: configs and RunInfo records hold them before TensorFlow loads.
+Plain numpy: configs and model.json records hold them before TensorFlow loads.
 """
 
 import dataclasses

@@ -3,7 +3,7 @@
     python -m tf_alexnet.evaluate --workdir W --data SPEC --split NAME --eval_crops center|ten [--json]
     python -m tf_alexnet.evaluate --model PATH --data SPEC ...   (SavedModel or .tflite)
 
-Sizes, mean and statistics come from the model (its RunInfo): this command has no flags for
+Sizes, mean and statistics come from the model (model.preprocessing): this command has no flags for
 them (tf_alexnet/evaluate/scoring.py).
 """
 

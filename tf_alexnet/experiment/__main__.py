@@ -17,7 +17,7 @@ import signal
 from absl import app
 
 from tf_alexnet import cli, flags as flags_lib
-from tf_alexnet.config_tools import ExperimentConfig
+from tf_alexnet.command_configs import ExperimentConfig
 from tf_alexnet.errors import WorkdirError
 from tf_alexnet.experiment import runner, table
 from tf_alexnet.experiment.claims import CLAIMS

@@ -16,13 +16,13 @@ import time
 import tensorflow as tf
 
 from tf_alexnet.config import AugmentConfig, EvalConfig, EvalDataConfig, TrainConfig
-from tf_alexnet.data.pipeline import open_source
+from tf_alexnet.data.pipeline import open_split
 from tf_alexnet.errors import Error, NonFiniteLoss, WorkdirError, describe, read_json
 from tf_alexnet.evaluate.scoring import evaluate
 from tf_alexnet.experiment.claims import BASE, CLAIMS, RUNS, runs_of
 from tf_alexnet.report.analysis import read_curves
 from tf_alexnet.train import rerun
-from tf_alexnet.train.setup import cap_batch
+from tf_alexnet.train.task import cap_batch
 from tf_alexnet.train.trainer import train
 
 RESULT_JSON = "result.json"
@@ -99,7 +99,7 @@ def _timed_train(train_config):
 def run_one(config, name, ten_crops=False):
     """Trains (or resumes) run `name`, scores it, writes and returns its result."""
     train_config = run_config(config, name)
-    opened = open_source(train_config.source, train_config.split, train_config.augment.resize)
+    opened = open_split(train_config.source, train_config.split, train_config.augment.resize)
     train_config = cap_batch(train_config, opened.num_examples)  # as train will
     check_kept(train_config)
     path = os.path.join(train_config.workdir, RESULT_JSON)

@@ -3,7 +3,8 @@
 `load(path)` returns an `Exported` with:
   predict_preprocessed(images [N, S, S, 3] or [N, 10, S, S, 3]) -> probabilities [N, C]
   predict_files(paths) -> [(path, probabilities or None, error or None)]
-  info (the RunInfo the export carries), class_names, display_names, path
+  network and run (the NetworkRecord and RunInfo the export carries), class_names,
+  display_names, path
 For a .tflite the resize rule runs in Python with the same functions as evaluation, and the
 file itself subtracts the mean and crops (export/tflite.py): it needs only its .json sidecar,
 wherever the two are. It scores the center crop only. The SavedModel does everything in its
@@ -22,10 +23,10 @@ from tf_alexnet.errors import ExportError, read_json
 from tf_alexnet.export.savedmodel import META, serving_versions
 from tf_alexnet.export.tflite import TFLITE_FORMAT, TFLiteRunner, square_preprocessing
 from tf_alexnet.model.predict import average_crops
-from tf_alexnet.workdir.info import RunInfo
+from tf_alexnet.workdir.info import NetworkRecord, RunInfo
 
 
-def resolve(path):
+def resolve_export(path):
     """A SavedModel version dir, or .tflite file, from any of the accepted paths."""
     if not os.path.exists(path):
         raise ExportError(f"{path}: no such file or directory.")
@@ -59,12 +60,13 @@ def _read_info(meta_path, extra_dir, what):
         raise ExportError(f"{what}: {meta_path} is missing; not a tf_alexnet export.")
     raw = read_json(meta_path, ExportError)
     extra = os.path.join(extra_dir or os.path.dirname(meta_path), raw.get("extra_dir", ""))
-    info = RunInfo.from_json(raw, Stats.load(os.path.join(extra, STATS_JSON)))
-    return info, raw
+    network = NetworkRecord.from_json(raw, Stats.load(os.path.join(extra, STATS_JSON)))
+    return network, RunInfo.from_json(raw), raw
 
 
 def _read_tflite_info(path):
-    """(RunInfo, sidecar) of a .tflite: no statistics needed (the mean is in the file)."""
+    """(NetworkRecord, RunInfo, sidecar) of a .tflite: no statistics needed (the mean is in
+    the file)."""
     meta_path = path + ".json"
     if not os.path.exists(meta_path):
         raise ExportError(f"{path}: its sidecar {meta_path} (class names, input size) is "
@@ -74,30 +76,30 @@ def _read_tflite_info(path):
         raise ExportError(f"{path}: made by an earlier tf_alexnet (float input, statistics "
                           "beside it); convert it again: python -m tf_alexnet.export "
                           "--tflite_only --export_dir BASE --tflite QUANTIZATION.")
-    return RunInfo.from_json(raw, Stats()), raw
+    return NetworkRecord.from_json(raw, Stats()), RunInfo.from_json(raw), raw
 
 
 class Exported:
     """An export loaded for scoring (the module docstring lists what it offers)."""
 
     def __init__(self, path, num_threads=0):
-        self.path = resolve(path)
+        self.path = resolve_export(path)
         self.is_tflite = self.path.endswith(".tflite")
         if self.is_tflite:
-            self.info, raw = _read_tflite_info(self.path)
+            self.network, self.run, raw = _read_tflite_info(self.path)
             self._tflite = _loaded_or_error(self.path,
                                             lambda: TFLiteRunner(self.path, num_threads))
-            self.input_preprocessing = square_preprocessing(self.info.preprocessing)
+            self.input_preprocessing = square_preprocessing(self.network.preprocessing)
             self._preprocess = make_eval_preprocess(self.input_preprocessing)
         else:
-            self.info, raw = _read_info(os.path.join(self.path, "assets.extra", META), None,
-                                        self.path)
+            self.network, self.run, raw = _read_info(
+                os.path.join(self.path, "assets.extra", META), None, self.path)
             self._loaded = _loaded_or_error(self.path, lambda: tf.saved_model.load(self.path))
             self.signatures = self._loaded.signatures
-            self.input_preprocessing = self.info.preprocessing
-        self.class_names = list(self.info.class_names)
+            self.input_preprocessing = self.network.preprocessing
+        self.class_names = list(self.network.class_names)
         self.display_names = raw.get("display_names", self.class_names)
-        self.size = self.info.preprocessing.image_size
+        self.size = self.network.preprocessing.image_size
 
     def _probabilities(self, images):
         images = np.asarray(images, np.float32)

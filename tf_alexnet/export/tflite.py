@@ -26,7 +26,7 @@ from tf_alexnet.config import QUANTIZATIONS, EvalDataConfig, SourceConfig
 from tf_alexnet.data.pipeline import eval_dataset
 from tf_alexnet.errors import ExportError
 from tf_alexnet.export.savedmodel import META
-from tf_alexnet.workdir.info import RunInfo
+from tf_alexnet.workdir.info import load_record
 
 
 def convert(saved_model_dir, quantization, representative_images=None):
@@ -138,9 +138,9 @@ def square_preprocessing(preprocessing):
     return dataclasses.replace(preprocessing, image_size=preprocessing.resize, mean="none")
 
 
-def sidecar(raw, info, quantization, version):
+def sidecar(raw, network, quantization, version):
     """The .tflite's sidecar: what to feed it, in numbers, and the class names."""
-    p = info.preprocessing
+    p = network.preprocessing
     rule = ("the whole image resized to {r}x{r}, aspect ratio not kept (bilinear, no "
             "antialiasing)" if p.resize_mode == "squash" else "its central square (side = "
             "the shorter side) resized to {r}x{r} (bilinear, antialiased)").format(r=p.resize)
@@ -162,12 +162,12 @@ def sidecar(raw, info, quantization, version):
                      output_1="top_k_indices [N, k] int32", output_2="top_k_scores [N, k]"))
 
 
-def calibration_images(info, count, data_spec=None):
+def calibration_images(network, run, count, data_spec=None):
     """A random sample of the training data as the .tflite's input (uint8 squares), for
     int8 calibration (a folder's first images would be of one or two classes only)."""
-    source = SourceConfig(source=data_spec or info.source, synthetic_examples=max(count, 64))
+    source = SourceConfig(source=data_spec or run.source, synthetic_examples=max(count, 64))
     ds, _ = eval_dataset(source, EvalDataConfig(batch_size=count), "train",
-                         square_preprocessing(info.preprocessing), sample=True)
+                         square_preprocessing(network.preprocessing), sample=True)
     images, _ = next(iter(ds))
     return np.clip(np.round(images.numpy()[:count]), 0, 255).astype(np.uint8)
 
@@ -175,9 +175,9 @@ def calibration_images(info, count, data_spec=None):
 def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
     """Writes `<base>/<version>_<q>.tflite` (+ .json sidecar) for each quantization."""
     extra = os.path.join(version_dir, "assets.extra")
-    info, raw = RunInfo.load(extra, META)
+    network, run, raw = load_record(extra, META)
     base, version = os.path.split(os.path.normpath(version_dir))
-    images = (calibration_images(info, calibration, data_spec) if "int8" in quantizations
+    images = (calibration_images(network, run, calibration, data_spec) if "int8" in quantizations
               else None)
     written = []
     for q in quantizations:
@@ -189,6 +189,6 @@ def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
         with open(path, "wb") as f:
             f.write(model)
         with open(path + ".json", "w") as f:
-            json.dump(sidecar(raw, info, q, version), f, indent=2)
+            json.dump(sidecar(raw, network, q, version), f, indent=2)
         written.append(path)
     return written

@@ -7,9 +7,14 @@
     conv5 3x3 256, 2 groups -> ReLU -> maxpool 3/2               13 -> 6; 6*6*256 = 9216
     fc6 4096 -> ReLU -> dropout -> fc7 4096 -> ReLU -> dropout -> fc8 (logits)
 
-The spec's switches for the paper's own comparisons: `activation` tanh instead of ReLU
-(§3.1), `lrn` None without the LRN layers (§3.3), `pooling` non_overlapping: 2x2 / 2 pools
-instead of 3x3 / 2 (§3.4; the same 55/27/13/6 maps at 227 px, larger where a side is even).
+`AlexNet` is a registered Keras model class (a functional model, as keras-hub's backbones
+are) whose constructor arguments are its `get_config()`: a `.keras` file of it says what
+network it is, its grouping, its class names and how to feed it (`model.preprocessor`, the
+mean image as a weight), and `keras.models.load_model` rebuilds it after `import tf_alexnet`.
+
+The switches for the paper's own comparisons: `activation` tanh instead of ReLU (§3.1),
+`lrn="none"` without the LRN layers (§3.3), `pool_window=2`: 2x2 / 2 pools instead of 3x3 / 2
+(§3.4; the same 55/27/13/6 maps at 227 px, larger where a side is even).
 
 Groupings (all compute the same function for the same weights, see `convert_grouping`):
   "towers": the paper's two columns. conv1..conv5 are each split into an "a" and a "b" half
@@ -28,174 +33,217 @@ a spec with `lrn_across_groups` (Caffe's bvlc_alexnet) normalizes across all cha
 import dataclasses
 
 import keras
-import tensorflow as tf
 
-from tf_alexnet.model.layers import LocalResponseNormalization, PlacedConv2D, PlacedMaxPooling2D
-from tf_alexnet.model.spec import GROUPINGS, INITS, MIN_IMAGE_SIZE, AlexNetSpec, pool_window
-
-HE_INPUT_STD = 64.0
-_BIAS_ONE = ("conv2", "conv4", "conv5", "fc6", "fc7")
-
-
-def resolve_tower_devices(tower_devices):
-    """None -> no placement; "auto" -> the first two GPUs if there are two; else a 2-tuple."""
-    if tower_devices in (None, "", "none"):
-        return None
-    if tower_devices == "auto":
-        gpus = tf.config.list_logical_devices("GPU")
-        return (gpus[0].name, gpus[1].name) if len(gpus) >= 2 else None
-    if isinstance(tower_devices, str):
-        tower_devices = tuple(d.strip() for d in tower_devices.split(","))
-    tower_devices = tuple(tower_devices)
-    if len(tower_devices) != 2:
-        raise ValueError(f"tower_devices needs two devices, got {tower_devices!r}.")
-    return tower_devices
+from tf_alexnet.data.stats import Preprocessing
+from tf_alexnet.model.class_names import ilsvrc_synsets
+# Module references, not names: Keras may load (and tf_alexnet/registration.py import this
+# module) while one of these is still half run.
+from tf_alexnet.model import network, preprocessor, pretrained
+from tf_alexnet.model.spec import POOLINGS, AlexNetSpec, LRNParams, pool_window, scaled_filters
 
 
-def _initializers(layer, init, seed):
-    if init not in INITS:
-        raise ValueError(f"Unknown init {init!r}; choose one of {sorted(INITS)}.")
-    conv_std, fc_std, out_std, bias_one = INITS[init]
-    std = {"fc6": fc_std, "fc7": fc_std, "fc8": out_std}.get(layer, conv_std)
-    # One fixed seed per layer name keeps a seeded model reproducible layer by layer.
-    layer_seed = None if seed is None else seed * 1000 + sum(map(ord, layer))
-    if std is None:
-        scale = 2.0 / HE_INPUT_STD ** 2 if layer.startswith("conv1") else 2.0
-        kernel = keras.initializers.VarianceScaling(scale, "fan_in", "truncated_normal",
-                                                    seed=layer_seed)
-    else:
-        kernel = keras.initializers.RandomNormal(0.0, std, seed=layer_seed)
-    bias = bias_one if layer.rstrip("ab") in _BIAS_ONE else 0.0
-    return dict(kernel_initializer=kernel, bias_initializer=keras.initializers.Constant(bias))
+FEATURES = ("pool5", "fc7")
+GLOBAL_POOLS = (None, "avg", "max")
+POOL_WINDOWS = {3: "overlapping", 2: "non_overlapping"}
 
 
-def build_alexnet(num_classes=1000, image_size=227, grouping="towers", tower_devices=None,
-                  lrn="paper", dropout=0.5, init="paper", width=1.0, fc_units=4096, seed=None,
-                  name="alexnet", activation="relu", pooling="overlapping"):
-    """Builds AlexNet; the defaults are the paper's network (60,965,224 parameters).
+def _pooling_name(pool_window):
+    """A POOLINGS name of a pool window (3 or 2; the names are taken as they are)."""
+    if pool_window in POOLINGS:
+        return pool_window
+    if pool_window not in POOL_WINDOWS:
+        raise ValueError(f"pool_window {pool_window!r}: 3 (the paper's overlapping 3x3 / 2 "
+                         "pools) or 2 (2x2 / 2, §3.4's comparison).")
+    return POOL_WINDOWS[pool_window]
 
-    Args:
-      num_classes: outputs of fc8 (logits; no softmax in the model).
-      image_size: square input side in pixels, >= 67. 227 gives the paper's 55/27/13/6 maps.
+
+def _preprocessor(preprocessing, image_size):
+    if preprocessing is None:
+        return preprocessor.InputPreprocessor.of(preprocessor.default_preprocessing(image_size))
+    if isinstance(preprocessing, Preprocessing):
+        return preprocessor.InputPreprocessor.of(preprocessing)
+    if isinstance(preprocessing, preprocessor.InputPreprocessor):
+        return preprocessor.InputPreprocessor.of(preprocessing.preprocessing)
+    settings = {k: v for k, v in dict(preprocessing).items()
+                if k not in ("name", "trainable", "dtype")}
+    return preprocessor.InputPreprocessor(**settings, name="preprocessor")
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class AlexNet(keras.Model):
+    """The paper's network; the defaults are the paper's (60,965,224 parameters, logits).
+
+    Args (all of them are `get_config()`, except `weights`):
+      num_classes: outputs of fc8.
+      image_size: square input side in pixels, >= 67; 227 gives the paper's 55/27/13/6 maps.
+      include_top: False: no classifier; the output is `features`.
+      weights: None (initialized as `init` says), or a file or workdir to take the network
+        and its weights from: a training workdir (its newest checkpoint that restores), a
+        `.keras` file, a `.weights.h5` (the shapes it holds fix the widths), Caffe's
+        `bvlc_alexnet.caffemodel` or its `.npy` (tf_alexnet/model/pretrained.py). The file
+        decides the network; arguments given that contradict it raise ValueError.
+      features: with include_top=False, "pool5" ([6, 6, 256] maps at 227 px) or "fc7"
+        (the 4096 activations after fc7's ReLU: the classic transfer-learning features).
+      global_pool: with features="pool5": None (the maps), "avg" or "max" ([256]).
+      classifier_activation: None (logits, what the package's commands expect) or a Keras
+        activation name for fc8's output, e.g. "softmax" (keras.applications' default).
       grouping: "towers", "fused" or "none" (module docstring).
-      tower_devices: None, "auto", or two device names such as ("/GPU:0", "/GPU:1");
-        only for grouping="towers".
-      lrn: an LRN preset name ("paper", "cuda_convnet", "caffe"), a dict of arguments, or
-        "none" (no LRN layers).
+      tower_devices: None, "auto" or two device names such as ("/GPU:0", "/GPU:1") for the
+        towers; a no-op off the TensorFlow backend.
+      lrn: a preset name ("paper", "cuda_convnet", "caffe"), a dict of
+        tf.nn.local_response_normalization's arguments, or "none" (no LRN layers).
+      lrn_across_groups: normalize across both towers' channels (Caffe's bvlc_alexnet).
+      activation: "relu" (the paper) or "tanh" (§3.1), after conv1..conv5, fc6 and fc7.
+      pool_window: 3 (overlapping 3x3 / 2 pools, the paper) or 2 (2x2 / 2, §3.4).
       dropout: dropout rate after fc6 and fc7.
-      init: "paper", "caffe" or "he" (see INITS).
-      width: multiplier on the conv filters (rounded to even counts), for small models.
+      width: multiplier on the conv filters (rounded to even counts), or `filters`: the
+        five conv widths themselves.
       fc_units: width of fc6 and fc7.
+      init: "paper", "caffe" or "he" (tf_alexnet/model/spec.py: INITS).
       seed: makes the initial weights and dropout masks reproducible.
-      activation: "relu" (the paper) or "tanh", after conv1..conv5, fc6 and fc7.
-      pooling: "overlapping" (3x3 / 2, the paper) or "non_overlapping" (2x2 / 2).
+      class_names: the names of fc8's outputs (default: ImageNet's synsets for 1000
+        classes, else class_0, class_1, ...); `decode_predictions` shows them.
+      preprocessing: how photos become this network's input (`model.preprocessor`): a
+        `Preprocessing`, or the preprocessor's config; default: ImageNet's channel mean,
+        the shorter side to 256 (for 227), the center crop.
     """
-    spec = AlexNetSpec.create(num_classes, image_size, width, fc_units, lrn, dropout,
-                              activation=activation, pooling=pooling)
-    return build_from_spec(spec, grouping, resolve_tower_devices(tower_devices), init, seed, name)
+
+    def __init__(self, num_classes=1000, image_size=227, *, include_top=True, weights=None,
+                 features="pool5", global_pool=None, classifier_activation=None,
+                 grouping="towers", tower_devices=None, lrn="paper", lrn_across_groups=False,
+                 activation="relu", pool_window=3, dropout=0.5, width=1.0, filters=None,
+                 fc_units=4096, init="paper", seed=None, class_names=None, preprocessing=None,
+                 name="alexnet", **kwargs):
+        args = dict(num_classes=num_classes, image_size=image_size, grouping=grouping,
+                    lrn=lrn, lrn_across_groups=lrn_across_groups, activation=activation,
+                    pool_window=pool_window, dropout=dropout, width=width, filters=filters,
+                    fc_units=fc_units, class_names=class_names, preprocessing=preprocessing)
+        source = None
+        if weights is not None:
+            source = pretrained.read_pretrained(weights, args, AlexNet)
+            args = pretrained.configured_by(source, args, AlexNet)
+        if features not in FEATURES or global_pool not in GLOBAL_POOLS:
+            raise ValueError(f"features {features!r} / global_pool {global_pool!r}: choose "
+                             f"from {FEATURES} / {GLOBAL_POOLS}.")
+        if global_pool and features != "pool5":
+            raise ValueError("global_pool pools pool5's maps: it needs features='pool5'.")
+        spec = AlexNetSpec(
+            int(args["num_classes"]), int(args["image_size"]),
+            tuple(int(f) for f in args["filters"]) if args["filters"] else
+            scaled_filters(args["width"]), int(args["fc_units"]), LRNParams.of(args["lrn"]),
+            float(args["dropout"]), bool(args["lrn_across_groups"]),
+            args["activation"], _pooling_name(args["pool_window"]))
+        if spec.activation not in ("relu", "tanh"):
+            raise ValueError(f"activation {spec.activation!r}: choose from ('relu', 'tanh').")
+        inputs, outputs = network.network_graph(spec, args["grouping"],
+                                        network.resolve_tower_devices(tower_devices), init, seed,
+                                        include_top, features, global_pool,
+                                        classifier_activation)
+        super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
+        self._spec, self._grouping = spec, args["grouping"]
+        self._class_names = (tuple(str(c) for c in args["class_names"])
+                             if args["class_names"] is not None else None)
+        if self._class_names is not None and len(self._class_names) != spec.num_classes:
+            raise ValueError(f"{len(self._class_names)} class names for {spec.num_classes} "
+                             "classes.")
+        self._settings = dict(include_top=bool(include_top), features=features,
+                              global_pool=global_pool,
+                              classifier_activation=classifier_activation,
+                              tower_devices=(list(tower_devices) if isinstance(
+                                  tower_devices, (list, tuple)) else tower_devices),
+                              init=init, seed=seed)
+        # Set past Keras' attribute tracking: the preprocessor is not a layer of the
+        # network (model.layers, model.weights, checkpoints and count_params leave it out),
+        # yet `.keras` files save and load it (keras/src/saving/saving_lib.py walks dir()).
+        object.__setattr__(self, "preprocessor", _preprocessor(args["preprocessing"],
+                                                               spec.image_size))
+        if self.preprocessor.image_size != spec.image_size:
+            raise ValueError(f"preprocessing crops {self.preprocessor.image_size} px for a "
+                             f"network of {spec.image_size} px.")
+        if source is not None:
+            source.load_into(self)
+
+    @property
+    def spec(self):
+        """The `AlexNetSpec`: what fixes the network's function."""
+        return self._spec
+
+    @property
+    def grouping(self):
+        return self._grouping
+
+    @property
+    def include_top(self):
+        return self._settings["include_top"]
+
+    @property
+    def class_names(self):
+        """fc8's class names (ImageNet's synsets for an unnamed 1000-class network)."""
+        if self._class_names is not None:
+            return self._class_names
+        if self._spec.num_classes == 1000:
+            return ilsvrc_synsets(1000)
+        return tuple(f"class_{i}" for i in range(self._spec.num_classes))
+
+    @property
+    def preprocessing(self):
+        """The `Preprocessing` of `model.preprocessor` (what evaluation and export apply)."""
+        return self.preprocessor.preprocessing
+
+    def set_preprocessing(self, preprocessing):
+        """Replaces the preprocessor by that of a `Preprocessing` (a run's statistics)."""
+        if preprocessing.image_size != self._spec.image_size:
+            raise ValueError(f"preprocessing crops {preprocessing.image_size} px for a "
+                             f"network of {self._spec.image_size} px.")
+        object.__setattr__(self, "preprocessor", preprocessor.InputPreprocessor.of(preprocessing))
+        return self
+
+    def get_config(self):
+        spec = self._spec
+        preprocessor = {k: v for k, v in self.preprocessor.get_config().items()
+                        if k not in ("name", "trainable", "dtype")}
+        return {"name": self.name, "trainable": self.trainable,
+                "num_classes": spec.num_classes, "image_size": spec.image_size,
+                **self._settings, "grouping": self._grouping,
+                "lrn": dataclasses.asdict(spec.lrn) if spec.lrn else "none",
+                "lrn_across_groups": spec.lrn_across_groups, "activation": spec.activation,
+                "pool_window": pool_window(spec.pooling), "dropout": spec.dropout,
+                "filters": list(spec.filters), "fc_units": spec.fc_units,
+                "class_names": (list(self._class_names) if self._class_names is not None
+                                else None),
+                "preprocessing": preprocessor}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
-class _LayerFactory:
-    """Makes the conv, LRN and pool layers of one model (grouping, init and seed fixed)."""
-
-    def __init__(self, spec, grouping, init, seed):
-        self.spec, self.placed, self.init, self.seed = spec, grouping == "towers", init, seed
-
-    def conv(self, layer, filters, size, stride=1, padding="same", groups=1, device=None):
-        kwargs = dict(strides=stride, padding=padding, groups=groups,
-                      activation=self.spec.activation,
-                      name=layer, **_initializers(layer, self.init, self.seed))
-        if self.placed:
-            return PlacedConv2D(filters, size, device=device, **kwargs)
-        return keras.layers.Conv2D(filters, size, **kwargs)
-
-    def lrn(self, layer, groups=1, device=None, keep=None):
-        return LocalResponseNormalization(**dataclasses.asdict(self.spec.lrn), groups=groups,
-                                          device=device, keep=keep, name=layer)
-
-    def pool(self, layer, device=None):
-        window = pool_window(self.spec.pooling)
-        if self.placed:
-            return PlacedMaxPooling2D(window, 2, device=device, name=layer)
-        return keras.layers.MaxPooling2D(window, 2, name=layer)
+def spec_arguments(spec):
+    """AlexNet's keyword arguments of an `AlexNetSpec`."""
+    return dict(num_classes=spec.num_classes, image_size=spec.image_size,
+                filters=spec.filters, fc_units=spec.fc_units,
+                lrn=dataclasses.asdict(spec.lrn) if spec.lrn else "none",
+                lrn_across_groups=spec.lrn_across_groups, dropout=spec.dropout,
+                activation=spec.activation, pool_window=pool_window(spec.pooling))
 
 
-def _tower_lrn(make, name, towers, devices):
-    """LRN of each tower's maps: on its own half (the paper's GPUs), or, for a network that
-    normalizes across all channels (Caffe's bvlc_alexnet), on both towers' maps, each tower
-    keeping its half of the result. No LRN in the spec: the maps as they are."""
-    if make.spec.lrn is None:
-        return towers
-    if not make.spec.lrn_across_groups:
-        return [make.lrn(name + h, device=d)(x) for h, d, x in zip("ab", devices, towers)]
-    both = keras.layers.Concatenate(name=name + "_in")(towers)
-    half = both.shape[-1] // 2
-    return [make.lrn(name + h, device=d, keep=keep)(both) for h, d, keep in
-            zip("ab", devices, ((0, half), (half, 2 * half)))]
+def build_alexnet(num_classes=1000, image_size=227, **kwargs):
+    """`AlexNet(num_classes, image_size, **kwargs)` (the name of the 0.x API)."""
+    return AlexNet(num_classes, image_size, **kwargs)
 
 
-def _tower_features(make, inputs, devices):
-    """conv1..pool5 as the paper's two columns; each half on its device (or none)."""
-    f1, f2, f3, f4, f5 = (f // 2 for f in make.spec.filters)
-    devices = devices or (None, None)
-
-    def each(make_layer, xs):
-        return [make_layer(h, d)(x) for h, d, x in zip("ab", devices, xs)]
-
-    x = each(lambda h, d: make.conv("conv1" + h, f1, 11, 4, "valid", device=d), [inputs] * 2)
-    x = each(lambda h, d: make.pool("pool1" + h, d), _tower_lrn(make, "lrn1", x, devices))
-    x = each(lambda h, d: make.conv("conv2" + h, f2, 5, device=d), x)
-    towers = each(lambda h, d: make.pool("pool2" + h, d), _tower_lrn(make, "lrn2", x, devices))
-    # conv3 is where the paper's two GPUs exchange maps: each half sees all of conv2.
-    both = keras.layers.Concatenate(name="concat2")(towers)
-    outs = []
-    for half, device in zip("ab", devices):
-        x = make.conv("conv3" + half, f3, 3, device=device)(both)
-        x = make.conv("conv4" + half, f4, 3, device=device)(x)
-        x = make.conv("conv5" + half, f5, 3, device=device)(x)
-        outs.append(make.pool("pool5" + half, device)(x))
-    return keras.layers.Concatenate(name="concat5")(outs)
+def build_from_spec(spec, grouping, devices=None, init="paper", seed=None, name="alexnet",
+                    class_names=None, preprocessing=None):
+    """The `AlexNet` of an `AlexNetSpec` (what resumed runs and imports use)."""
+    return AlexNet(**spec_arguments(spec), grouping=grouping, tower_devices=devices,
+                   init=init, seed=seed, name=name, class_names=class_names,
+                   preprocessing=preprocessing)
 
 
-def _single_features(make, inputs, groups):
-    """conv1..pool5 as single layers; conv2/4/5 in `groups` groups, and the LRNs too unless
-    the network normalizes across all channels."""
-    f1, f2, f3, f4, f5 = make.spec.filters
-    lrn_groups = 1 if make.spec.lrn_across_groups else groups
-    def lrn(name, x):
-        return x if make.spec.lrn is None else make.lrn(name, lrn_groups)(x)
-
-    x = make.conv("conv1", f1, 11, 4, "valid")(inputs)
-    x = make.pool("pool1")(lrn("lrn1", x))
-    x = make.conv("conv2", f2, 5, groups=groups)(x)
-    x = make.pool("pool2")(lrn("lrn2", x))
-    x = make.conv("conv3", f3, 3)(x)
-    x = make.conv("conv4", f4, 3, groups=groups)(x)
-    x = make.conv("conv5", f5, 3, groups=groups)(x)
-    return make.pool("pool5")(x)
+def build_network(record, devices=None, init="paper", seed=None, name="alexnet"):
+    """The AlexNet of a record of one (workdir/info.py's NetworkRecord: spec, grouping,
+    class names, preprocessing), with initial weights."""
+    return build_from_spec(record.spec, record.grouping, devices, init, seed, name,
+                           class_names=record.class_names, preprocessing=record.preprocessing)
 
 
-def build_from_spec(spec, grouping, devices, init="paper", seed=None, name="alexnet"):
-    """Builds the network of an `AlexNetSpec` (what build_alexnet and resumed runs use)."""
-    if grouping not in GROUPINGS:
-        raise ValueError(f"Unknown grouping {grouping!r}; choose one of {GROUPINGS}.")
-    if devices and grouping != "towers":
-        raise ValueError("tower_devices needs grouping='towers'.")
-    if spec.image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size {spec.image_size} is too small: AlexNet needs at least "
-                         f"{MIN_IMAGE_SIZE} pixels (227 for the paper's 55/27/13/6 maps).")
-    make = _LayerFactory(spec, grouping, init, seed)
-    inputs = keras.Input((spec.image_size, spec.image_size, 3), name="images")
-    if grouping == "towers":
-        x = _tower_features(make, inputs, devices)
-    else:
-        x = _single_features(make, inputs, 2 if grouping == "fused" else 1)
-    x = keras.layers.Flatten(name="flatten")(x)
-    dropout_seed = None if seed is None else seed + 7
-    for layer in ("fc6", "fc7"):
-        x = keras.layers.Dense(spec.fc_units, activation=spec.activation, name=layer,
-                               **_initializers(layer, init, seed))(x)
-        x = keras.layers.Dropout(spec.dropout, seed=dropout_seed, name="drop" + layer[2])(x)
-    logits = keras.layers.Dense(spec.num_classes, name="fc8",
-                                **_initializers("fc8", init, seed))(x)
-    return keras.Model(inputs, logits, name=name)

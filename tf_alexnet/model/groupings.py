@@ -6,18 +6,26 @@ A fused kernel [k, k, cin/2, cout] holds tower a's kernel in [..., :cout/2] and 
 
 import numpy as np
 
-from tf_alexnet.model.alexnet import build_from_spec, resolve_tower_devices
 from tf_alexnet.model.spec import CONV_NAMES, DENSE_NAMES
 
 
-def canonical_weights(model, grouping):
-    """{layer: [kernel, bias]} in the fused layout (conv2 kernel [5, 5, 48, 256], ...).
+def _present(model):
+    return {layer.name for layer in model.layers}
+
+
+def canonical_weights(model, grouping=None):
+    """{layer: [kernel, bias]} in the fused layout (conv2 kernel [5, 5, 48, 256], ...), for
+    the layers `model` has (no fc layers with include_top=False); `grouping`: the model's
+    own by default.
 
     A fused kernel [k, k, cin/2, cout] holds tower a's kernel in [..., :cout/2] and tower b's
     in [..., cout/2:], so the towers' halves are concatenated on the last axis.
     """
-    out = {}
+    grouping = grouping or model.grouping
+    present, out = _present(model), {}
     for layer in CONV_NAMES + DENSE_NAMES:
+        if layer not in present and layer + "a" not in present:
+            continue
         if grouping == "towers" and layer in CONV_NAMES:
             a, b = (model.get_layer(layer + h).get_weights() for h in "ab")
             out[layer] = [np.concatenate([a[0], b[0]], -1), np.concatenate([a[1], b[1]], 0)]
@@ -37,17 +45,20 @@ def set_canonical_weights(model, grouping, weights):
             model.get_layer(layer).set_weights([kernel, bias])
 
 
-def convert_grouping(model, spec, source, target, tower_devices=None):
-    """A new `target` model ("towers" or "fused") computing what `model` (of `spec`, built
-    as `source`) computes.
+def convert_grouping(model, target, tower_devices=None):
+    """A new AlexNet of grouping `target` ("towers" or "fused") computing what the AlexNet
+    `model` computes: the same config (classes, preprocessing, head), other layers.
 
     Fused and towers hold the same numbers (canonical_weights); an ungrouped model is a
     different network and cannot be converted.
     """
+    source = model.grouping
     if "none" in (source, target) and source != target:
         raise ValueError(f"Cannot convert a {source!r} model to {target!r}: only the grouped "
                          "models ('towers' and 'fused') are the same network.")
-    new = build_from_spec(spec, target, resolve_tower_devices(tower_devices), name=model.name)
+    config = {**model.get_config(), "grouping": target, "tower_devices": tower_devices,
+              "preprocessing": model.preprocessing}
+    new = type(model).from_config(config)
     set_canonical_weights(new, target, canonical_weights(model, source))
     return new
 

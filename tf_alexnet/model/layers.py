@@ -1,15 +1,26 @@
 """Keras layers of the paper that Keras does not ship: LRN, and layers that run on a device.
 
-All layers are serializable (`.keras` files) under the package name `tf_alexnet`.
+All layers are serializable (`.keras` files) under the package name `tf_alexnet` and run on
+every Keras backend: on TensorFlow, LRN is TensorFlow's fused op and placement is
+`tf.device`; elsewhere (JAX) LRN is the same formula in `keras.ops` and placement is a
+no-op (tests/test_jax_backend.py compares the two).
 """
 
 import contextlib
 import dataclasses
 
 import keras
-import tensorflow as tf
 
 from tf_alexnet.model.spec import LRNParams
+
+
+def _tensorflow():
+    """The tensorflow module when Keras runs on it, else None."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    return tf
 
 
 class _OnDevice:
@@ -24,7 +35,8 @@ class _OnDevice:
         self.device = device or None
 
     def _scope(self):
-        return tf.device(self.device) if self.device else contextlib.nullcontext()
+        tf = _tensorflow()
+        return tf.device(self.device) if self.device and tf else contextlib.nullcontext()
 
     def build(self, input_shape):
         with self._scope():
@@ -103,21 +115,41 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, inputs):
-        def lrn(x):
-            return tf.nn.local_response_normalization(
-                x, depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
-                beta=self.beta)
-
+        tf = _tensorflow()
         with self._scope():
-            # TF's LRN kernel has float32 and float16 versions only: bfloat16 runs in float32.
-            x = tf.cast(inputs, tf.float32) if inputs.dtype == tf.bfloat16 else inputs
-            if self.groups == 1:
-                out = lrn(x)
+            if tf is None:
+                out = self._lrn_ops(inputs)
             else:
-                out = tf.concat([lrn(p) for p in tf.split(x, self.groups, axis=-1)], axis=-1)
+                # TF's LRN kernel has float32 and float16 versions only: bfloat16 runs in
+                # float32.
+                x = tf.cast(inputs, tf.float32) if inputs.dtype == tf.bfloat16 else inputs
+                def lrn(part):
+                    return tf.nn.local_response_normalization(
+                        part, depth_radius=self.depth_radius, bias=self.bias,
+                        alpha=self.alpha, beta=self.beta)
+
+                out = lrn(x) if self.groups == 1 else tf.concat(
+                    [lrn(p) for p in tf.split(x, self.groups, axis=-1)], axis=-1)
+                out = tf.cast(out, inputs.dtype)
             if self.keep:
                 out = out[..., self.keep[0]:self.keep[1]]
-            return tf.cast(out, inputs.dtype)
+            return out
+
+    def _lrn_ops(self, inputs):
+        """The same formula in keras.ops (backends without TF's op): each group's squares
+        summed over the window of 2 * depth_radius + 1 channels, cut at the group's ends."""
+        ops, r = keras.ops, self.depth_radius
+        x = ops.cast(inputs, "float32")
+        channels = x.shape[-1]
+        size = channels // self.groups
+        outs = []
+        for g in range(self.groups):
+            part = x[..., g * size:(g + 1) * size]
+            padded = ops.pad(ops.square(part), [[0, 0]] * (len(x.shape) - 1) + [[r, r]])
+            total = sum(padded[..., i:i + size] for i in range(2 * r + 1))
+            outs.append(part / ops.power(self.bias + self.alpha * total, self.beta))
+        out = outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)
+        return ops.cast(out, inputs.dtype)
 
     def compute_output_shape(self, input_shape):
         if self.keep:

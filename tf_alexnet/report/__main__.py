@@ -7,7 +7,7 @@ import json
 import os
 
 from tf_alexnet import cli, flags as flags_lib
-from tf_alexnet.config_tools import ReportConfig
+from tf_alexnet.command_configs import ReportConfig
 from tf_alexnet.report.report import make_report
 
 EXCLUDE = ("num_classes", "eval_crops", "cache_eval")

@@ -89,16 +89,16 @@ class Scored:
     fc7: np.ndarray
 
 
-def score_split(model, info, source, evaluation, split, keep=8):
+def score_split(model, source, evaluation, split, keep=8):
     """Scores `split` center-cropped; keeps `keep` display images and their fc7 vectors."""
     fc7 = keras.Model(model.inputs, [model.output, model.get_layer("fc7").output])
     run = tf.function(lambda x: fc7(x, training=False))
-    shown = dataclasses.replace(info.preprocessing, mean="none")
+    shown = dataclasses.replace(model.preprocessing, mean="none")
     # A seeded random order (the same for both): a folder lists one class after another.
-    scored, data = eval_dataset(source, evaluation, split, info.preprocessing, sample=True)
+    scored, data = eval_dataset(source, evaluation, split, model.preprocessing, sample=True)
     display, _ = eval_dataset(source, evaluation, split, shown, sample=True,
                               opened=data.opened)  # the split listed once
-    mapping = label_map(data.class_names, info.class_names)
+    mapping = label_map(data.class_names, model.class_names)
     images, labels, probs, feats = [], [], [], []
     for (x, y), (raw, _) in zip(scored, display):
         logits, f = run(x)
@@ -111,13 +111,13 @@ def score_split(model, info, source, evaluation, split, keep=8):
                   np.concatenate(probs), np.concatenate(feats)[:keep])
 
 
-def training_neighbours(model, info, source, evaluation, queries, k, limit):
+def training_neighbours(model, source, evaluation, queries, k, limit):
     """Nearest training images (fc7, Euclidean) of the query vectors, streaming over the
     training split in batches (at most `limit` images; 0: all)."""
     fc7 = keras.Model(model.inputs, model.get_layer("fc7").output)
     features = tf.function(lambda x: fc7(x, training=False))
-    shown = dataclasses.replace(info.preprocessing, mean="none")
-    scored, data = eval_dataset(source, evaluation, "train", info.preprocessing)
+    shown = dataclasses.replace(model.preprocessing, mean="none")
+    scored, data = eval_dataset(source, evaluation, "train", model.preprocessing)
     display, _ = eval_dataset(source, evaluation, "train", shown, opened=data.opened)
 
     def batches():

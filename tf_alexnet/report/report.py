@@ -23,29 +23,29 @@ import numpy as np
 
 from tf_alexnet.report import analysis, figures
 from tf_alexnet.flags import given_flags
-from tf_alexnet.workdir.checkpoints import restore_model
-from tf_alexnet.workdir.info import run_data
+from tf_alexnet.workdir.restore import restore_model
+from tf_alexnet.workdir.info import load_run_info, run_data
 
 
 def make_report(config, given=None):
     """Writes the figures, report.json and index.html into config.output; returns the
     report.json content. Without --data, the run's own data (workdir/info.py: run_data;
     `given` as evaluate's)."""
-    model, info, checkpoint = restore_model(config.workdir)
-    source, split, _ = run_data(info, config.source, config.split, 0,
+    model = restore_model(config.workdir)
+    source, split, _ = run_data(load_run_info(config.workdir), config.source, config.split, 0,
                                 given_flags(config) if given is None else given)
     config = dataclasses.replace(config, source=source, split=split)
     os.makedirs(config.output, exist_ok=True)
     out = lambda name: os.path.join(config.output, name)  # noqa: E731
-    names = list(info.class_names)
+    names = list(model.class_names)
     towers = analysis.conv1_towers(model)
     figures.plot_filters(towers, out("filters.png"))
-    scored = analysis.score_split(model, info, config.source, config.evaluation,
-                                  config.split, keep=8)
+    scored = analysis.score_split(model, config.source, config.evaluation, config.split,
+                                  keep=8)
     figures.plot_top5(scored, names, out("top5.png"))
     queries = min(5, len(scored.fc7))
     distances, images, _ = analysis.training_neighbours(
-        model, info, config.source, config.evaluation,
+        model, config.source, config.evaluation,
         scored.fc7[:queries].astype(np.float64), 6, config.max_train_images)
     figures.plot_neighbours(scored.images[:queries], images, distances, out("neighbours.png"))
     curves = analysis.read_curves(config.workdir)
@@ -54,7 +54,7 @@ def make_report(config, given=None):
     matrix = analysis.confusion_matrix(scored.labels, predicted, len(names))
     figures.plot_confusion(matrix, names, out("confusion.png"))
     report = dict(
-        workdir=config.workdir, checkpoint=checkpoint, split=config.split,
+        workdir=config.workdir, checkpoint=model.checkpoint_path, split=config.split,
         filters={name: int(k.shape[-1]) for name, k in towers.items()},
         colourfulness={name: analysis.colourfulness(k) for name, k in towers.items()},
         top1_error=float(np.mean(predicted != scored.labels)), num_images=len(predicted),

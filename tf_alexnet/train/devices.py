@@ -5,7 +5,7 @@ import logging
 
 import tensorflow as tf
 
-from tf_alexnet.model.alexnet import resolve_tower_devices
+from tf_alexnet.model.network import resolve_tower_devices
 
 
 def make_strategy(name):

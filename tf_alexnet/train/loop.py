@@ -13,7 +13,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import time
 
 import tensorflow as tf
@@ -79,10 +78,11 @@ class TrainLoop:
 
     train_steps(count): runs `count` compiled steps of `batch_size` images, adding [loss sum,
     correct, images] to `sums`. summaries / progress: train.logs writers (progress None off
-    the chief). stop: {"signal": None or the signal received}."""
+    the chief). stop: the run's train.process.StopSignal (true once a signal came).
+    Keyword arguments only (orbit's Controller is the model)."""
 
-    def __init__(self, state, schedule, train_steps, sums, batch_size, validation, summaries,
-                 progress, stop, profile_dir=""):
+    def __init__(self, *, state, schedule, train_steps, sums, batch_size, validation=None,
+                 summaries, progress=None, stop, profile_dir=""):
         self.state, self.schedule, self.batch_size = state, schedule, batch_size
         self.profile_dir, self.profiling = profile_dir, False
         self.train_steps, self.sums, self.validation = train_steps, sums, validation
@@ -133,13 +133,12 @@ class TrainLoop:
             step = boundary
             self.stop_profile(step)
             self.state.step.assign(step)
-            if self.schedule.logs(step) or self.stop["signal"]:
+            if self.schedule.logs(step) or self.stop:
                 self.log(step)
-            if self.stop["signal"]:
+            if self.stop:
                 path = self.save(step)
                 logging.warning("Stopped by %s at step %d; saved %s. Rerun the same command "
-                                "to resume.", signal.Signals(self.stop["signal"]).name, step,
-                                path)
+                                "to resume.", self.stop.name, step, path)
                 return dict(stopped_at=step, checkpoint=path)
             if self.validation and self.schedule.evaluates(step):
                 metrics = self.evaluate(step)

@@ -13,21 +13,35 @@ from tensorflow.python.eager import context
 from tensorflow.python.framework import config as tf_config
 
 
+class StopSignal:
+    """Whether the run was asked to stop: `signal` is None, or the SIGINT / SIGTERM number
+    received; the loop saves a checkpoint after the current step and returns."""
+
+    def __init__(self):
+        self.signal = None
+
+    def __bool__(self):
+        return self.signal is not None
+
+    @property
+    def name(self):
+        return signal.Signals(self.signal).name if self.signal else ""
+
+    def receive(self, signum, frame=None):
+        """A signal handler: records `signum` and says what happens."""
+        self.signal = signum
+        logging.warning("Received %s: saving a checkpoint after this step.", self.name)
+
+
 @contextlib.contextmanager
 def process_settings(config):
-    """Sets the run's process-wide settings; yields {"signal": None or the one received}.
+    """Sets the run's process-wide settings; yields the run's StopSignal.
 
     SIGINT/SIGTERM handlers (save a checkpoint after this step), the precision policy, op
     determinism and the global random seeds (--deterministic sets them) are restored on
     exit, so that `train` can be called as a library."""
-    stop = {"signal": None}
-
-    def handler(signum, frame):
-        stop["signal"] = signum
-        logging.warning("Received %s: saving a checkpoint after this step.",
-                        signal.Signals(signum).name)
-
-    handlers = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = StopSignal()
+    handlers = {sig: signal.signal(sig, stop.receive) for sig in (signal.SIGINT, signal.SIGTERM)}
     policy = keras.mixed_precision.global_policy()
     determinism = tf_config.is_op_determinism_enabled()
     seeds = random.getstate(), np.random.get_state(), context.global_seed()

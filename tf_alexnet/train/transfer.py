@@ -1,6 +1,6 @@
 """Starting a run from another model's weights (`train --init_from`, fine-tuning).
 
-    resolve(config)          the config with the source's network and preprocessing where
+    resolve_init_from(config)  the config with the source's network and preprocessing where
                              its flags were left at their defaults, and the Transfer
     network_spec(...)        the run's AlexNetSpec: the config's network, the data's classes
     freeze(model, layers)    conv1..fc8 names set untrainable (no update, no weight decay)
@@ -26,16 +26,17 @@ from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
 from tf_alexnet.model.spec import (CONV_NAMES, LRN_PRESETS, PAPER_FILTERS, AlexNetSpec,
                                    scaled_filters)
 from tf_alexnet.workdir import checkpoints
-from tf_alexnet.workdir.info import MODEL_JSON, load_run_info
+from tf_alexnet.workdir.restore import restore_model
+from tf_alexnet.workdir.info import MODEL_JSON, NetworkRecord, load_network
 
 INIT_JSON = "init.json"
 
 
 @dataclasses.dataclass(frozen=True)
 class Transfer:
-    """What a run inherits: `base` (the RunInfo whose network and preprocessing it takes:
+    """What a run inherits: `base` (the NetworkRecord whose network and preprocessing it takes:
     the source's, or its own when resuming) and, at step 0 only, the weights to load."""
-    base: object = None            # RunInfo or None
+    base: object = None            # NetworkRecord or None
     base_dir: str = ""             # the workdir holding `base` (and its stats.json)
     source: str = ""               # --init_from as given
     checkpoint: str = ""           # the source checkpoint the weights come from
@@ -53,17 +54,18 @@ def _source_workdir(path):
                        "of train or import_weights, or one of its checkpoints/ckpt-N).")
 
 
-def open_source(path):
+def open_init_source(path):
     """The Transfer of `--init_from path`: its RunInfo and weights (canonical layout)."""
     workdir, prefix = _source_workdir(path)
     if not os.path.exists(os.path.join(workdir, MODEL_JSON)):
         raise WorkdirError(f"--init_from {path}: {workdir} has no {MODEL_JSON}; give a "
                            "workdir of train or import_weights, or one of its checkpoints.")
     try:
-        model, info, restored = checkpoints.restore_model(workdir, prefix)
+        model = restore_model(workdir, prefix)
     except WorkdirError as e:
         raise WorkdirError(f"--init_from {path}: {e}") from None
-    return Transfer(info, workdir, path, restored, canonical_weights(model, info.grouping))
+    return Transfer(NetworkRecord.of(model), workdir, path, model.checkpoint_path,
+                    canonical_weights(model))
 
 
 def _resuming(workdir):
@@ -71,9 +73,9 @@ def _resuming(workdir):
             and checkpoints.latest_checkpoint(workdir) is not None)
 
 
-def inherit_preprocessing(config, info, stats_dir):
-    """`config` with `info`'s preprocessing for each AugmentConfig flag at its default."""
-    augment, default, p = config.augment, AugmentConfig(), info.preprocessing
+def inherit_preprocessing(config, base, stats_dir):
+    """`config` with `base`'s preprocessing for each AugmentConfig flag at its default."""
+    augment, default, p = config.augment, AugmentConfig(), base.preprocessing
     changes = {}
     if augment.image_size == default.image_size:
         changes.update(image_size=p.image_size)
@@ -88,7 +90,7 @@ def inherit_preprocessing(config, info, stats_dir):
     return dataclasses.replace(config, augment=dataclasses.replace(augment, **changes))
 
 
-def resolve(config):
+def resolve_init_from(config):
     """(config, Transfer) of a TrainConfig: unchanged and an empty Transfer without
     --init_from; else the source opened (or, when resuming, the workdir's own record), and
     the config holding the network and preprocessing values it inherits."""
@@ -96,9 +98,9 @@ def resolve(config):
     if not config.init_from:
         return config, Transfer()
     if _resuming(config.workdir):
-        transfer = Transfer(load_run_info(config.workdir), config.workdir, config.init_from)
+        transfer = Transfer(load_network(config.workdir), config.workdir, config.init_from)
     else:
-        transfer = open_source(config.init_from)
+        transfer = open_init_source(config.init_from)
     config = inherit_preprocessing(config, transfer.base, transfer.base_dir)
     return inherit_network(config, transfer.base.spec), transfer
 
@@ -130,7 +132,7 @@ def inherit_network(config, source):
 
 
 def network_spec(config, num_classes, base=None):
-    """The run's AlexNetSpec from the config; with a `base` RunInfo, the base's filters and
+    """The run's AlexNetSpec from the config; with a `base` NetworkRecord, the base's filters and
     LRN where the config gives the same or leaves a flag that cannot name the base's at its
     default (no --width gives its filters, no --lrn preset its LRN), and the base's
     normalization across both towers (an imported Caffe network's, which no flag says)."""
@@ -163,10 +165,12 @@ def freeze(model, names):
         layer.trainable = False
 
 
-def load_matching(model, grouping, transfer, class_names):
-    """Copies `transfer.weights` into `model` layer by layer where name and shapes match
-    (fc8 only when the class lists are the same). Returns {layer: why new} of the others."""
-    target, loaded, new = canonical_weights(model, grouping), {}, {}
+def load_matching(model, transfer):
+    """Copies `transfer.weights` into the AlexNet `model` layer by layer where name and
+    shapes match (fc8 only when the class lists are the same). Returns (loaded layer names,
+    {layer: why new} of the others)."""
+    class_names, grouping = model.class_names, model.grouping
+    target, loaded, new = canonical_weights(model), {}, {}
     same_classes = tuple(class_names) == tuple(transfer.base.class_names)
     for name, arrays in target.items():
         source = transfer.weights.get(name)
@@ -184,7 +188,7 @@ def load_matching(model, grouping, transfer, class_names):
     return list(loaded), new
 
 
-def describe(transfer, loaded, new, frozen):
+def describe_init(transfer, loaded, new, frozen):
     """The one line that says what the run took from where."""
     parts = [f"Initialized from {transfer.source} ({transfer.checkpoint}): loaded "
              f"{', '.join(loaded) or 'nothing'}"]
@@ -219,14 +223,14 @@ def _check_frozen(config):
             "--freeze/--train_from (flags.txt), or a new --workdir.")
 
 
-def start(model, run, transfer):
+def load_init_weights(model, run, transfer):
     """At step 0: the source's matching layers loaded into `model` (with --init_from), the
     one line logged, and init.json written (by the chief) when anything was loaded or
     frozen."""
     config, loaded, new = run.config, [], {}
     if transfer.weights is not None:
-        loaded, new = load_matching(model, run.info.grouping, transfer, run.info.class_names)
-        logging.info("%s", describe(transfer, loaded, new, config.frozen_layers))
+        loaded, new = load_matching(model, transfer)
+        logging.info("%s", describe_init(transfer, loaded, new, config.frozen_layers))
     elif config.frozen_layers:
         logging.info("Frozen (not trained): %s.", ", ".join(config.frozen_layers))
     if run.chief and (transfer.weights is not None or config.frozen_layers):

@@ -1,7 +1,7 @@
-"""A training run's directory: its RunInfo record and its checkpoints.
+"""A training run's directory: its record and its checkpoints.
 
-    workdir/model.json        RunInfo: the network (AlexNetSpec), grouping, class names, the
-                              evaluation preprocessing (sizes, mean mode) and the data spec
+    workdir/model.json        the network (NetworkRecord: AlexNetSpec, grouping, class names,
+                              the evaluation preprocessing) and the run (RunInfo: the data)
     workdir/stats.json        the dataset statistics used (mean, PCA), and mean_image.npy
     workdir/flags.txt         the resolved flags, a flagfile that reproduces the run
     workdir/checkpoints/      tf.train.CheckpointManager checkpoints

@@ -13,8 +13,7 @@ import tensorflow as tf
 
 from tf_alexnet import lock
 from tf_alexnet.errors import WorkdirError
-from tf_alexnet.model.alexnet import build_from_spec
-from tf_alexnet.workdir.info import MODEL_JSON, load_run_info
+from tf_alexnet.workdir.info import MODEL_JSON
 
 
 def checkpoint_layers(model):
@@ -84,7 +83,7 @@ def restore_newest(workdir, restore, move_damaged=False, quiet=False):
 
 class NoCheckpointRestores(WorkdirError):
     """Checkpoint files exist but none restores (the trainer's message: a reader's says
-    otherwise, restore_model)."""
+    otherwise, restore_into)."""
 
     def __init__(self, workdir, prefixes, advice=None):
         self.workdir, self.prefixes = workdir, prefixes
@@ -108,11 +107,9 @@ def remove_partial_saves(workdir):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def restore_model(workdir, checkpoint=None, name="alexnet"):
-    """(model, RunInfo, checkpoint path) with the weights of `checkpoint` (default: the
-    newest that restores); `name`: the Keras model's (members of an ensemble differ)."""
-    info = load_run_info(workdir)
-    model = build_from_spec(info.spec, info.grouping, None, name=name)
+def restore_into(model, workdir, checkpoint=None):
+    """Restores `model` (built as the workdir's model.json says) from `checkpoint`
+    (default: the newest that restores); sets and returns `model.checkpoint_path`."""
     def restore(path):
         # A fresh Checkpoint each try: one whose restore failed midway (files removed by a
         # live run) keeps half-bound state that fails the next try's match.
@@ -132,11 +129,13 @@ def restore_model(workdir, checkpoint=None, name="alexnet"):
         except DAMAGE as e:
             raise WorkdirError(f"--checkpoint {checkpoint}: cannot be restored ({_why(e)})."
                                ) from None
-        return model, info, checkpoint
-    path = _restore_while_training(workdir, restore)
+        path = checkpoint
+    else:
+        path = _restore_while_training(workdir, restore)
     if not path:
         raise WorkdirError(f"{workdir}: no checkpoint in {workdir}/checkpoints.")
-    return model, info, path
+    model.checkpoint_path = path
+    return path
 
 
 def _complete(prefix):

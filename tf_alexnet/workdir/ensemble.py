@@ -2,24 +2,20 @@
 averaged).
 
     workdir_list(text)          "a,b,c" -> ["a", "b", "c"]
-    restore_ensemble(workdirs)  (members, RunInfo, checkpoint paths); refuses, in one line,
+    restore_ensemble(workdirs)  the AlexNetEnsemble of their checkpoints; refuses, in one line,
                                 runs whose classes or preprocessing differ
     ensemble_model(members)     one Keras model whose softmax is the members' mean softmax
-
-The ensemble's outputs are log(mean of the members' probabilities): every consumer of
-logits (evaluation, the serving signatures, TFLite) applies a softmax, and softmax(log p) is
-p itself, so an ensemble evaluates and exports as any single model does.
+                                (tf_alexnet/model/ensemble.py)
 """
 
 import os
 
-import keras
 import numpy as np
-import tensorflow as tf
 
 from tf_alexnet.errors import WorkdirError
+from tf_alexnet.model.ensemble import ensemble_model  # noqa: F401 (where it was)
 from tf_alexnet.model.groupings import convert_grouping
-from tf_alexnet.workdir.checkpoints import restore_model
+from tf_alexnet.workdir.restore import restore_model
 
 
 def workdir_list(text):
@@ -49,35 +45,27 @@ def _preprocessing_difference(a, b):
 
 
 def restore_ensemble(workdirs):
-    """(member models, the first member's RunInfo, their checkpoint paths)."""
-    members, infos, paths = [], [], []
+    """The AlexNetEnsemble of the runs' newest checkpoints (fused members as towers: the
+    same numbers without XLA); `checkpoint_path`: their checkpoints, comma-separated."""
+    members = []
     for i, workdir in enumerate(workdirs):
-        model, info, path = restore_model(workdir, name=f"member{i}")
-        if info.grouping == "fused":  # the towers compute the same without XLA
-            model = convert_grouping(model, info.spec, "fused", "towers")
-        if infos and info.class_names != infos[0].class_names:
+        model = restore_model(workdir, name=f"member{i}")
+        path = model.checkpoint_path
+        if model.grouping == "fused":  # the towers compute the same without XLA
+            model = convert_grouping(model, "towers")
+            model.checkpoint_path = path
+        first = members[0] if members else None
+        if first and model.class_names != first.class_names:
             raise WorkdirError(f"Cannot average {workdirs[0]} and {workdir}: other classes "
-                               f"({len(infos[0].class_names)} vs. {len(info.class_names)}, "
-                               f"first {list(infos[0].class_names[:3])} vs. "
-                               f"{list(info.class_names[:3])}).")
-        why = infos and _preprocessing_difference(infos[0].preprocessing, info.preprocessing)
+                               f"({len(first.class_names)} vs. {len(model.class_names)}, "
+                               f"first {list(first.class_names[:3])} vs. "
+                               f"{list(model.class_names[:3])}).")
+        why = first and _preprocessing_difference(first.preprocessing, model.preprocessing)
         if why:
             raise WorkdirError(f"Cannot average {workdirs[0]} and {workdir}: their "
                                f"preprocessing differs ({why}); members must see the same "
                                "input.")
         members.append(model)
-        infos.append(info)
-        paths.append(path)
-    return members, infos[0], paths
-
-
-def ensemble_model(members, name="ensemble"):
-    """A Keras model of the same input: log of the members' mean softmax (float32)."""
-    inputs = keras.Input(members[0].input_shape[1:], name="images")
-    probabilities = [keras.layers.Softmax(name=f"softmax{i}", dtype="float32")(
-        keras.layers.Activation("linear", dtype="float32", name=f"logits{i}")(m(inputs)))
-        for i, m in enumerate(members)]
-    mean = keras.layers.Average(name="mean")(probabilities)
-    logits = keras.layers.Lambda(lambda p: tf.math.log(tf.maximum(p, 1e-30)),
-                                 name="log")(mean)
-    return keras.Model(inputs, logits, name=name)
+    ensemble = ensemble_model(members)
+    ensemble.checkpoint_path = ",".join(m.checkpoint_path for m in members)
+    return ensemble

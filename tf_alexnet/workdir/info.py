@@ -1,6 +1,11 @@
-"""`RunInfo`, the one record of what a run trained (WORKDIR/model.json + stats.json).
+"""What a workdir records (WORKDIR/model.json + stats.json): the network and the run.
 
-An export carries the same RunInfo (assets.extra/tf_alexnet.json and stats.json): evaluate,
+    NetworkRecord   the network (spec, grouping, class names, preprocessing): what an
+                    `AlexNet`'s config holds, for the files that hold no Keras model
+    RunInfo         the run: the data it trained on and how it validated
+    run_data        what evaluate and report score by default (the run's validation)
+
+An export carries the same record (assets.extra/tf_alexnet.json and stats.json): evaluate,
 export and predict read only these files, so a workdir can be moved to another machine.
 """
 
@@ -19,54 +24,36 @@ MODEL_JSON = "model.json"
 
 
 @dataclasses.dataclass(frozen=True)
-class RunInfo:
-    """What a trained model is: enough to rebuild it, feed it and name its outputs."""
+class NetworkRecord:
+    """A network as model.json records it: what `AlexNet`'s config holds (spec, grouping,
+    class names, preprocessing). Files that hold no Keras model (a workdir's model.json, an
+    export's assets.extra/tf_alexnet.json) read and write it; code that has a model asks
+    the model (`model.spec`, `model.class_names`, `model.preprocessing`)."""
     spec: AlexNetSpec
     grouping: str                  # towers | fused | none
     class_names: tuple
     preprocessing: Preprocessing   # with the run's Stats
-    source: str = ""               # the training data spec (--data)
-    # How training validated: {"source": SourceConfig fields, "split": eval split,
-    # "examples": --eval_examples}; evaluate and report score the same by default.
-    validation: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, model):
+        """The record of an AlexNet (or an AlexNetEnsemble: its first member's)."""
+        return cls(model.spec, model.grouping, tuple(model.class_names), model.preprocessing)
 
     def to_json(self):
-        """The model.json content (statistics are stored apart, in stats.json)."""
         p = self.preprocessing
         return dict(spec=self.spec.to_json(), grouping=self.grouping,
                     class_names=list(self.class_names), image_size=p.image_size,
-                    resize=p.resize, mean=p.mean, resize_mode=p.resize_mode, data=self.source,
-                    validation=self.validation)
+                    resize=p.resize, mean=p.mean, resize_mode=p.resize_mode)
 
     @classmethod
     def from_json(cls, d, stats):
         """Reads today's model.json and that of earlier versions (LRN as sorted pairs)."""
         return cls(AlexNetSpec.from_json(d["spec"]), d["grouping"], tuple(d["class_names"]),
                    Preprocessing(int(d["image_size"]), int(d["resize"]), d["mean"], stats,
-                                 d.get("resize_mode", "shorter")),  # absent before 0.2
-                   d.get("data", ""), d.get("validation") or {})  # absent before 0.3
-
-    def save(self, directory, filename=MODEL_JSON, **extra):
-        """Writes `filename` (with `extra` keys), stats.json and mean_image.npy."""
-        os.makedirs(directory, exist_ok=True)
-        self.preprocessing.stats.save(directory)
-        with replaced(os.path.join(directory, filename)) as f:
-            json.dump({**self.to_json(), **extra}, f, indent=2)
-
-    @classmethod
-    def load(cls, directory, filename=MODEL_JSON, stats_dir=None):
-        """(RunInfo, the raw JSON) from `directory`; stats from `stats_dir` (default: the
-        same directory)."""
-        path = os.path.join(directory, filename)
-        d = read_json(path, WorkdirError)
-        stats = Stats.load(os.path.join(stats_dir or directory, STATS_JSON))
-        try:
-            return cls.from_json(d, stats), d
-        except (KeyError, TypeError, ValueError) as e:
-            raise WorkdirError(f"{path}: damaged, cannot read its {e} entry.") from None
+                                 d.get("resize_mode", "shorter")))  # absent before 0.2
 
     def incompatibilities(self, new):
-        """Why resuming this run's checkpoints as `new` would load wrong weights."""
+        """Why resuming this network's checkpoints as `new` would load wrong weights."""
         problems = []
         if self.spec != new.spec:
             diff = {f.name: (getattr(self.spec, f.name), getattr(new.spec, f.name))
@@ -81,6 +68,45 @@ class RunInfo:
                             f"{list(self.class_names[:3])}, vs. {len(new.class_names)}, "
                             f"first {list(new.class_names[:3])})")
         return problems
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInfo:
+    """What a run records beside its network: the data it trained on and how it validated
+    (evaluate and report score the same by default: `run_data`)."""
+    source: str = ""               # the training data spec (--data)
+    # {"source": SourceConfig fields, "split": eval split, "examples": --eval_examples}
+    validation: dict = dataclasses.field(default_factory=dict, compare=False)
+
+    def to_json(self):
+        return dict(data=self.source, validation=self.validation)
+
+    @classmethod
+    def from_json(cls, d):
+        return cls(d.get("data", ""), d.get("validation") or {})  # validation: since 0.3
+
+
+def save_record(directory, network, info=RunInfo(), filename=MODEL_JSON, **extra):
+    """Writes `filename` (the network's and the run's record, with `extra` keys),
+    stats.json and mean_image.npy. `network`: a NetworkRecord or a model."""
+    if not isinstance(network, NetworkRecord):
+        network = NetworkRecord.of(network)
+    os.makedirs(directory, exist_ok=True)
+    network.preprocessing.stats.save(directory)
+    with replaced(os.path.join(directory, filename)) as f:
+        json.dump({**network.to_json(), **info.to_json(), **extra}, f, indent=2)
+
+
+def load_record(directory, filename=MODEL_JSON, stats_dir=None):
+    """(NetworkRecord, RunInfo, the raw JSON) from `directory`; stats from `stats_dir`
+    (default: the same directory)."""
+    path = os.path.join(directory, filename)
+    d = read_json(path, WorkdirError)
+    stats = Stats.load(os.path.join(stats_dir or directory, STATS_JSON))
+    try:
+        return NetworkRecord.from_json(d, stats), RunInfo.from_json(d), d
+    except (KeyError, TypeError, ValueError) as e:
+        raise WorkdirError(f"{path}: damaged, cannot read its {e} entry.") from None
 
 
 def run_data(info, source, split, max_examples, given):
@@ -109,12 +135,19 @@ def run_data(info, source, split, max_examples, given):
     return source, split, max_examples
 
 
+def load_network(workdir):
+    """The NetworkRecord of a training workdir (model.json, stats.json)."""
+    if not os.path.exists(os.path.join(workdir, MODEL_JSON)):
+        raise WorkdirError(f"{workdir}: no {MODEL_JSON}; is it a tf_alexnet.train workdir?")
+    return load_record(workdir)[0]
+
+
 def load_run_info(workdir):
     """The RunInfo of a training workdir. A model.json of 0.2 or before records no
     validation data: its flags.txt (the flags as typed: the data's are as used) gives it."""
     if not os.path.exists(os.path.join(workdir, MODEL_JSON)):
         raise WorkdirError(f"{workdir}: no {MODEL_JSON}; is it a tf_alexnet.train workdir?")
-    info = RunInfo.load(workdir)[0]
+    info = load_record(workdir)[1]
     flags_txt = os.path.join(workdir, "flags.txt")
     if info.validation or not os.path.exists(flags_txt):
         return info
@@ -128,7 +161,8 @@ def load_run_info(workdir):
 
 
 def check_compatible(old, new):
-    """Raises WorkdirError when resuming `old` (RunInfo) as `new` would load wrong weights."""
+    """Raises WorkdirError when resuming `old` (NetworkRecord) as `new` would load wrong
+    weights."""
     problems = old.incompatibilities(new)
     if problems:
         raise WorkdirError("Cannot resume: the workdir's checkpoints are of another model: "

@@ -1,12 +1,13 @@
-"""The settings of the commands around trained models, declared as in config.py (each
-field is also a flag): predict, bench, report, import_weights and experiment.
+"""The configs of the commands around trained models (predict, bench, report,
+import_weights, experiment), declared as config.py's are (each field is also a flag);
+config.py holds train's, evaluate's, export's and prepare's.
 """
 
 import dataclasses
 
 from tf_alexnet.config import RUN_DATA, AugmentConfig, EvalDataConfig, SourceConfig
+from tf_alexnet.config_fields import check, nested, setting
 from tf_alexnet.model.spec import GROUPINGS
-from tf_alexnet.settings import check, nested, setting
 
 
 @dataclasses.dataclass(frozen=True)

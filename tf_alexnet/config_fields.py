@@ -1,4 +1,5 @@
-"""How a setting is declared once: default, help text (units), choices and range.
+"""Config fields that are also flags: each setting declared once, with its default, help
+text (units), choices and range.
 
 `setting()` makes a config field that is also a command-line flag (tf_alexnet/flags.py
 generates the flags from the fields); `check()` validates a config against what its fields

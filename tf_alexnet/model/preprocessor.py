@@ -1,0 +1,134 @@
+"""The model's own input transform, carried inside the model: `InputPreprocessor`.
+
+An `AlexNet` holds one (`model.preprocessor`): the evaluation transform its export applies
+(resize, mean, center crop) as a Keras layer whose config is the transform's settings and
+whose one weight is the mean image, so that a `.keras` file says how to feed its network.
+It is not part of the network's graph: the network's input is the preprocessed crop, as the
+paper's was, and training subtracts the mean on the device (tf_alexnet/data/augment.py).
+`tf_alexnet.preprocess_input` (tf_alexnet/model/applications.py) applies it to photos.
+"""
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_alexnet.data.crops import make_eval_preprocess
+from tf_alexnet.data.stats import Preprocessing, Stats
+
+PREPROCESSING_MEANS = ("auto", "image", "channel", "none")
+RESIZE_MODES = ("shorter", "squash")
+
+
+@keras.saving.register_keras_serializable(package="tf_alexnet")
+class InputPreprocessor(keras.layers.Layer):
+    """The settings and statistics of a model's evaluation transform (`Preprocessing`).
+
+    Config: `image_size` (the crop), `resize` (the square it is cut from), `mean` (auto |
+    image | channel | none), `resize_mode` (shorter | squash), the dataset's channel mean
+    and std and the PCA of its colours (the paper's lighting, §4.1), and the shape of the
+    mean image, which is the layer's one weight (non-trainable) when there is one.
+    Calling it runs the transform on a batch of equal-size images (`preprocess_input`).
+    """
+
+    def __init__(self, image_size=227, resize=256, mean="auto", resize_mode="shorter",
+                 mean_rgb=None, std_rgb=None, pca_eigenvalues=None, pca_eigenvectors=None,
+                 mean_image_shape=None, stats_source="imagenet", **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if mean not in PREPROCESSING_MEANS or resize_mode not in RESIZE_MODES:
+            raise ValueError(f"mean {mean!r} / resize_mode {resize_mode!r}: choose from "
+                             f"{PREPROCESSING_MEANS} / {RESIZE_MODES}.")
+        defaults = Stats()
+        self.image_size, self.resize = int(image_size), int(resize)
+        self.mean, self.resize_mode = mean, resize_mode
+        self.mean_rgb = tuple(float(v) for v in (mean_rgb or defaults.mean_rgb))
+        self.std_rgb = tuple(float(v) for v in (std_rgb or defaults.std_rgb))
+        self.pca_eigenvalues = tuple(float(v) for v in
+                                     (pca_eigenvalues or defaults.pca_eigenvalues))
+        self.pca_eigenvectors = tuple(tuple(float(v) for v in row) for row in
+                                      (pca_eigenvectors or defaults.pca_eigenvectors))
+        self.mean_image_shape = tuple(mean_image_shape) if mean_image_shape else None
+        self.stats_source = stats_source
+        self.mean_image = None
+        if self.mean_image_shape:
+            self.mean_image = self.add_weight(shape=self.mean_image_shape, initializer="zeros",
+                                              trainable=False, name="mean_image")
+        self.built = True
+
+    @classmethod
+    def of(cls, preprocessing, name="preprocessor"):
+        """The layer of a `Preprocessing` (its mean image copied into the weight)."""
+        stats = preprocessing.stats
+        image = None if stats.mean_image is None else np.asarray(stats.mean_image, np.float32)
+        layer = cls(preprocessing.image_size, preprocessing.resize, preprocessing.mean,
+                    preprocessing.resize_mode, stats.mean_rgb, stats.std_rgb,
+                    stats.pca_eigenvalues, stats.pca_eigenvectors,
+                    None if image is None else image.shape, stats.source, name=name)
+        if image is not None:
+            layer.mean_image.assign(image)
+        return layer
+
+    @property
+    def preprocessing(self):
+        """The `Preprocessing` (with its `Stats`) the layer holds."""
+        image = None if self.mean_image is None else keras.ops.convert_to_numpy(
+            self.mean_image.value).astype(np.float32)
+        stats = Stats(self.mean_rgb, self.std_rgb, self.pca_eigenvalues,
+                      self.pca_eigenvectors, image, self.stats_source)
+        return Preprocessing(self.image_size, self.resize, self.mean, stats, self.resize_mode)
+
+    def call(self, images):
+        return keras.ops.convert_to_tensor(preprocess_images(images, self.preprocessing))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.image_size, self.image_size, 3)
+
+    def get_config(self):
+        return {**super().get_config(), "image_size": self.image_size, "resize": self.resize,
+                "mean": self.mean, "resize_mode": self.resize_mode,
+                "mean_rgb": list(self.mean_rgb), "std_rgb": list(self.std_rgb),
+                "pca_eigenvalues": list(self.pca_eigenvalues),
+                "pca_eigenvectors": [list(r) for r in self.pca_eigenvectors],
+                "mean_image_shape": list(self.mean_image_shape or ()) or None,
+                "stats_source": self.stats_source}
+
+
+def default_preprocessing(image_size):
+    """A new network's transform: ImageNet's channel mean, the shorter side resized in the
+    paper's 256:224 proportion (256 for 227), the center crop."""
+    return Preprocessing(image_size, int(round(image_size * 256 / 227)), "auto", Stats())
+
+
+def preprocess_images(images, preprocessing, crops="center"):
+    """numpy float32 [N, S, S, 3] (or [N, 10, S, S, 3] for crops="ten") of `images`: a
+    batch array [N, H, W, 3] or a list of [H, W, 3] arrays of any sizes, uint8 or float in
+    0..255, or encoded JPEG/PNG/BMP/GIF bytes. The export's transform, number for number
+    (tf_alexnet/data/crops.py: the same function the SavedModel and evaluation run)."""
+    transform = make_eval_preprocess(preprocessing, crops)
+    single = (isinstance(images, (bytes, str, os.PathLike))
+              or (hasattr(images, "ndim") and images.ndim == 3))
+    items = [images] if single else list(images)
+    out = []
+    for image in items:
+        if isinstance(image, (str, os.PathLike)):
+            with open(image, "rb") as f:
+                image = f.read()
+        x = tf.constant(image) if isinstance(image, bytes) else tf.constant(
+            np.asarray(keras.ops.convert_to_numpy(image)))
+        if x.dtype != tf.string and x.dtype != tf.uint8:
+            x = tf.cast(x, tf.float32)
+        out.append(transform(x).numpy())
+    return np.stack(out).astype(np.float32)
+
+
+def alexnet_of(model):
+    """The AlexNet (or AlexNetEnsemble) of `model`: itself, or the one inside a Sequential
+    or functional wrapper (augmentation layers in front, say): the model that carries a
+    preprocessor and class names."""
+    for candidate in [model, *getattr(model, "layers", ())]:
+        if isinstance(getattr(candidate, "preprocessor", None), InputPreprocessor) and hasattr(
+                candidate, "class_names"):
+            return candidate
+    raise TypeError(f"{type(model).__name__} is not (and holds no) tf_alexnet.AlexNet.")

@@ -1,0 +1,207 @@
+"""`AlexNet(weights=...)`: a network and its weights from a file or workdir.
+
+    read_pretrained(weights, args, cls)   a `Pretrained`: the source as an AlexNet (`cls`)
+    configured_by(pretrained, args, cls)  AlexNet's arguments with the source's network
+
+What `weights` may be:
+  a training or import_weights workdir   its newest checkpoint that restores, its
+                                          statistics and class names (model.json)
+  a .keras file                           an AlexNet, or a model holding one (augmentation
+                                          layers in front of it)
+  a .weights.h5 file                      the shapes it holds fix the classes, widths and
+                                          grouping; LRN, activation and pooling are the
+                                          arguments' (a weights file records no config)
+  a .caffemodel or .npy file              Caffe's bvlc_alexnet (tf_alexnet/workdir/
+                                          importer.py: its LRN, preprocessing and synsets)
+
+The source decides the network: an argument given with another value than both its default
+and the source's raises ValueError. A grouped source (towers or fused) loads into either
+grouping (they hold the same numbers, tf_alexnet/model/groupings.py); `include_top=False`
+takes the layers it has. `preprocessing`, `class_names` (as many), `dropout` and `grouping`
+given win over the source's.
+"""
+
+import inspect
+import os
+import re
+import types
+
+import keras
+
+from tf_alexnet.model.caffe_files import caffe_preprocessing, read_weights
+from tf_alexnet.model.class_names import ilsvrc_synsets
+from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
+from tf_alexnet.model.spec import LRNParams, pool_window, scaled_filters
+from tf_alexnet.workdir.checkpoints import restore_into
+from tf_alexnet.workdir.info import load_network
+
+# AlexNet's arguments that the source fixes.
+STRUCTURE = ("num_classes", "image_size", "lrn", "lrn_across_groups", "activation",
+             "pool_window", "fc_units", "filters")
+
+
+class Pretrained:
+    """A source network (`model`: an AlexNet with the source's weights) and where it came
+    from (`path`)."""
+
+    def __init__(self, model, path):
+        self.model, self.path = model, path
+
+    def load_into(self, model):
+        """Copies the source's weights into `model` (the layers `model` has)."""
+        weights = canonical_weights(self.model, self.model.grouping)
+        names = {layer.name.rstrip("ab") for layer in model.layers}
+        set_canonical_weights(model, model.grouping,
+                              {k: v for k, v in weights.items() if k in names})
+
+
+def _spec_arguments(spec):
+    return dict(num_classes=spec.num_classes, image_size=spec.image_size,
+                filters=spec.filters, fc_units=spec.fc_units, lrn=spec.lrn or "none",
+                lrn_across_groups=spec.lrn_across_groups, dropout=spec.dropout,
+                activation=spec.activation, pool_window=pool_window(spec.pooling))
+
+
+def configured_by(pretrained, args, cls):
+    """`args` (those of AlexNet `cls`) with the source's network where they left it at the
+    default."""
+    source = pretrained.model
+    own = {**_spec_arguments(source.spec), "class_names": source.class_names,
+           "preprocessing": source.preprocessing, "grouping": source.grouping}
+    defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+    given = {k: v for k, v in args.items() if k in defaults and _differs(v, defaults[k])}
+    if "width" in given and "filters" not in given:
+        given["filters"] = scaled_filters(given.pop("width"))
+    given.pop("width", None)
+    clashes = [f"{k}={given[k]!r} (the source's: {own[k]!r})" for k in STRUCTURE
+               if k in given and _differs(_canonical(k, given[k]), _canonical(k, own[k]))]
+    if clashes:
+        hint = (" For other classes, take the features (include_top=False) and add your own "
+                "classifier, or fine-tune with `train --init_from`." if any(
+                    c.startswith("num_classes") for c in clashes) else "")
+        raise ValueError(f"weights={pretrained.path}: " + "; ".join(clashes)
+                         + ": the weights are of another network." + hint)
+    merged = {**args, **own, "width": 1.0}
+    grouping = given.get("grouping", defaults["grouping"])
+    if (grouping == "none") != (source.grouping == "none"):
+        if "grouping" in given or source.grouping != "none":
+            raise ValueError(f"weights={pretrained.path}: a {source.grouping!r} network cannot "
+                             f"be loaded as {grouping!r} (only towers and fused are the same "
+                             "network).")
+        grouping = "none"
+    merged["grouping"] = grouping
+    for key in ("dropout", "preprocessing"):
+        if key in given:
+            merged[key] = given[key]
+    if "class_names" in given:
+        if len(given["class_names"]) != source.spec.num_classes:
+            raise ValueError(f"weights={pretrained.path}: {len(given['class_names'])} class "
+                             f"names for its {source.spec.num_classes} classes.")
+        merged["class_names"] = given["class_names"]
+    return merged
+
+
+def _canonical(key, value):
+    if key == "lrn":
+        return LRNParams.of(value)
+    if key == "filters":
+        return tuple(int(v) for v in value)
+    if key == "pool_window":
+        return {"overlapping": 3, "non_overlapping": 2}.get(value, value)
+    return value
+
+
+def _differs(a, b):
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return tuple(a) != tuple(b)
+    return a is not b and a != b
+
+
+def read_pretrained(weights, args, cls):
+    """The `Pretrained` of `weights` (module docstring) as an AlexNet `cls`; ValueError
+    naming the path when it is none of them."""
+    path = os.fspath(weights)
+    if os.path.isdir(path):
+        record = load_network(path)
+        model = cls(**_spec_arguments(record.spec), grouping=record.grouping,
+                    class_names=record.class_names, preprocessing=record.preprocessing)
+        restore_into(model, path)
+        return Pretrained(model, path)
+    if not os.path.exists(path):
+        raise ValueError(f"weights={path}: no such file or workdir. AlexNet takes its weights "
+                         "from a training workdir, a .keras, .weights.h5, .caffemodel or .npy "
+                         "file (nothing is downloaded).")
+    if path.endswith(".keras"):
+        loaded = keras.models.load_model(path)
+        found = [m for m in [loaded, *getattr(loaded, "layers", ())] if isinstance(m, cls)]
+        if not found:
+            raise ValueError(f"weights={path}: holds no AlexNet ({type(loaded).__name__}).")
+        return Pretrained(found[0], path)
+    if path.endswith(".weights.h5"):
+        return Pretrained(_from_weights_h5(path, args, cls), path)
+    if path.endswith((".caffemodel", ".npy")):
+        return Pretrained(_from_caffe(path, cls), path)
+    raise ValueError(f"weights={path}: not a workdir, .keras, .weights.h5, .caffemodel or "
+                     ".npy file.")
+
+
+def _from_caffe(path, cls):
+    config = types.SimpleNamespace(caffemodel=path if path.endswith(".caffemodel") else "",
+                                   npy=path if path.endswith(".npy") else "", prototxt="")
+    weights, spec = read_weights(config)
+    model = cls(**_spec_arguments(spec), grouping="towers",
+                class_names=ilsvrc_synsets(spec.num_classes),
+                preprocessing=caffe_preprocessing(spec, None))
+    set_canonical_weights(model, "towers", weights)
+    return model
+
+
+def _h5_groups(cls, grouping):
+    """{.weights.h5 group: layer name} of an AlexNet of `grouping`: Keras names a saved
+    layer by its class and its place among the layers of that class (layers/conv2d_3;
+    keras/src/saving/saving_lib.py: _save_container_state), so a small model of the same
+    layout tells which group is which layer."""
+    probe = cls(2, 67, width=0.05, fc_units=2, grouping=grouping, lrn="none")
+    used, groups = {}, {}
+    for layer in probe.layers:
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(layer).__name__).lower()
+        name = re.sub(r"_+", "_", name.replace("2_d", "2d"))
+        used[name] = used.get(name, -1) + 1
+        groups[name if used[name] == 0 else f"{name}_{used[name]}"] = layer.name
+    return groups
+
+
+def _from_weights_h5(path, args, cls):
+    """An AlexNet of the shapes a `.weights.h5` holds (its classes, widths and grouping);
+    the rest of the network from `args`."""
+    import h5py  # a dependency of Keras
+
+    with h5py.File(path, "r") as f:
+        if "layers" not in f:
+            raise ValueError(f"weights={path}: not a Keras .weights.h5 file (no 'layers').")
+        shapes = {name: [group["vars"][k].shape for k in sorted(group["vars"])]
+                  for name, group in f["layers"].items() if "vars" in group}
+    grouping = "towers" if any(n.startswith("placed_conv2d") for n in shapes) else "fused"
+    layers = {}
+    for group, layer in _h5_groups(cls, grouping).items():
+        if group in shapes and len(shapes[group]) == 2:
+            layers[layer] = shapes[group]
+    try:
+        if grouping == "towers":
+            filters = [2 * layers[f"conv{i}a"][1][0] for i in range(1, 6)]
+        else:
+            filters = [layers[f"conv{i}"][1][0] for i in range(1, 6)]
+            grouping = "fused" if layers["conv2"][0][2] * 2 == filters[0] else "none"
+        found = dict(filters=filters, fc_units=layers["fc6"][1][0],
+                     num_classes=layers["fc8"][1][0])
+    except KeyError as e:
+        raise ValueError(f"weights={path}: not the weights of an AlexNet with its classifier "
+                         f"(no {e} layer).") from None
+    model = cls(**{**args, "width": 1.0, **found, "grouping": grouping})
+    try:
+        model.load_weights(path)
+    except ValueError as e:
+        raise ValueError(f"weights={path}: does not load into the network of its shapes and "
+                         f"the arguments given (image_size {model.spec.image_size}?): "
+                         f"{str(e)[:300]}") from None
+    return model
