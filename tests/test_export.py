@@ -16,6 +16,7 @@ from helpers import TINY_FLAGS, colour_classes, last_json, run_cli, saved_model_
 
 from tf_alexnet.data.crops import make_eval_preprocess
 from tf_alexnet.export import serving, warmup
+from tf_alexnet.model.class_names import display_names
 from tf_alexnet.workdir.restore import restore_model
 
 # The export is compared with the Keras model to float32 rounding: no TF32 on GPUs.
@@ -310,8 +311,8 @@ def test_versions_overwrite_and_tflite_only(exported, tmp_path):
 
 
 def test_imagenet_synsets_get_readable_names_offline():
-    assert serving.display_names(["n01440764", "n01443537"]) == ["tench", "goldfish"]
-    assert serving.display_names(["cat", "dog"]) == ["cat", "dog"]
+    assert display_names(["n01440764", "n01443537"]) == ["tench", "goldfish"]
+    assert display_names(["cat", "dog"]) == ["cat", "dog"]
 
 
 @pytest.mark.slow

@@ -578,7 +578,11 @@ def test_readers_of_a_live_run_restore_its_newest_checkpoint(tmp_path):
         assert trainer.poll() is None  # the trainer was running all along
     finally:
         trainer.terminate()
-        trainer.wait(timeout=60)
+        try:
+            trainer.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # never leave a trainer behind
+            trainer.kill()
+            raise
     steps = []
     for result in results:
         assert result.returncode == 0, result.stderr[:600]

@@ -291,3 +291,24 @@ def test_augmentation_layers_are_inactive_at_inference():
     np.testing.assert_allclose(augmentation(squares, training=False).numpy(), want, atol=1e-4)
     trained = augmentation(squares, training=True).numpy()
     assert trained.shape == want.shape and not np.allclose(trained, want)
+
+
+@pytest.mark.parametrize("first", ["tf_alexnet.model.layers", "tf_alexnet.model.network",
+                                   "tf_alexnet.model.preprocessor", "tf_alexnet.model.alexnet"])
+def test_every_class_registers_whichever_module_loads_keras_first(first):
+    """The first import of Keras may come from a module of the package that is then half
+    run (tf_alexnet/registration.py): all the classes still register."""
+    from tf_alexnet.registration import KERAS_MODULES
+
+    got = python(f"""
+        import json, sys
+        import {first}
+        import keras
+        assert "keras" in sys.modules
+        print(json.dumps(sorted(k for k in keras.saving.get_custom_objects()
+                                if k.startswith("tf_alexnet>"))))
+    """)
+    import importlib
+    want = sorted(k for k in keras.saving.get_custom_objects() if k.startswith("tf_alexnet>"))
+    assert all(importlib.import_module(m) for m in KERAS_MODULES)
+    assert got == want and len(want) == 12

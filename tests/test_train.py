@@ -130,16 +130,19 @@ def test_sigterm_saves_and_sigkill_loses_only_what_followed_the_last_save(tmp_pa
     term, kill = tmp_path / "term", tmp_path / "kill"
     terminated = start_training(term, "--checkpoint_every_steps=100000")
     killed = start_training(kill, "--checkpoint_every_steps=2")
-    wait_for_step(terminated, 3)
-    terminated.send_signal(signal.SIGTERM)
-    out, err = terminated.communicate(timeout=120)
+    try:
+        wait_for_step(terminated, 3)
+        terminated.send_signal(signal.SIGTERM)
+        out, err = terminated.communicate(timeout=120)
+        wait_for_step(killed, 5)
+    finally:  # never leave a trainer behind, whatever failed
+        for proc in (terminated, killed):
+            proc.kill()
+    killed.communicate(timeout=60)
     assert terminated.returncode == 0, err[-2000:]
     stopped = json.loads(out.strip().splitlines()[-1])["stopped_at"]
     assert stopped >= 3
     assert tf.train.latest_checkpoint(str(term / "checkpoints")).endswith(f"-{stopped}")
-    wait_for_step(killed, 5)
-    killed.kill()
-    killed.communicate(timeout=60)
     saved = int(tf.train.latest_checkpoint(str(kill / "checkpoints")).rsplit("-", 1)[1])
     assert saved >= 4 and saved % 2 == 0
     for work, step in ((term, stopped), (kill, saved)):

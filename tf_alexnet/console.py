@@ -14,12 +14,12 @@ one, its failure matters. Plain Python: no TensorFlow is loaded here.
 """
 
 import contextlib
-import importlib.abc
-import importlib.util
 import os
 import re
 import sys
 import tempfile
+
+from tf_alexnet.import_hook import ImportHook
 
 NOISE = re.compile("|".join([
     r"All log messages before absl::InitializeLog\(\) is called",
@@ -70,27 +70,14 @@ def filtered_stderr():
                 sys.stderr.flush()
 
 
-class _QuietTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+class _QuietTensorFlow(ImportHook):
     """Imports `tensorflow` (and lists its GPUs) inside `filtered_stderr()`."""
 
-    def find_spec(self, name, path=None, target=None):
-        if name != "tensorflow":
-            return None
-        sys.meta_path.remove(self)  # once; the real finders locate the package
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        self._loader = spec.loader
-        spec.loader = self
-        return spec
+    name = "tensorflow"
 
-    def create_module(self, spec):
-        return self._loader.create_module(spec)
-
-    def exec_module(self, module):
-        module.__spec__.loader = module.__loader__ = self._loader  # as if imported plainly
+    def load(self, module):
         with filtered_stderr():
-            self._loader.exec_module(module)
+            self.run(module)
             module.config.list_physical_devices("GPU")
 
 
@@ -99,5 +86,4 @@ def install():
     been imported already, or TF_ALEXNET_CONSOLE=raw)."""
     if "tensorflow" in sys.modules or os.environ.get("TF_ALEXNET_CONSOLE") == "raw":
         return
-    if not any(isinstance(f, _QuietTensorFlow) for f in sys.meta_path):
-        sys.meta_path.insert(0, _QuietTensorFlow())
+    _QuietTensorFlow.install()

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from tf_alexnet.errors import ExportError
 from tf_alexnet.export import serving, warmup
+from tf_alexnet.model.class_names import display_names
 from tf_alexnet.model.groupings import convert_grouping
 from tf_alexnet.workdir.restore import restore_model
 from tf_alexnet.workdir.ensemble import restore_ensemble, workdir_list
@@ -43,7 +44,7 @@ def _sample_jpeg(size=320):
 def _write_version(out, model, run, version, model_name):
     """The SavedModel of `model` (an AlexNet or ensemble) and its assets, into the
     directory `out`; `run`: the RunInfo of the data it trained on."""
-    names = serving.display_names(model.class_names)
+    names = display_names(model.class_names)
     names_file = os.path.join(os.path.dirname(out), "classes.txt")
     with open(names_file, "w") as f:
         f.write("".join(n.replace("\n", " ") + "\n" for n in names))

@@ -20,7 +20,6 @@ the mean and the center crop inside (tf_alexnet/export/tflite.py).
 import tensorflow as tf
 
 from tf_alexnet.data.crops import make_eval_preprocess, mean_tensor
-from tf_alexnet.model.class_names import display_names  # noqa: F401 (serving's table)
 from tf_alexnet.model.predict import average_crops
 
 TOP_K = 5

@@ -85,7 +85,8 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
       "cosine":  shape = half a cosine from 1 to 0 over `total_steps`.
     Optional linear warm-up over `warmup_steps`. The state (scale, best error, evaluations
     without improvement, reductions) is checkpointed through `trackables()`, so a plateau
-    decision survives a restart.
+    decision survives a restart. Under `model.fit` nothing calls `report()`, so "plateau"
+    keeps its rate there (the train command reports each evaluation).
     """
 
     def __init__(self, kind, base_lr, total_steps, boundaries=(), factor=0.1, patience=1,

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from tf_alexnet.errors import WorkdirError
-from tf_alexnet.model.ensemble import ensemble_model  # noqa: F401 (where it was)
+from tf_alexnet.model.ensemble import ensemble_model
 from tf_alexnet.model.groupings import convert_grouping
 from tf_alexnet.workdir.restore import restore_model
 
