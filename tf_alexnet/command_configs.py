@@ -108,11 +108,24 @@ class ExperimentConfig:
                                   validation_fraction=0.5)
     root: str = setting("runs/claims", "Directory of the runs (ROOT/RUN, shared between "
                         "claims) and of the tables (claims.md, claims.json, figure1.png).")
-    epochs: float = setting(0.0, "Epochs of every run; 0: each run's own (5, the Figure 1 "
-                            "runs 12).", within="[0, )")
-    train_steps: int = setting(0, "Steps of every run; > 0 overrides --epochs (cut-downs "
-                               "for tests).", within="[0, )")
+    epochs: float = setting(0.0, "Epochs of every AlexNet run; 0: the regime's (250; "
+                            "tf_alexnet/experiment/claims.py).", within="[0, )")
+    train_steps: int = setting(0, "Steps of every AlexNet run; > 0 overrides --epochs "
+                               "(cut-downs for tests).", within="[0, )")
+    train_per_class: int = setting(0, "Training photos of each class of the AlexNet runs; "
+                                   "0: the regime's (100).", within="[0, )")
+    seeds: int = setting(3, "Runs of every arm (seeds 0, 1, ...): the table's mean, spread "
+                         "and verdict.", within="[1, )")
+    figure1_epochs: int = setting(45, "Figure 1: the most epochs of a run (a run stops 2 "
+                                  "epochs after reaching 25% training error).",
+                                  within="[1, )")
+    figure1_rates: tuple = setting((0.001, 0.002, 0.005, 0.01, 0.02, 0.05), "Figure 1: "
+                                   "the learning rates each activation tries (3 epochs each); "
+                                   "the fastest is used.", within="(0, )", item=float)
+    figure1_images: int = setting(0, "Figure 1: training photos an epoch (a seeded sample); "
+                                  "0: all (cut-downs for tests).", within="[0, )")
 
     def validate(self):
         self.source.validate()
-        return check(self, [(bool(self.root), "--root is required")])
+        return check(self, [(bool(self.root), "--root is required"),
+                            (bool(self.figure1_rates), "--figure1_rates is empty")])

@@ -16,7 +16,7 @@ import dataclasses
 
 from tf_alexnet.data.stats import Preprocessing
 from tf_alexnet.model.spec import (ACTIVATIONS, CONV_NAMES, DENSE_NAMES, GROUPINGS, INITS,
-                                   LRN_CHOICES, POOLINGS)
+                                   LRN_CHOICES, POOLINGS, REMOVABLE)
 from tf_alexnet.config_fields import check, nested, setting
 
 MEAN_MODES = ("auto", "image", "channel", "none")
@@ -60,6 +60,9 @@ class SourceConfig:
         100.0, "Images with more pixels than this (millions, read from the file's header "
         "before decoding) are bad images: a 23000x23000 PNG would take 8.7 GB to decode.",
         within="(0, )")
+    train_per_class: int = setting(0, "folder: sources: train on this many images of each "
+                                   "class, a fixed subset (by a hash of their paths); 0: "
+                                   "all. Validation is unchanged.", within="[0, )")
     classes: tuple = setting((), "folder: sources: only these class folders (names, e.g. "
                              "dog,frog), indexed in sorted order; empty: every folder.")
 
@@ -175,6 +178,12 @@ class TrainConfig:
     width: float = setting(1.0, "Multiplier on the conv filter counts (1 = paper).",
                            within="(0, )")
     fc_units: int = setting(4096, "Units of fc6 and fc7 (paper: 4096).", within="[1, )")
+    filters: tuple = setting((), "The five conv filter counts, conv1..conv5, each even (two "
+                             "towers), e.g. 48,128,192,192,256 (the paper's one-GPU net of "
+                             "section 3.2 with --grouping=none); empty: --width's.",
+                             within="[2, )", item=int)
+    remove_layers: tuple = setting((), "Middle conv layers left out: conv3, conv4 (the "
+                                   "paper's section 7 depth comparison).", REMOVABLE)
     # Starting from another model (fine-tuning)
     init_from: str = setting("", "Start from the weights of a workdir (its newest checkpoint), "
                              "a checkpoint prefix (WORKDIR/checkpoints/ckpt-N) or an "
@@ -255,6 +264,10 @@ class TrainConfig:
         return check(self, [
             (self.epochs > 0 or self.train_steps > 0, "--epochs or --train_steps must be > 0"),
             (bool(self.workdir), "--workdir is required"),
+            (not self.filters or (len(self.filters) == 5
+                                  and all(f % 2 == 0 for f in self.filters)),
+             f"--filters {','.join(map(str, self.filters))}: give five even counts "
+             "(conv1..conv5)"),
             (min(2 * round(f * self.width / 2) for f in (96, 256, 384)) >= 2,
              f"--width {self.width} leaves conv1 with less than one filter per tower "
              "(96 * width must round to 2 or more)"),

@@ -79,6 +79,21 @@ def in_validation(path, root, fraction):
     return zlib.crc32(rel.encode()) % 10000 < fraction * 10000
 
 
+def per_class_subset(files, labels, root, count):
+    """`count` files of each label (all of a smaller class): those first in the order of a
+    hash of their paths under root, a subset fixed by the files alone; listing order kept."""
+    def rank(path):
+        return zlib.crc32(("subset/" + os.path.relpath(path, root).replace(os.sep, "/")
+                           ).encode())
+
+    chosen = set()
+    for label in set(labels):
+        mine = [f for f, l in zip(files, labels) if l == label]
+        chosen.update(sorted(mine, key=rank)[:count])
+    kept = [(f, l) for f, l in zip(files, labels) if f in chosen]
+    return [f for f, _ in kept], [l for _, l in kept]
+
+
 def folder_files(config, root, split):
     """(files, labels, class_names, bad) of one split of a folder source."""
     splits = folder_splits(root)
@@ -86,7 +101,12 @@ def folder_files(config, root, split):
         if split not in splits:
             raise DataError(f"folder:{root} has no {split!r} split; it has "
                             f"{sorted(splits)}.")
-        return list_folder(splits[split], config.on_bad_image, config.classes)
+        files, labels, classes, bad = list_folder(splits[split], config.on_bad_image,
+                                                  config.classes)
+        if split == "train" and config.train_per_class:
+            files, labels = per_class_subset(files, labels, splits[split],
+                                             config.train_per_class)
+        return files, labels, classes, bad
     files, labels, classes, bad = list_folder(root, config.on_bad_image, config.classes)
     if split in ("train", "validation"):
         def mine(path):
@@ -96,6 +116,8 @@ def folder_files(config, root, split):
         files = [f for f, k in zip(files, keep) if k]
         labels = [l for l, k in zip(labels, keep) if k]
         bad = [(path, reason) for path, reason in bad if mine(path)]  # this split's own
+        if split == "train" and config.train_per_class:
+            files, labels = per_class_subset(files, labels, root, config.train_per_class)
     elif split != "all":
         raise DataError(f"folder:{root} has no split folders; use split train, validation "
                         "(carved by --validation_fraction) or all.")

@@ -1,25 +1,27 @@
 """Reruns the paper's claims: python -m tf_alexnet.experiment CLAIM [CLAIM ...] | all
 
-    python -m tf_alexnet.experiment figure1          # ReLU vs. tanh (Figure 1), 10 min
+    python -m tf_alexnet.experiment figure1          # ReLU vs. tanh (Figure 1)
     python -m tf_alexnet.experiment all              # every claim (README: "The paper's
-                                                     # claims, rerun"), 35 min on 2 cores
+                                                     # claims, rerun"); hours on 2 cores
 
-Each claim is a set of runs under --root that differ in one switch (claims.py); runs with a
-result are not trained again, so a rerun only draws the table: ROOT/claims.md, claims.json
-and, for figure1, figure1.png. The last line printed is the table as JSON.
+Each claim compares arms (claims.py), each trained with --seeds seeds under --root; runs
+with a result are not trained again and a killed run resumes, so a rerun goes on where the
+last one stopped and then draws the table: ROOT/claims.md, claims.json and, with figure1,
+figure1.png. The last line printed is the table as JSON.
 """
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import json
 import signal
+import time
 
 from absl import app
 
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.command_configs import ExperimentConfig
 from tf_alexnet.errors import WorkdirError
-from tf_alexnet.experiment import runner, table
+from tf_alexnet.experiment import figure1, runner, table
 from tf_alexnet.experiment.claims import CLAIMS
 
 
@@ -42,15 +44,20 @@ def main(argv, flag_values):
     # Between runs (listing data, scoring, drawing) SIGTERM ends with a line too; a run's
     # training has its own handler (save, then stop).
     signal.signal(signal.SIGTERM, stopped)
+    started = time.perf_counter()
 
     def rerun():
         results = runner.run_all(config, names)
+        if "figure1" in names:
+            results["figure1"] = figure1.figure1_results(config)
         rows = [table.row(name, results) for name in names]
         table.write(config.root, rows, results)
-        return rows
+        return rows, results
 
-    rows = cli.run("experiment", rerun)
-    print(table.markdown(rows))
+    rows, results = cli.run("experiment", rerun)
+    print(table.markdown(rows, results))
+    print(f"This command: {time.perf_counter() - started:.0f} s (training minutes of the "
+          "runs, however many sessions they took, are in the table).")
     print(json.dumps(rows))
 
 

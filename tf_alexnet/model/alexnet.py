@@ -99,6 +99,8 @@ class AlexNet(keras.Model):
       width: multiplier on the conv filters (rounded to even counts), or `filters`: the
         five conv widths themselves.
       fc_units: width of fc6 and fc7.
+      removed: middle conv layers left out, ("conv3",) or ("conv4",) (§7's depth
+        comparison); the first conv layer after pool2 then sees both towers' maps.
       init: "paper", "caffe" or "he" (tf_alexnet/model/spec.py: INITS).
       seed: makes the initial weights and dropout masks reproducible.
       class_names: the names of fc8's outputs (default: ImageNet's synsets for 1000
@@ -112,12 +114,13 @@ class AlexNet(keras.Model):
                  features="pool5", global_pool=None, classifier_activation=None,
                  grouping="towers", tower_devices=None, lrn="paper", lrn_across_groups=False,
                  activation="relu", pool_window=3, dropout=0.5, width=1.0, filters=None,
-                 fc_units=4096, init="paper", seed=None, class_names=None, preprocessing=None,
-                 name="alexnet", **kwargs):
+                 fc_units=4096, removed=(), init="paper", seed=None, class_names=None,
+                 preprocessing=None, name="alexnet", **kwargs):
         args = dict(num_classes=num_classes, image_size=image_size, grouping=grouping,
                     lrn=lrn, lrn_across_groups=lrn_across_groups, activation=activation,
                     pool_window=pool_window, dropout=dropout, width=width, filters=filters,
-                    fc_units=fc_units, class_names=class_names, preprocessing=preprocessing)
+                    fc_units=fc_units, removed=removed, class_names=class_names,
+                    preprocessing=preprocessing)
         source = None
         if weights is not None:
             source = pretrained.read_pretrained(weights, args, AlexNet)
@@ -132,7 +135,8 @@ class AlexNet(keras.Model):
             tuple(int(f) for f in args["filters"]) if args["filters"] else
             scaled_filters(args["width"]), int(args["fc_units"]), LRNParams.of(args["lrn"]),
             float(args["dropout"]), bool(args["lrn_across_groups"]),
-            args["activation"], _pooling_name(args["pool_window"]))
+            args["activation"], _pooling_name(args["pool_window"]),
+            tuple(sorted(args["removed"] or ())))
         if spec.activation not in ("relu", "tanh"):
             raise ValueError(f"activation {spec.activation!r}: choose from ('relu', 'tanh').")
         inputs, outputs = network.network_graph(spec, args["grouping"],
@@ -209,6 +213,7 @@ class AlexNet(keras.Model):
                 "lrn_across_groups": spec.lrn_across_groups, "activation": spec.activation,
                 "pool_window": pool_window(spec.pooling), "dropout": spec.dropout,
                 "filters": list(spec.filters), "fc_units": spec.fc_units,
+                "removed": list(spec.removed),
                 "class_names": (list(self._class_names) if self._class_names is not None
                                 else None),
                 "preprocessing": preprocessor}
@@ -224,7 +229,8 @@ def spec_arguments(spec):
                 filters=spec.filters, fc_units=spec.fc_units,
                 lrn=dataclasses.asdict(spec.lrn) if spec.lrn else "none",
                 lrn_across_groups=spec.lrn_across_groups, dropout=spec.dropout,
-                activation=spec.activation, pool_window=pool_window(spec.pooling))
+                activation=spec.activation, pool_window=pool_window(spec.pooling),
+                removed=spec.removed)
 
 
 def build_alexnet(num_classes=1000, image_size=227, **kwargs):

@@ -112,9 +112,10 @@ def _tower_features(make, inputs, devices):
     both = keras.layers.Concatenate(name="concat2")(towers)
     outs = []
     for half, device in zip("ab", devices):
-        x = make.conv("conv3" + half, f3, 3, device=device)(both)
-        x = make.conv("conv4" + half, f4, 3, device=device)(x)
-        x = make.conv("conv5" + half, f5, 3, device=device)(x)
+        x = both
+        for layer, filters in (("conv3", f3), ("conv4", f4), ("conv5", f5)):
+            if layer not in make.spec.removed:
+                x = make.conv(layer + half, filters, 3, device=device)(x)
         outs.append(make.pool("pool5" + half, device)(x))
     return keras.layers.Concatenate(name="concat5")(outs)
 
@@ -131,9 +132,11 @@ def _single_features(make, inputs, groups):
     x = make.pool("pool1")(lrn("lrn1", x))
     x = make.conv("conv2", f2, 5, groups=groups)(x)
     x = make.pool("pool2")(lrn("lrn2", x))
-    x = make.conv("conv3", f3, 3)(x)
-    x = make.conv("conv4", f4, 3, groups=groups)(x)
-    x = make.conv("conv5", f5, 3, groups=groups)(x)
+    first = True  # the first conv after pool2 sees all maps (conv3, or conv4 without it)
+    for layer, filters in (("conv3", f3), ("conv4", f4), ("conv5", f5)):
+        if layer not in make.spec.removed:
+            x = make.conv(layer, filters, 3, groups=1 if first else groups)(x)
+            first = False
     return make.pool("pool5")(x)
 
 

@@ -37,7 +37,7 @@ from tf_alexnet.workdir.info import load_network
 
 # AlexNet's arguments that the source fixes.
 STRUCTURE = ("num_classes", "image_size", "lrn", "lrn_across_groups", "activation",
-             "pool_window", "fc_units", "filters")
+             "pool_window", "fc_units", "filters", "removed")
 
 
 class Pretrained:
@@ -59,7 +59,8 @@ def _spec_arguments(spec):
     return dict(num_classes=spec.num_classes, image_size=spec.image_size,
                 filters=spec.filters, fc_units=spec.fc_units, lrn=spec.lrn or "none",
                 lrn_across_groups=spec.lrn_across_groups, dropout=spec.dropout,
-                activation=spec.activation, pool_window=pool_window(spec.pooling))
+                activation=spec.activation, pool_window=pool_window(spec.pooling),
+                removed=spec.removed)
 
 
 def configured_by(pretrained, args, cls):
@@ -106,6 +107,8 @@ def _canonical(key, value):
         return LRNParams.of(value)
     if key == "filters":
         return tuple(int(v) for v in value)
+    if key == "removed":
+        return tuple(sorted(value or ()))
     if key == "pool_window":
         return {"overlapping": 3, "non_overlapping": 2}.get(value, value)
     return value

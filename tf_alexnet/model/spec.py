@@ -78,6 +78,7 @@ def scaled_filters(width):
 
 
 LRN_CHOICES = tuple(LRN_PRESETS) + ("none",)  # none: no LRN layers (§3.3's ablation)
+REMOVABLE = ("conv3", "conv4")                 # §7: "removing any of the middle layers"
 ACTIVATIONS = ("relu", "tanh")                 # tanh: §3.1's saturating comparison
 POOLINGS = ("overlapping", "non_overlapping")  # 3x3 / 2 (the paper) or 2x2 / 2 (§3.4)
 
@@ -112,17 +113,31 @@ class AlexNetSpec:
     lrn_across_groups: bool = False
     activation: str = "relu"       # of conv1..conv5, fc6, fc7 (ACTIVATIONS)
     pooling: str = "overlapping"   # pool1, pool2, pool5 (POOLINGS)
+    # Middle conv layers left out (§7's depth comparison; REMOVABLE). The first conv layer
+    # after pool2 sees both towers' maps, whichever it is.
+    removed: tuple = ()
+
+    def __post_init__(self):
+        if len(self.filters) != 5 or any(int(f) < 2 or int(f) % 2 for f in self.filters):
+            raise ValueError(f"filters {tuple(self.filters)}: five even counts of 2 or more "
+                             "(conv1..conv5; each splits in two towers).")
+        unknown = [name for name in self.removed if name not in REMOVABLE]
+        if unknown:
+            raise ValueError(f"removed layers {unknown}: only {REMOVABLE} can be left out.")
 
     @classmethod
     def create(cls, num_classes=1000, image_size=227, width=1.0, fc_units=4096, lrn="paper",
-               dropout=0.5, lrn_across_groups=False, activation="relu", pooling="overlapping"):
-        """The spec of `build_alexnet`'s arguments (`width` scales the conv filters)."""
+               dropout=0.5, lrn_across_groups=False, activation="relu", pooling="overlapping",
+               filters=None, removed=()):
+        """The spec of `build_alexnet`'s arguments (`width` scales the conv filters, unless
+        `filters` gives the five counts)."""
         if activation not in ACTIVATIONS or pooling not in POOLINGS:
             raise ValueError(f"activation {activation!r} / pooling {pooling!r}: choose from "
                              f"{ACTIVATIONS} / {POOLINGS}.")
-        return cls(int(num_classes), int(image_size), scaled_filters(width), int(fc_units),
+        filters = tuple(int(f) for f in filters) if filters else scaled_filters(width)
+        return cls(int(num_classes), int(image_size), filters, int(fc_units),
                    LRNParams.of(lrn), float(dropout), bool(lrn_across_groups), activation,
-                   pooling)
+                   pooling, tuple(sorted(removed)))
 
     def to_json(self):
         return dataclasses.asdict(self)
@@ -132,4 +147,5 @@ class AlexNetSpec:
         return cls(int(d["num_classes"]), int(d["image_size"]), tuple(d["filters"]),
                    int(d["fc_units"]), LRNParams.of(d["lrn"]), float(d["dropout"]),
                    bool(d.get("lrn_across_groups", False)),  # these three absent before 0.2
-                   d.get("activation", "relu"), d.get("pooling", "overlapping"))
+                   d.get("activation", "relu"), d.get("pooling", "overlapping"),
+                   tuple(d.get("removed", ())))  # absent before 0.4

@@ -119,12 +119,15 @@ def _lrn_name(lrn):
 
 
 def inherit_network(config, source):
-    """`config` with the source spec's width, fc units, LRN, activation and pooling for each
-    of those flags at its default (the values flags.txt then records)."""
+    """`config` with the source spec's width (or filters, when no width gives them), fc
+    units, LRN, activation, pooling and removed layers for each of those flags at its
+    default (the values flags.txt then records)."""
     default, changes = TrainConfig(), {}
-    inherited = dict(width=_width_of(source.filters), fc_units=source.fc_units,
+    width = _width_of(source.filters)
+    inherited = dict(width=width, fc_units=source.fc_units,
                      lrn=_lrn_name(source.lrn), activation=source.activation,
-                     pooling=source.pooling)
+                     pooling=source.pooling, remove_layers=tuple(source.removed),
+                     filters=tuple(source.filters) if width is None else None)
     for name, value in inherited.items():
         if getattr(config, name) == getattr(default, name) and value is not None:
             changes[name] = value
@@ -138,7 +141,8 @@ def network_spec(config, num_classes, base=None):
     normalization across both towers (an imported Caffe network's, which no flag says)."""
     spec = AlexNetSpec.create(num_classes, config.augment.image_size, config.width,
                               config.fc_units, config.lrn, config.dropout,
-                              activation=config.activation, pooling=config.pooling)
+                              activation=config.activation, pooling=config.pooling,
+                              filters=config.filters, removed=config.remove_layers)
     if base is None:
         return spec
     default, source, changes = TrainConfig(), base.spec, {}
