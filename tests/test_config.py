@@ -19,10 +19,10 @@ AUGMENT = {"image_size", "resize_size", "batch_size", "stats", "mean", "pca_sigm
            "shuffle_buffer"}
 # The flags each command had at commit c95a3a8 (hand-written then), aliases included, and
 # those added since.
-SINCE_0_1 = {"source": {"classes"}, "augment": {"resize_mode"},
+SINCE_0_1 = {"source": {"classes", "train_per_class"}, "augment": {"resize_mode"},
              "train": {"init_from", "freeze", "train_from", "head_lr_multiplier", "activation",
                        "pooling", "profile_steps", "min_epoch_steps", "plateau_min_steps",
-                       "allow_changed_flags"},
+                       "allow_changed_flags", "filters", "remove_layers"},
              "prepare": {"format", "verify"}, "evaluate": {"tflite_threads"},
              "predict": {"tflite_threads"}, "bench": {"tflite_threads"}}
 FLAGS_0_1 = {
@@ -103,6 +103,11 @@ def test_defaults_are_the_fields_and_per_command():
     (ExportConfig(workdir="w", tflite=("int4",)), "--tflite 'int4' is not one of "
                                                   "float32|float16|dynamic|int8"),
     (TrainConfig(xla_autotune_level=5), "--xla_autotune_level must be in [0, 4]"),
+    (TrainConfig(filters=(48, 128, 192)), "--filters 48,128,192: give five even counts"),
+    (TrainConfig(filters=(48, 128, 191, 192, 256)), "give five even counts"),
+    (TrainConfig(remove_layers=("conv2",)), "--remove_layers 'conv2' is not one of "
+                                            "conv3|conv4"),
+    (TrainConfig(source=SourceConfig(train_per_class=-1)), "--train_per_class must be >= 0"),
 ])
 def test_validate_checks_what_the_fields_declare(config, message):
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("(", r"\(")
@@ -119,3 +124,18 @@ def test_every_setting_has_help_and_a_range_or_choices_where_numeric():
             assert meta["help"].strip(), field.name
             if type(field.default) in (int, float) and field.name != "seed":
                 assert meta["within"], f"{config_class.__name__}.{field.name} has no range"
+
+
+def test_filters_and_removed_layers_reach_the_network_and_model_json(tmp_path):
+    """--filters and --remove_layers give the spec (and model.json) the run trains; a
+    model.json of 0.3 (no "removed") reads as the full network."""
+    from tf_alexnet.model.spec import AlexNetSpec
+    from tf_alexnet.train.transfer import network_spec
+
+    config = TrainConfig(filters=(24, 64, 96, 96, 128), remove_layers=("conv4",),
+                         augment=AugmentConfig(image_size=67))
+    spec = network_spec(config, 10)
+    assert spec.filters == (24, 64, 96, 96, 128) and spec.removed == ("conv4",)
+    assert AlexNetSpec.from_json(spec.to_json()) == spec
+    old = {k: v for k, v in spec.to_json().items() if k != "removed"}
+    assert AlexNetSpec.from_json(old).removed == ()

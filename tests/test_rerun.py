@@ -2,6 +2,7 @@
 of the run; evaluate and report score the run's own validation data by default."""
 
 import dataclasses
+import os
 import math
 
 import pytest
@@ -117,7 +118,7 @@ def test_experiment_never_reports_a_kept_run_of_other_settings(tmp_path):
 
     config = ExperimentConfig(root=str(tmp_path), train_steps=2)
     made = run_config(config, "baseline")
-    (tmp_path / "baseline").mkdir()
+    os.makedirs(made.workdir)
     rerun.write_flags(dataclasses.replace(made, grouping="towers", precision="float32"), 2, {})
     check_kept(made)  # the same settings ("auto" as resolved where it trained)
     with pytest.raises(WorkdirError, match="--train_steps '2', now '3'"):

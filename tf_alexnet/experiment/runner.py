@@ -153,9 +153,11 @@ def _diverged(path, arm, seed, train_config, opened, why):
     """The result of a run whose loss became non-finite: chance error, said so (the table
     counts it; the arm's rate is the regime's, the same for every arm)."""
     chance = 1.0 - 1.0 / max(2, len(opened.class_names))
+    spent = read_json(os.path.join(train_config.workdir, SPENT_JSON), WorkdirError)
     result = dict(arm=arm, seed=seed, changes=ARMS[arm], workdir=train_config.workdir,
-                  diverged=why, top1_error=chance, top5_error=None, train_scored_top1_error=chance,
-                  seconds=0.0, steps=0, steps_per_epoch=1, curves=dict(train=[], heldout=[]))
+                  diverged=why, top1_error=chance, top5_error=None,
+                  train_scored_top1_error=chance, seconds=round(spent["seconds"], 1),
+                  steps=0, steps_per_epoch=1, curves=dict(train=[], heldout=[]))
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
     logging.warning("Run %s seed %d diverged: %s", arm, seed, why)
