@@ -18,6 +18,8 @@ from tf_alexnet.command_configs import ExperimentConfig
 from tf_alexnet.experiment import table
 from tf_alexnet.experiment.claims import ARMS, CLAIMS, ONE_TOWER, REGIME, arms_of
 
+# towers vs. fused is compared to float32 rounding: no TF32 on GPUs (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("exact_float32")
 CUT = ["--data=synthetic:shapes", "--synthetic_examples=320", "--train_steps=6", "--seeds=2",
        "--figure1_epochs=2", "--figure1_rates=0.01,0.02", "--figure1_images=256"]
 

@@ -84,8 +84,9 @@ def _compiled(activation, seed, rate):
 
 
 def train_curve(config, directory, activation, seed, rate, epochs, until=None):
-    """[(epoch, training error during that epoch)] of a run in `directory`, resumed from
-    its last saved epoch; stops `BEYOND` epochs after reaching `until` (if given)."""
+    """([(epoch, training error during that epoch)], training seconds) of a run in
+    `directory`, resumed from its last saved epoch; it stops `BEYOND` epochs after reaching
+    `until` (if given), or at the first epoch whose loss is not finite (error 1.0)."""
     images, labels = training_photos(config)
     mean = images.astype(np.float32).mean(0)
     history_path = os.path.join(directory, "history.json")

@@ -1,7 +1,8 @@
 """The four-layer CIFAR-10 net of the paper's Figure 1 (§3.1), from the authors' 2012 code.
 
-`layers-cifar/layers-18pct.cfg` of the released cuda-convnet code (../shared/FACTS.md §16),
-three convolutional layers and one fully connected, 32x32 input minus the mean image:
+`layers-cifar/layers-18pct.cfg` and `layer-params-18pct-noisylr.cfg` of the authors'
+released cuda-convnet code (computerhistory/AlexNet-Source-Code, 2025): three convolutional
+layers and one fully connected, 32x32 input minus the mean image:
 
     conv1 5x5, 32, pad 2 -> max pool 3/2 -> act -> rnorm 3     32 -> 16
     conv2 5x5, 32, pad 2 -> act -> avg pool 3/2 -> rnorm 3     16 -> 8

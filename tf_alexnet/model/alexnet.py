@@ -139,10 +139,9 @@ class AlexNet(keras.Model):
             tuple(sorted(args["removed"] or ())))
         if spec.activation not in ("relu", "tanh"):
             raise ValueError(f"activation {spec.activation!r}: choose from ('relu', 'tanh').")
-        inputs, outputs = network.network_graph(spec, args["grouping"],
-                                        network.resolve_tower_devices(tower_devices), init, seed,
-                                        include_top, features, global_pool,
-                                        classifier_activation)
+        inputs, outputs = network.network_graph(
+            spec, args["grouping"], network.resolve_tower_devices(tower_devices), init, seed,
+            include_top, features, global_pool, classifier_activation)
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self._spec, self._grouping = spec, args["grouping"]
         self._class_names = (tuple(str(c) for c in args["class_names"])

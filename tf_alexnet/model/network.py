@@ -140,9 +140,8 @@ def _single_features(make, inputs, groups):
     return make.pool("pool5")(x)
 
 
-
 def network_graph(spec, grouping, devices, init, seed, include_top, features, global_pool,
-             classifier_activation):
+                  classifier_activation):
     """(inputs, outputs) of the network's functional graph."""
     if grouping not in GROUPINGS:
         raise ValueError(f"Unknown grouping {grouping!r}; choose one of {GROUPINGS}.")

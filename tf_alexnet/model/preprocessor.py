@@ -14,11 +14,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tf_alexnet import config
 from tf_alexnet.data.crops import make_eval_preprocess
 from tf_alexnet.data.stats import Preprocessing, Stats
 
-PREPROCESSING_MEANS = ("auto", "image", "channel", "none")
-RESIZE_MODES = ("shorter", "squash")
+RESIZE_MODES = tuple(m for m in config.RESIZE_MODES if m != "auto")  # a model's, resolved
 
 
 @keras.saving.register_keras_serializable(package="tf_alexnet")
@@ -29,7 +29,7 @@ class InputPreprocessor(keras.layers.Layer):
     image | channel | none), `resize_mode` (shorter | squash), the dataset's channel mean
     and std and the PCA of its colours (the paper's lighting, §4.1), and the shape of the
     mean image, which is the layer's one weight (non-trainable) when there is one.
-    Calling it runs the transform on a batch of equal-size images (`preprocess_input`).
+    Calling it (eagerly) runs the transform on a batch of images (`preprocess_input`).
     """
 
     def __init__(self, image_size=227, resize=256, mean="auto", resize_mode="shorter",
@@ -37,9 +37,9 @@ class InputPreprocessor(keras.layers.Layer):
                  mean_image_shape=None, stats_source="imagenet", **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
-        if mean not in PREPROCESSING_MEANS or resize_mode not in RESIZE_MODES:
+        if mean not in config.MEAN_MODES or resize_mode not in RESIZE_MODES:
             raise ValueError(f"mean {mean!r} / resize_mode {resize_mode!r}: choose from "
-                             f"{PREPROCESSING_MEANS} / {RESIZE_MODES}.")
+                             f"{config.MEAN_MODES} / {RESIZE_MODES}.")
         defaults = Stats()
         self.image_size, self.resize = int(image_size), int(resize)
         self.mean, self.resize_mode = mean, resize_mode
