@@ -55,7 +55,8 @@ def test_prepare_known_colours(tmp_path):
     assert int(open(out / "all.count").read()) == 6
     mean_image = np.load(out / "mean_image.npy")
     assert mean_image.shape == (256, 256, 3)
-    np.testing.assert_allclose(mean_image.astype(np.float64).mean((0, 1)), pixels.mean(0), atol=1e-3)
+    np.testing.assert_allclose(mean_image.astype(np.float64).mean((0, 1)), pixels.mean(0),
+                               atol=1e-3)
     # Shards read back: 256x256 JPEGs with the right labels and colours.
     ds, info = eval_dataset(SourceConfig(source=f"tfrecord:{out}"), EvalDataConfig(batch_size=6),
                             "all", Preprocessing(mean="none"))

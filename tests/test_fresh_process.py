@@ -19,7 +19,8 @@ from helpers import TINY
 SCRIPT = textwrap.dedent("""
     import dataclasses, json, os, sys
     import tf_alexnet
-    out = dict(onednn=os.environ["TF_ENABLE_ONEDNN_OPTS"], tf_after_import="tensorflow" in sys.modules)
+    out = dict(onednn=os.environ["TF_ENABLE_ONEDNN_OPTS"],
+               tf_after_import="tensorflow" in sys.modules)
     from tf_alexnet import TrainConfig, SourceConfig
     out["tf_after_configs"] = "tensorflow" in sys.modules
     out["missing_api"] = [n for n in tf_alexnet._API if getattr(tf_alexnet, n, None) is None]

@@ -17,7 +17,7 @@ import tensorflow as tf
 
 import tf_alexnet
 from conftest import ROOT, SHARED_DATA
-from helpers import colour_classes, jpeg_files, random_images, write_image
+from helpers import jpeg_files, random_images
 
 pytestmark = pytest.mark.usefixtures("exact_float32")
 TINY = dict(num_classes=3, image_size=67, width=0.125, fc_units=32)

@@ -4,8 +4,9 @@
     python -m tf_alexnet.predict --rest_body IMAGE [IMAGE ...] > body.json   # TF Serving REST
 
 --model is a SavedModel directory, a TF Serving base directory (its latest version) or a
-.tflite file. A directory among the images stands for the images in it. An image that cannot be read is reported on one line naming it, and the other
-images are still predicted; the exit code is 1 if any failed.
+.tflite file. A directory among the images stands for the images in it. An image that cannot
+be read is reported on one line naming it, and the other images are still predicted; the exit
+code is 1 if any failed.
 """
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)

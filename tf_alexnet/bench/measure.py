@@ -173,7 +173,8 @@ def loop_config(cfg, grouping, workdir):
     return resolve_auto(TrainConfig(
         source=dataclasses.replace(cfg.source, source="synthetic:random",
                                    synthetic_examples=steps * cfg.augment.batch_size),
-        augment=dataclasses.replace(cfg.augment, mean="channel"), workdir=workdir, grouping=grouping, tower_devices="none", eval_split="",
+        augment=dataclasses.replace(cfg.augment, mean="channel"), workdir=workdir,
+        grouping=grouping, tower_devices="none", eval_split="",
         train_steps=steps, log_every_steps=steps, checkpoint_every_steps=steps, xla=cfg.xla,
         steps_per_loop=cfg.steps_per_loop))
 

@@ -1,10 +1,11 @@
 """Scores a trained model: top-1 and top-5 error, center or 10 crops.
 
-    python -m tf_alexnet.evaluate --workdir W --data SPEC --split NAME --eval_crops center|ten [--json]
+    python -m tf_alexnet.evaluate --workdir W --data SPEC --split NAME --eval_crops ten
+    python -m tf_alexnet.evaluate --workdir W --json   (the run's own validation split)
     python -m tf_alexnet.evaluate --model PATH --data SPEC ...   (SavedModel or .tflite)
 
-Sizes, mean and statistics come from the model (model.preprocessing): this command has no flags for
-them (tf_alexnet/evaluate/scoring.py).
+Sizes, mean and statistics come from the model (model.preprocessing): this command has no
+flags for them (tf_alexnet/evaluate/scoring.py).
 """
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)

@@ -2,9 +2,10 @@
 
 `export_saved_model` writes `<export_dir>/<version>/` in TF Serving's layout (saved_model.pb,
 variables/, assets/classes.txt, assets.extra/tf_serving_warmup_requests) plus the model's
-record in assets.extra (tf_alexnet.json, stats.json, mean_image.npy: workdir/info.py) for our own evaluate
-and predict (TFLite files beside it: tf_alexnet/export/tflite.py). A version is staged under a temporary name and renamed when complete, so a polling
-server never sees half of it; an existing version is replaced only when asked.
+record in assets.extra (tf_alexnet.json, stats.json, mean_image.npy: workdir/info.py) for
+our own evaluate and predict (TFLite files beside it: tf_alexnet/export/tflite.py). A version
+is staged under a temporary name and renamed when complete, so a polling server never sees
+half of it; an existing version is replaced only when asked.
 """
 
 import glob

@@ -27,7 +27,8 @@ class _OnDevice:
     """Mixin: builds the layer's variables and runs its ops under `tf.device(self.device)`.
 
     Keras 3 functional models drop `tf.device` scopes that surround model construction
-    (tests/test_model.py's placement test reads the devices of the traced ops), so placement has to happen inside the layer, when it builds and when it runs.
+    (tests/test_model.py's placement test reads the devices of the traced ops), so placement
+    has to happen inside the layer, when it builds and when it runs.
     `device=None` places nothing. Soft placement lets a model built for GPUs run on a CPU.
     """
 
@@ -111,7 +112,8 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is not None and channels % self.groups:
-            raise ValueError(f"{self.name}: {channels} channels do not split in {self.groups} groups.")
+            raise ValueError(f"{self.name}: {channels} channels do not split in "
+                             f"{self.groups} groups.")
         super().build(input_shape)
 
     def call(self, inputs):
