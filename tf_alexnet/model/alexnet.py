@@ -222,16 +222,6 @@ class AlexNet(keras.Model):
         return cls(**config)
 
 
-def spec_arguments(spec):
-    """AlexNet's keyword arguments of an `AlexNetSpec`."""
-    return dict(num_classes=spec.num_classes, image_size=spec.image_size,
-                filters=spec.filters, fc_units=spec.fc_units,
-                lrn=dataclasses.asdict(spec.lrn) if spec.lrn else "none",
-                lrn_across_groups=spec.lrn_across_groups, dropout=spec.dropout,
-                activation=spec.activation, pool_window=pool_window(spec.pooling),
-                removed=spec.removed)
-
-
 def build_alexnet(num_classes=1000, image_size=227, **kwargs):
     """`AlexNet(num_classes, image_size, **kwargs)` (the name of the 0.x API)."""
     return AlexNet(num_classes, image_size, **kwargs)
@@ -240,7 +230,7 @@ def build_alexnet(num_classes=1000, image_size=227, **kwargs):
 def build_from_spec(spec, grouping, devices=None, init="paper", seed=None, name="alexnet",
                     class_names=None, preprocessing=None):
     """The `AlexNet` of an `AlexNetSpec` (what resumed runs and imports use)."""
-    return AlexNet(**spec_arguments(spec), grouping=grouping, tower_devices=devices,
+    return AlexNet(**spec.alexnet_arguments(), grouping=grouping, tower_devices=devices,
                    init=init, seed=seed, name=name, class_names=class_names,
                    preprocessing=preprocessing)
 

@@ -31,7 +31,7 @@ import keras
 from tf_alexnet.model.caffe_files import caffe_preprocessing, read_weights
 from tf_alexnet.model.class_names import ilsvrc_synsets
 from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
-from tf_alexnet.model.spec import LRNParams, pool_window, scaled_filters
+from tf_alexnet.model.spec import LRNParams, scaled_filters
 from tf_alexnet.workdir.checkpoints import restore_into
 from tf_alexnet.workdir.info import load_network
 
@@ -55,19 +55,11 @@ class Pretrained:
                               {k: v for k, v in weights.items() if k in names})
 
 
-def _spec_arguments(spec):
-    return dict(num_classes=spec.num_classes, image_size=spec.image_size,
-                filters=spec.filters, fc_units=spec.fc_units, lrn=spec.lrn or "none",
-                lrn_across_groups=spec.lrn_across_groups, dropout=spec.dropout,
-                activation=spec.activation, pool_window=pool_window(spec.pooling),
-                removed=spec.removed)
-
-
 def configured_by(pretrained, args, cls):
     """`args` (those of AlexNet `cls`) with the source's network where they left it at the
     default."""
     source = pretrained.model
-    own = {**_spec_arguments(source.spec), "class_names": source.class_names,
+    own = {**source.spec.alexnet_arguments(), "class_names": source.class_names,
            "preprocessing": source.preprocessing, "grouping": source.grouping}
     defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
     given = {k: v for k, v in args.items() if k in defaults and _differs(v, defaults[k])}
@@ -126,7 +118,7 @@ def read_pretrained(weights, args, cls):
     path = os.fspath(weights)
     if os.path.isdir(path):
         record = load_network(path)
-        model = cls(**_spec_arguments(record.spec), grouping=record.grouping,
+        model = cls(**record.spec.alexnet_arguments(), grouping=record.grouping,
                     class_names=record.class_names, preprocessing=record.preprocessing)
         restore_into(model, path)
         return Pretrained(model, path)
@@ -152,7 +144,7 @@ def _from_caffe(path, cls):
     config = types.SimpleNamespace(caffemodel=path if path.endswith(".caffemodel") else "",
                                    npy=path if path.endswith(".npy") else "", prototxt="")
     weights, spec = read_weights(config)
-    model = cls(**_spec_arguments(spec), grouping="towers",
+    model = cls(**spec.alexnet_arguments(), grouping="towers",
                 class_names=ilsvrc_synsets(spec.num_classes),
                 preprocessing=caffe_preprocessing(spec, None))
     set_canonical_weights(model, "towers", weights)

@@ -142,6 +142,15 @@ class AlexNetSpec:
     def to_json(self):
         return dataclasses.asdict(self)
 
+    def alexnet_arguments(self):
+        """`AlexNet`'s keyword arguments that build this spec's network."""
+        return dict(num_classes=self.num_classes, image_size=self.image_size,
+                    filters=self.filters, fc_units=self.fc_units,
+                    lrn=dataclasses.asdict(self.lrn) if self.lrn else "none",
+                    lrn_across_groups=self.lrn_across_groups, dropout=self.dropout,
+                    activation=self.activation, pool_window=pool_window(self.pooling),
+                    removed=self.removed)
+
     @classmethod
     def from_json(cls, d):
         return cls(int(d["num_classes"]), int(d["image_size"]), tuple(d["filters"]),
