@@ -5,12 +5,13 @@ import pytest
 
 from helpers import TINY, random_images
 
-# Fused vs towers and converted models are compared to float32 rounding: no TF32 on GPUs
-# (on an H100 it made them differ by 8e-4).
-pytestmark = pytest.mark.usefixtures("exact_float32")
 from tf_alexnet.model.alexnet import build_alexnet
 from tf_alexnet.model.groupings import canonical_weights, convert_grouping
 from tf_alexnet.model.spec import AlexNetSpec, feature_map_sizes
+
+# Fused vs towers and converted models are compared to float32 rounding: no TF32 on GPUs
+# (on an H100 it made them differ by 8e-4).
+pytestmark = pytest.mark.usefixtures("exact_float32")
 
 
 def test_feature_maps_fused():

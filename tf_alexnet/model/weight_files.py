@@ -57,7 +57,7 @@ def _from_npy(data):
     if read_header is None:
         raise ValueError(f".npy format version {version} (1.0 and 2.0 are read)")
     _, _, dtype = read_header(stream)
-    if dtype != object:  # a plain array: no pickle at all
+    if dtype != object:  # noqa: E721 (a numpy dtype equals `object`)  a plain array: no pickle
         stream.seek(0)
         return np.load(stream, allow_pickle=False)
     array = _restricted_load(stream)
