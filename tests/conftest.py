@@ -16,8 +16,10 @@ def shared_data(*parts):
     """Path under ../shared/data, or skip the test when that data is not beside the project."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"{path} is absent: the shared data is only beside the project's own "
-                    "checkout (see ../shared/README.md)")
+        pytest.skip(
+            f"{path} is absent: the shared data is only beside the project's own "
+            "checkout (see ../shared/README.md)"
+        )
     return path
 
 
@@ -59,12 +61,27 @@ def colour_run(tmp_path_factory):
 # is right on all of them (--min_epoch_steps=0 keeps the batch of 16 that all this was
 # chosen with: the small-data cap would make it 6). The export tests check the files against
 # that model, not the model's generalization.
-COLOUR_FLAGS = ["--image_size=67", "--width=0.25", "--fc_units=64", "--batch_size=16",
-                "--init=he", "--validation_fraction=0.2", "--train_steps=150",
-                "--mean=channel", "--dropout=0", "--learning_rate=0.01", "--warmup_epochs=1",
-                "--lr_schedule=step", "--step_epochs=30", "--log_every_steps=10",
-                "--eval_every_steps=50", "--checkpoint_every_steps=50", "--deterministic",
-                "--seed=3", "--min_epoch_steps=0"]
+COLOUR_FLAGS = [
+    "--image_size=67",
+    "--width=0.25",
+    "--fc_units=64",
+    "--batch_size=16",
+    "--init=he",
+    "--validation_fraction=0.2",
+    "--train_steps=150",
+    "--mean=channel",
+    "--dropout=0",
+    "--learning_rate=0.01",
+    "--warmup_epochs=1",
+    "--lr_schedule=step",
+    "--step_epochs=30",
+    "--log_every_steps=10",
+    "--eval_every_steps=50",
+    "--checkpoint_every_steps=50",
+    "--deterministic",
+    "--seed=3",
+    "--min_epoch_steps=0",
+]
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +92,12 @@ def exported(colour_run, tmp_path_factory):
     root = tmp_path_factory.mktemp("export")
     run = colour_run["run"]
     base = root / "models" / "alexnet"
-    result = run_cli("export", f"--workdir={run}", f"--export_dir={base}",
-                     "--tflite=float32,float16,dynamic,int8", "--calibration_images=32")
+    result = run_cli(
+        "export",
+        f"--workdir={run}",
+        f"--export_dir={base}",
+        "--tflite=float32,float16,dynamic,int8",
+        "--calibration_images=32",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(run=run, base=base, version=base / "1", images=jpeg_files(root / "jpegs"))

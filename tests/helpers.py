@@ -27,11 +27,24 @@ from tf_alexnet.config import AugmentConfig, EvalDataConfig, SourceConfig, Train
 # Small variant of the paper's network: same code path, built from parameters.
 TINY = dict(num_classes=10, image_size=67, width=0.125, fc_units=64)
 # The same, as training flags on the embedded synthetic data.
-TINY_FLAGS = ["--data=synthetic:shapes", "--synthetic_examples=64", "--image_size=67",
-              "--width=0.125", "--fc_units=32", "--batch_size=16", "--init=he",
-              "--learning_rate=0.002", "--log_every_steps=2", "--eval_examples=16"]
-COLOURS = {"red": (220, 30, 30), "green": (30, 200, 40), "blue": (20, 40, 230),
-           "purple": (150, 20, 160)}
+TINY_FLAGS = [
+    "--data=synthetic:shapes",
+    "--synthetic_examples=64",
+    "--image_size=67",
+    "--width=0.125",
+    "--fc_units=32",
+    "--batch_size=16",
+    "--init=he",
+    "--learning_rate=0.002",
+    "--log_every_steps=2",
+    "--eval_examples=16",
+]
+COLOURS = {
+    "red": (220, 30, 30),
+    "green": (30, 200, 40),
+    "blue": (20, 40, 230),
+    "purple": (150, 20, 160),
+}
 
 
 def write_image(path, array, fmt=None):
@@ -63,13 +76,13 @@ def jpeg_files(root, rng_seed=1):
     """Real JPEG files: held-out colour photos-alike, plus ImageNet sample photos if present."""
     rng = np.random.default_rng(rng_seed)
     paths = []
-    for name, colour in (("red", (220, 30, 30)), ("green", (30, 200, 40)),
-                         ("blue", (20, 40, 230))):
+    for name, colour in (("red", (220, 30, 30)), ("green", (30, 200, 40)), ("blue", (20, 40, 230))):
         for i in range(4):
             h, w = rng.integers(50, 300, 2)
             noise = rng.integers(-25, 25, (h, w, 3))
-            paths.append(write_image(root / f"{name}_{i}.jpg",
-                                     np.clip(np.add(colour, noise), 0, 255)))
+            paths.append(
+                write_image(root / f"{name}_{i}.jpg", np.clip(np.add(colour, noise), 0, 255))
+            )
     sample = SHARED_DATA / "imagenet-sample"
     if sample.exists():
         paths += sorted(str(p) for p in sample.glob("*/*.JPEG"))[:20]
@@ -78,34 +91,47 @@ def jpeg_files(root, rng_seed=1):
 
 def random_images(n, size, seed=0):
     """Float32 [n, size, size, 3] in the network's input range (0..255 minus a mean)."""
-    return (np.random.default_rng(seed).random((n, size, size, 3)) * 255 - 120).astype(
-        "float32")
+    return (np.random.default_rng(seed).random((n, size, size, 3)) * 255 - 120).astype("float32")
 
 
 def tiny_config(workdir, **overrides):
     """TINY_FLAGS as a TrainConfig: fields of the nested configs may be given by name."""
-    parts = {"source": SourceConfig(source="synthetic:shapes", synthetic_examples=64),
-             "augment": AugmentConfig(image_size=67, batch_size=16),
-             "evaluation": EvalDataConfig(batch_size=16)}
-    top = dict(workdir=str(workdir), width=0.125, fc_units=32, init="he",
-               learning_rate=0.002, log_every_steps=2, eval_examples=16)
+    parts = {
+        "source": SourceConfig(source="synthetic:shapes", synthetic_examples=64),
+        "augment": AugmentConfig(image_size=67, batch_size=16),
+        "evaluation": EvalDataConfig(batch_size=16),
+    }
+    top = dict(
+        workdir=str(workdir),
+        width=0.125,
+        fc_units=32,
+        init="he",
+        learning_rate=0.002,
+        log_every_steps=2,
+        eval_examples=16,
+    )
     for key, value in overrides.items():
         owner = next((n for n, c in parts.items() if key in c.__dataclass_fields__), None)
         if owner:
             parts[owner] = dataclasses.replace(parts[owner], **{key: value})
             if key == "batch_size":
-                parts["evaluation"] = dataclasses.replace(parts["evaluation"],
-                                                          batch_size=value)
+                parts["evaluation"] = dataclasses.replace(parts["evaluation"], batch_size=value)
         else:
             top[key] = value
     return TrainConfig(**parts, **top)
 
 
-COMMANDS = {"train": "tf_alexnet.train.__main__", "evaluate": "tf_alexnet.evaluate.__main__",
-            "export": "tf_alexnet.export.__main__", "report": "tf_alexnet.report.__main__",
-            "bench": "tf_alexnet.bench.__main__", "predict": "tf_alexnet.predict",
-            "prepare": "tf_alexnet.prepare", "import_weights": "tf_alexnet.import_weights",
-            "experiment": "tf_alexnet.experiment.__main__"}
+COMMANDS = {
+    "train": "tf_alexnet.train.__main__",
+    "evaluate": "tf_alexnet.evaluate.__main__",
+    "export": "tf_alexnet.export.__main__",
+    "report": "tf_alexnet.report.__main__",
+    "bench": "tf_alexnet.bench.__main__",
+    "predict": "tf_alexnet.predict",
+    "prepare": "tf_alexnet.prepare",
+    "import_weights": "tf_alexnet.import_weights",
+    "experiment": "tf_alexnet.experiment.__main__",
+}
 
 
 @dataclasses.dataclass
@@ -159,9 +185,14 @@ def run_module(module, *args, timeout=600, env=None):
     """Runs `python -m tf_alexnet.<module> args` in a fresh process from the project root
     (for what only a process shows: signals, exit status, environment); CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
-    return subprocess.run([sys.executable, "-m", f"tf_alexnet.{module}", *map(str, args)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-                          env=full_env)
+    return subprocess.run(
+        [sys.executable, "-m", f"tf_alexnet.{module}", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+    )
 
 
 def check_keras_round_trip(model, tmp_path):
@@ -170,8 +201,9 @@ def check_keras_round_trip(model, tmp_path):
     model.save(path)
     loaded = keras.models.load_model(path)
     x = random_images(3, model.input_shape[1])
-    np.testing.assert_array_equal(loaded(x, training=False).numpy(),
-                                  model(x, training=False).numpy())
+    np.testing.assert_array_equal(
+        loaded(x, training=False).numpy(), model(x, training=False).numpy()
+    )
     assert [l.name for l in loaded.layers] == [l.name for l in model.layers]
 
 
@@ -190,7 +222,7 @@ def check_precision(build, policy):
     x = random_images(2, model.input_shape[1]) / 60.0
     with tf.GradientTape() as tape:
         logits = tf.cast(model(x, training=False), tf.float32)
-        loss = tf.reduce_sum(logits ** 2)
+        loss = tf.reduce_sum(logits**2)
     grads = tape.gradient(loss, model.trainable_variables)
     assert all(np.isfinite(g.numpy()).all() for g in grads)
     want = reference(x, training=False).numpy()
@@ -222,11 +254,14 @@ def export_for_check(model, spec, grouping, tmp_path):
 
     work = tmp_path / "work"
     tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
-        str(work / "checkpoints" / "ckpt"))
+        str(work / "checkpoints" / "ckpt")
+    )
     classes = tuple(f"c{i}" for i in range(spec.num_classes))
-    save_record(str(work), NetworkRecord(spec, grouping, classes,
-                                         Preprocessing(spec.image_size, 76, "none")),
-                RunInfo("synthetic:shapes"))
+    save_record(
+        str(work),
+        NetworkRecord(spec, grouping, classes, Preprocessing(spec.image_size, 76, "none")),
+        RunInfo("synthetic:shapes"),
+    )
     version = export_saved_model(str(work), str(tmp_path / "models"))
     x = random_images(2, spec.image_size)
     np.save(tmp_path / "x.npy", x)
@@ -237,8 +272,14 @@ def clean_process_probabilities(exports):
     """predict_preprocessed of each (version, inputs) in one process without tf_alexnet."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     args = [str(part) for pair in exports for part in pair]
-    out = subprocess.run([sys.executable, "-c", CLEAN_PREDICT, *args], cwd="/",
-                         capture_output=True, text=True, timeout=300, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", CLEAN_PREDICT, *args],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     return [np.array(p) for p in json.loads(out.stdout.strip().splitlines()[-1])]
 
@@ -256,7 +297,10 @@ def saved_model_ops(version_dir):
         ops |= {n.op for n in f.node_def}
         if "_XlaMustCompile" in f.attr and f.attr["_XlaMustCompile"].b:
             xla.append(f.signature.name)
-        xla += [n.name for n in f.node_def if n.attr.get("_XlaMustCompile")
-                and n.attr["_XlaMustCompile"].b]
+        xla += [
+            n.name
+            for n in f.node_def
+            if n.attr.get("_XlaMustCompile") and n.attr["_XlaMustCompile"].b
+        ]
     functions = {f.signature.name for f in graph.library.function}
     return ops - functions, xla

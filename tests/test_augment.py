@@ -41,8 +41,7 @@ def position_image(size=256):
 def run_train(config, n, image=None):
     fn = train_preprocess(config, stats_lib.Stats())
     image = tf.constant(position_image(76) if image is None else image)
-    ds = tf.data.Dataset.range(n).map(lambda i: fn(image, i),
-                                      num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.range(n).map(lambda i: fn(image, i), num_parallel_calls=tf.data.AUTOTUNE)
     # Keep only the corner pixels: top-left and top-right of each crop.
     ds = ds.map(lambda x: tf.stack([x[0, 0], x[0, -1]])).batch(1000)
     return np.concatenate([b.numpy() for b in ds])
@@ -84,8 +83,11 @@ def test_same_result_eagerly_and_in_dataset_map():
     encoded = tf.io.encode_png(image)
     firsts = [tf.constant(i, tf.int64) for i in range(4)]
     eager = [fn(encoded, i).numpy() for i in firsts]
-    mapped = list(tf.data.Dataset.from_tensor_slices(tf.stack(firsts))
-                  .map(lambda i: fn(encoded, i)).as_numpy_iterator())
+    mapped = list(
+        tf.data.Dataset.from_tensor_slices(tf.stack(firsts))
+        .map(lambda i: fn(encoded, i))
+        .as_numpy_iterator()
+    )
     # Same random draws; only float rounding may differ between eager and graph kernels.
     for a, b in zip(eager, mapped):
         np.testing.assert_allclose(a, b, atol=1e-3)
@@ -97,10 +99,12 @@ def test_same_result_eagerly_and_in_dataset_map():
 def test_ten_crops_are_corners_center_and_flips():
     image = position_image()
     ten = crops.make_eval_preprocess(PAPER.preprocessing(stats_lib.Stats()), "ten")(
-        tf.constant(image)).numpy()
+        tf.constant(image)
+    ).numpy()
     assert ten.shape == (10, 227, 227, 3)
-    want = [image[t:t + 227, l:l + 227] for t, l in [(0, 0), (0, 29), (29, 0), (29, 29),
-                                                       (14, 14)]]
+    want = [
+        image[t : t + 227, l : l + 227] for t, l in [(0, 0), (0, 29), (29, 0), (29, 29), (14, 14)]
+    ]
     want += [w[:, ::-1] for w in want]
     for got, expected in zip(ten, want):
         np.testing.assert_array_equal(got, expected.astype(np.float32))
@@ -110,17 +114,20 @@ def test_center_crop_and_mean_image():
     mean_image = np.random.default_rng(1).random((256, 256, 3)).astype(np.float32) * 100
     stats = stats_lib.Stats(mean_image=mean_image)
     image = position_image()
-    got = crops.make_eval_preprocess(dataclasses.replace(PAPER, mean="image").preprocessing(
-        stats))(tf.constant(image)).numpy()
-    np.testing.assert_allclose(got, (image.astype(np.float32) - mean_image)[14:241, 14:241],
-                               rtol=1e-6)
+    got = crops.make_eval_preprocess(dataclasses.replace(PAPER, mean="image").preprocessing(stats))(
+        tf.constant(image)
+    ).numpy()
+    np.testing.assert_allclose(
+        got, (image.astype(np.float32) - mean_image)[14:241, 14:241], rtol=1e-6
+    )
     # Training subtracts the mean image at the crop's own offset.
     train = train_preprocess(dataclasses.replace(PAPER, mean="image"), stats)
     out = train(tf.constant(image), tf.constant(5, tf.int64)).numpy()
     plain = train_preprocess(PAPER, stats)(tf.constant(image), tf.constant(5, tf.int64)).numpy()
     top, left = int(plain[0, 0, 0]), int(plain[0, 0, 1])
-    np.testing.assert_allclose(out, plain - mean_image[top:top + 227, left:left + 227],
-                               rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(
+        out, plain - mean_image[top : top + 227, left : left + 227], rtol=1e-5, atol=1e-4
+    )
 
 
 def test_decode_formats_to_rgb_squares():
@@ -152,8 +159,9 @@ def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
     examples."""
     rng = np.random.default_rng(3)
     size, crop, sigma, n = 76, 67, 0.1, 16
-    config = AugmentConfig(image_size=crop, resize_size=size, mean="image", flip=True,
-                           pca_sigma=sigma)
+    config = AugmentConfig(
+        image_size=crop, resize_size=size, mean="image", flip=True, pca_sigma=sigma
+    )
     stats = stats_lib.Stats(mean_image=rng.random((size, size, 3)).astype(np.float32) * 200)
     squares = rng.integers(0, 256, (n, size, size, 3), np.uint8)
     draws = augment.make_batch_draws(config, 9)(tf.constant(32, tf.int64), n)
@@ -161,17 +169,19 @@ def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
     offsets = tf.random.stateless_uniform([n, 2], keys[0], 0, size - crop + 1, tf.int32)
     np.testing.assert_array_equal(draws["offset"], offsets)
     np.testing.assert_array_equal(draws["flip"], tf.random.stateless_uniform([n], keys[1]) < 0.5)
-    np.testing.assert_array_equal(draws["alpha"],
-                                  tf.random.stateless_normal([n, 3], keys[2]) * sigma)
+    np.testing.assert_array_equal(
+        draws["alpha"], tf.random.stateless_normal([n, 3], keys[2]) * sigma
+    )
     batch = {"image": tf.constant(squares), **draws}
     got = tf.function(augment.make_augment_on_device(config, stats))(batch).numpy()
     eigvec = np.array(stats_lib.IMAGENET_EIGVEC)
     eigval = np.array(stats_lib.IMAGENET_EIGVAL)
-    per_image = zip(squares, offsets.numpy(), draws["flip"].numpy(), draws["alpha"].numpy(),
-                    got)
+    per_image = zip(squares, offsets.numpy(), draws["flip"].numpy(), draws["alpha"].numpy(), got)
     for x, (top, left), flip, alpha, out in per_image:
-        want = (x[top:top + crop, left:left + crop].astype(np.float64)
-                - stats.mean_image[top:top + crop, left:left + crop])
+        want = (
+            x[top : top + crop, left : left + crop].astype(np.float64)
+            - stats.mean_image[top : top + crop, left : left + crop]
+        )
         want = want[:, ::-1] if flip else want
         want = want + eigvec @ (alpha * eigval) * 255.0
         np.testing.assert_allclose(out, want, atol=2e-3)
@@ -183,15 +193,23 @@ def test_augment_on_device_equals_the_papers_transform_with_the_same_draws():
 def test_squash_training_crops_see_the_whole_image(encoded):
     """--resize_mode=squash (Caffe, an imported model's): a 1:3 image of red, green and blue
     thirds keeps all three in its square; shorter-side + central square sees only green."""
-    thirds = np.concatenate([np.broadcast_to(np.array(c, np.uint8), (76, 76, 3))
-                             for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))], axis=1)
+    thirds = np.concatenate(
+        [
+            np.broadcast_to(np.array(c, np.uint8), (76, 76, 3))
+            for c in ((255, 0, 0), (0, 255, 0), (0, 0, 255))
+        ],
+        axis=1,
+    )
     image = tf.constant(thirds)
     if encoded:
         image = tf.io.encode_png(image)
     for mode, colours in (("squash", 3), ("shorter", 1)):
         config = dataclasses.replace(BASE, resize_mode=mode)
         crop = augment.make_square(config)(image).numpy()
-        dominant = {int(np.argmax(pixel)) for pixel in crop.reshape(-1, 3)
-                    if pixel.max() > 200 and np.sort(pixel)[1] < 50}
+        dominant = {
+            int(np.argmax(pixel))
+            for pixel in crop.reshape(-1, 3)
+            if pixel.max() > 200 and np.sort(pixel)[1] < 50
+        }
         assert len(dominant) == colours, (mode, dominant)
         assert config.preprocessing(stats_lib.Stats()).resize_mode == mode

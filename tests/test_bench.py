@@ -6,9 +6,16 @@ from helpers import run_cli
 
 
 def test_bench_data_prints_rate_and_host_cost_per_image():
-    result = run_cli("bench", "data", "--data=synthetic:random", "--synthetic_examples=64",
-                     "--image_size=67", "--batch_size=8", "--seconds=0.5",
-                     "--warmup=1")
+    result = run_cli(
+        "bench",
+        "data",
+        "--data=synthetic:random",
+        "--synthetic_examples=64",
+        "--image_size=67",
+        "--batch_size=8",
+        "--seconds=0.5",
+        "--warmup=1",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [l for l in result.stdout.splitlines() if "images/s" in l]
     assert len(lines) == 2, result.stdout
@@ -18,8 +25,16 @@ def test_bench_data_prints_rate_and_host_cost_per_image():
 
 
 def test_bench_model_runs_each_grouping():
-    result = run_cli("bench", "model", "--image_size=67", "--batch_size=2", "--steps=1",
-                     "--warmup=0", "--groupings=towers,none")
+    result = run_cli(
+        "bench",
+        "model",
+        "--image_size=67",
+        "--batch_size=2",
+        "--steps=1",
+        "--warmup=0",
+        "--groupings=towers,none",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert re.search(r"^towers\s", result.stdout, re.M) and re.search(r"^none\s", result.stdout,
-                                                                      re.M), result.stdout
+    assert re.search(r"^towers\s", result.stdout, re.M) and re.search(
+        r"^none\s", result.stdout, re.M
+    ), result.stdout

@@ -8,15 +8,28 @@ import sys
 from conftest import ROOT
 from helpers import TINY_FLAGS, run_cli
 
-NOISE = ("oneDNN custom operations", "absl::InitializeLog", "cudart_stub", "cuInit",
-         "cpu_feature_guard", "Sharding callback", "XNNPACK delegate")
+NOISE = (
+    "oneDNN custom operations",
+    "absl::InitializeLog",
+    "cudart_stub",
+    "cuInit",
+    "cpu_feature_guard",
+    "Sharding callback",
+    "XNNPACK delegate",
+)
 
 
 def command(*args):
     """`python -m tf_alexnet.<args>` in a fresh process: the start-up lines are the
     process's own (a subprocess, as a user runs it)."""
-    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
 
 
 def test_help_lists_the_commands_own_flags_and_exits_0():
@@ -34,12 +47,24 @@ def test_help_lists_the_commands_own_flags_and_exits_0():
 
 
 def test_training_and_export_print_no_internals(tmp_path):
-    trained = run_cli("train", f"--workdir={tmp_path / 'w'}", *TINY_FLAGS, "--train_steps=4",
-                      "--checkpoint_every_steps=2")
-    exported = run_cli("export", f"--workdir={tmp_path / 'w'}",
-                       f"--export_dir={tmp_path / 'e'}", "--tflite=float32")
-    predicted = run_cli("predict", f"--model={tmp_path / 'e' / '1_float32.tflite'}",
-                        str(ROOT / "docs" / "cifar10_filters.png"))
+    trained = run_cli(
+        "train",
+        f"--workdir={tmp_path / 'w'}",
+        *TINY_FLAGS,
+        "--train_steps=4",
+        "--checkpoint_every_steps=2",
+    )
+    exported = run_cli(
+        "export",
+        f"--workdir={tmp_path / 'w'}",
+        f"--export_dir={tmp_path / 'e'}",
+        "--tflite=float32",
+    )
+    predicted = run_cli(
+        "predict",
+        f"--model={tmp_path / 'e' / '1_float32.tflite'}",
+        str(ROOT / "docs" / "cifar10_filters.png"),
+    )
     for result in (trained, exported, predicted):
         assert result.returncode == 0, result.stderr[-2000:]
         for noise in NOISE:

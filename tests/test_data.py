@@ -19,8 +19,11 @@ from tf_alexnet.errors import DataError
 
 SMALL = Preprocessing(67, 76)  # the evaluation transform of a 67-pixel model
 
-COLOURS = {"blue": [(10, 20, 200), (0, 0, 255)], "red": [(250, 0, 0), (200, 40, 30)],
-           "green": [(0, 180, 0), (30, 220, 60)]}
+COLOURS = {
+    "blue": [(10, 20, 200), (0, 0, 255)],
+    "red": [(250, 0, 0), (200, 40, 30)],
+    "green": [(0, 180, 0), (30, 220, 60)],
+}
 
 
 def colour_folder(root):
@@ -33,8 +36,14 @@ def colour_folder(root):
 
 
 def prep_config(data, output, **kw):
-    return PrepareConfig(source=SourceConfig(source=data, **kw), output=str(output),
-                         splits=("all",), num_shards=2, workers=2, jpeg_quality=95)
+    return PrepareConfig(
+        source=SourceConfig(source=data, **kw),
+        output=str(output),
+        splits=("all",),
+        num_shards=2,
+        workers=2,
+        jpeg_quality=95,
+    )
 
 
 def test_prepare_known_colours(tmp_path):
@@ -55,11 +64,16 @@ def test_prepare_known_colours(tmp_path):
     assert int(open(out / "all.count").read()) == 6
     mean_image = np.load(out / "mean_image.npy")
     assert mean_image.shape == (256, 256, 3)
-    np.testing.assert_allclose(mean_image.astype(np.float64).mean((0, 1)), pixels.mean(0),
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        mean_image.astype(np.float64).mean((0, 1)), pixels.mean(0), atol=1e-3
+    )
     # Shards read back: 256x256 JPEGs with the right labels and colours.
-    ds, info = eval_dataset(SourceConfig(source=f"tfrecord:{out}"), EvalDataConfig(batch_size=6),
-                            "all", Preprocessing(mean="none"))
+    ds, info = eval_dataset(
+        SourceConfig(source=f"tfrecord:{out}"),
+        EvalDataConfig(batch_size=6),
+        "all",
+        Preprocessing(mean="none"),
+    )
     assert info.class_names == ("blue", "green", "red")
     images, labels = next(iter(ds))
     colours = {tuple(np.round(im.numpy().mean((0, 1)))): int(l) for im, l in zip(images, labels)}
@@ -102,7 +116,10 @@ def test_bad_files_skipped_and_counted(tmp_path, caplog):
     ds, info = eval_dataset(source, EvalDataConfig(batch_size=2), "all", SMALL)
     assert info.class_names == ("cat", "dog")  # the empty class folder is skipped
     assert sorted(os.path.basename(p) for p, _ in info.bad_files) == [
-        "a_truncated.jpg", "b_text.jpg", "c_empty.jpg"]
+        "a_truncated.jpg",
+        "b_text.jpg",
+        "c_empty.jpg",
+    ]
     assert sum(int(y.shape[0]) for _, y in ds) == 6
     train, _ = train_dataset(source, AugmentConfig(image_size=67, batch_size=2), "all")
     x, y = next(iter(train))  # training delivers uint8 squares (cropped on the device)
@@ -118,8 +135,13 @@ def test_fail_mode_names_first_bad_file(tmp_path):
     source = SourceConfig(source=f"folder:{root}", on_bad_image="fail")
     with pytest.raises(DataError, match="a_truncated.jpg"):
         eval_dataset(source, EvalDataConfig(), "all", SMALL)
-    result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'o'}",
-                     "--on_bad_image=fail", "--splits=all")
+    result = run_cli(
+        "prepare",
+        f"--data=folder:{root}",
+        f"--output={tmp_path / 'o'}",
+        "--on_bad_image=fail",
+        "--splits=all",
+    )
     assert result.returncode != 0
     assert "a_truncated.jpg" in result.stderr.splitlines()[-1]
 
@@ -134,13 +156,16 @@ def test_decode_error_inside_a_whole_jpeg_is_skipped_by_prepare(tmp_path):
     assert stats["bad_files"] == 1 and stats["num_images"] == 1
 
 
-@pytest.mark.parametrize("spec,message", [
-    ("nothing:x", "Unknown data source"),
-    ("folder:/nonexistent/dir", "no such directory"),
-    ("tfds:no_such_dataset_xyz", "not a TFDS dataset"),
-    ("tfrecord:/nonexistent/dir", "classes.txt"),
-    ("synthetic:cubes", "Unknown synthetic source"),
-])
+@pytest.mark.parametrize(
+    "spec,message",
+    [
+        ("nothing:x", "Unknown data source"),
+        ("folder:/nonexistent/dir", "no such directory"),
+        ("tfds:no_such_dataset_xyz", "not a TFDS dataset"),
+        ("tfrecord:/nonexistent/dir", "classes.txt"),
+        ("synthetic:cubes", "Unknown synthetic source"),
+    ],
+)
 def test_clear_errors(spec, message):
     with pytest.raises(DataError, match=message):
         train_dataset(SourceConfig(source=spec), AugmentConfig(image_size=67), "train")
@@ -154,8 +179,11 @@ def test_empty_folder_is_a_clear_error(tmp_path):
 
 def test_missing_imagenet_manual_download_says_where_tars_go(tmp_path):
     pytest.importorskip("tensorflow_datasets")
-    source = SourceConfig(source="tfds:imagenet2012", tfds_data_dir=str(tmp_path / "tfds"),
-                          tfds_manual_dir=str(tmp_path / "manual"))
+    source = SourceConfig(
+        source="tfds:imagenet2012",
+        tfds_data_dir=str(tmp_path / "tfds"),
+        tfds_manual_dir=str(tmp_path / "manual"),
+    )
     with pytest.raises(DataError, match="ILSVRC2012_img_train.tar.*manual"):
         train_dataset(source, AugmentConfig(), "train")
 
@@ -178,8 +206,10 @@ def test_same_seed_same_batches_and_resume():
 
     def images(source, n, start=0):
         ds, _ = train_dataset(source, augment, "train", start_example=start)
-        return [np.concatenate([b[0]["image"].numpy().ravel(), b[0]["alpha"].numpy().ravel()])
-                for b in ds.take(n)]
+        return [
+            np.concatenate([b[0]["image"].numpy().ravel(), b[0]["alpha"].numpy().ravel()])
+            for b in ds.take(n)
+        ]
 
     first = images(source, 3)
     again = images(source, 3)
@@ -192,8 +222,12 @@ def test_same_seed_same_batches_and_resume():
 
 
 def test_synthetic_classes_and_ten_crop_batches():
-    ds, info = eval_dataset(SourceConfig(source="synthetic:shapes", synthetic_examples=40),
-                            EvalDataConfig(batch_size=4, eval_crops="ten"), "validation", SMALL)
+    ds, info = eval_dataset(
+        SourceConfig(source="synthetic:shapes", synthetic_examples=40),
+        EvalDataConfig(batch_size=4, eval_crops="ten"),
+        "validation",
+        SMALL,
+    )
     assert info.class_names[:3] == ("disk", "square", "triangle") and info.num_examples == 4
     x, y = next(iter(ds))
     assert x.shape == (4, 10, 67, 67, 3) and y.shape == (4,)
@@ -201,18 +235,28 @@ def test_synthetic_classes_and_ten_crop_batches():
 
 def test_cifar10_folder_has_ten_sorted_classes():
     root = shared_data("cifar10", "train")
-    ds, info = eval_dataset(SourceConfig(source=f"folder:{root}"), EvalDataConfig(batch_size=16),
-                            "validation", SMALL)
-    assert info.class_names == ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                              "horse", "ship", "truck")
+    ds, info = eval_dataset(
+        SourceConfig(source=f"folder:{root}"), EvalDataConfig(batch_size=16), "validation", SMALL
+    )
+    assert info.class_names == (
+        "airplane",
+        "automobile",
+        "bird",
+        "cat",
+        "deer",
+        "dog",
+        "frog",
+        "horse",
+        "ship",
+        "truck",
+    )
     x, y = next(iter(ds))
     assert x.shape == (16, 67, 67, 3)
 
 
 def test_prepare_imagenet_sample(tmp_path):
     root = shared_data("imagenet-sample")
-    result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path}",
-                     "--splits=all")
+    result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path}", "--splits=all")
     assert result.returncode == 0, result.stderr[-2000:]
     stats = json.load(open(tmp_path / "stats.json"))
     assert stats["num_images"] == 100
@@ -220,11 +264,18 @@ def test_prepare_imagenet_sample(tmp_path):
     assert eig[0] > eig[1] > eig[2] > 0
     np.testing.assert_allclose(stats["mean_rgb"], (123.7, 116.3, 103.5), atol=10)
     # Grayscale photos decode to 3 channels.
-    grays = [p for p in sorted(root.glob("*/*.JPEG"))
-             if tf.io.decode_jpeg(tf.io.read_file(str(p))).shape[-1] == 1]
+    grays = [
+        p
+        for p in sorted(root.glob("*/*.JPEG"))
+        if tf.io.decode_jpeg(tf.io.read_file(str(p))).shape[-1] == 1
+    ]
     assert grays, "the sample holds grayscale JPEGs"
-    ds, _ = eval_dataset(SourceConfig(source=f"folder:{root}"), EvalDataConfig(batch_size=100),
-                         "all", Preprocessing())
+    ds, _ = eval_dataset(
+        SourceConfig(source=f"folder:{root}"),
+        EvalDataConfig(batch_size=100),
+        "all",
+        Preprocessing(),
+    )
     x, _ = next(iter(ds))
     assert x.shape == (100, 227, 227, 3)
 
@@ -242,8 +293,16 @@ def test_tfds_source_through_mock_data(tmp_path):
         assert x.shape == (4, 67, 67, 3) and y.dtype == tf.int32
         _, info = train_dataset(source, AugmentConfig(image_size=67, batch_size=4), "train")
         assert len(info.class_names) == 1000 and info.class_names[0] == "n01440764"
-        result = train(tiny_config(tmp_path, source="tfds:imagenet2012", batch_size=4,
-                                   train_steps=2, eval_examples=4, log_every_steps=1))
+        result = train(
+            tiny_config(
+                tmp_path,
+                source="tfds:imagenet2012",
+                batch_size=4,
+                train_steps=2,
+                eval_examples=4,
+                log_every_steps=1,
+            )
+        )
         assert result["step"] == 2 and result["num_images"] == 4
 
 
@@ -254,11 +313,15 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     from tf_alexnet.data.decode import decode_square
 
     root = colour_folder(tmp_path / "colours")
-    config = dataclasses.replace(prep_config(f"folder:{root}", tmp_path / "raw"),
-                                 image_format="raw")
+    config = dataclasses.replace(
+        prep_config(f"folder:{root}", tmp_path / "raw"), image_format="raw"
+    )
     prepare(config)
     assert json.load(open(tmp_path / "raw" / "format.json")) == {
-        "format": "raw", "size": 256, "layout": "fixed"}
+        "format": "raw",
+        "size": 256,
+        "layout": "fixed",
+    }
     from tf_alexnet.data.pipeline import open_split
     from tf_alexnet.data.records import raw_record_dtype
 
@@ -266,29 +329,44 @@ def test_raw_shards_hold_the_squares_pixels_and_train_as_jpeg_shards_do(tmp_path
     got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
     files = [p for p in folder_files(SourceConfig(), str(root), "all")[0]]
     labels = folder_files(SourceConfig(), str(root), "all")[1]
-    want = sorted((label, np.round(decode_square(tf.io.read_file(p), 256).numpy()).astype(
-        np.uint8).tobytes()) for p, label in zip(files, labels))
+    want = sorted(
+        (label, np.round(decode_square(tf.io.read_file(p), 256).numpy()).astype(np.uint8).tobytes())
+        for p, label in zip(files, labels)
+    )
     assert got == want
     # The shard's documented layout, read by numpy alone: pixels then a little-endian label.
-    records = np.concatenate([np.fromfile(shard, raw_record_dtype(256))
-                              for shard in sorted((tmp_path / "raw").glob("all-*-of-*.raw"))])
+    records = np.concatenate(
+        [
+            np.fromfile(shard, raw_record_dtype(256))
+            for shard in sorted((tmp_path / "raw").glob("all-*-of-*.raw"))
+        ]
+    )
     assert sorted((int(r["label"]), r["image"].tobytes()) for r in records) == want
     # Training squares: the raw shards and PNG files (lossless, the same squares) agree.
     augment = AugmentConfig(image_size=227, batch_size=6, mean="none", pca_sigma=0.0)
-    batches = [next(iter(train_dataset(SourceConfig(source=s), augment, "all")[0]))
-               for s in (f"tfrecord:{tmp_path / 'raw'}", f"folder:{root}")]
+    batches = [
+        next(iter(train_dataset(SourceConfig(source=s), augment, "all")[0]))
+        for s in (f"tfrecord:{tmp_path / 'raw'}", f"folder:{root}")
+    ]
     assert batches[0][0]["image"].dtype == tf.uint8
 
     def colours(batch):  # one epoch of the 6 solid images: (label, the crop's colour)
         features, labels = batch
-        return sorted((int(y), tuple(np.asarray(x).reshape(-1, 3).mean(0).round(1)))
-                      for x, y in zip(features["image"], labels))
+        return sorted(
+            (int(y), tuple(np.asarray(x).reshape(-1, 3).mean(0).round(1)))
+            for x, y in zip(features["image"], labels)
+        )
 
     assert colours(batches[0]) == colours(batches[1])
     # A directory of JPEG shards is not rewritten as raw.
     prepare(prep_config(f"folder:{root}", tmp_path / "jpeg"))
-    result = run_cli("prepare", f"--data=folder:{root}", f"--output={tmp_path / 'jpeg'}",
-                     "--splits=all", "--format=raw")
+    result = run_cli(
+        "prepare",
+        f"--data=folder:{root}",
+        f"--output={tmp_path / 'jpeg'}",
+        "--splits=all",
+        "--format=raw",
+    )
     assert result.returncode == 1 and "format" in result.stderr.strip().splitlines()[-1]
 
 
@@ -318,9 +396,8 @@ def test_raw_tfrecord_shards_of_earlier_versions_still_read(tmp_path):
     got = sorted((int(y), x.numpy().tobytes()) for x, y in opened.dataset)
     assert got == sorted((i % 3, sq.tobytes()) for i, sq in enumerate(squares))
     augment = AugmentConfig(image_size=67, resize_size=76, batch_size=6)
-    (features, labels), = train_dataset(source, augment, "all")[0].take(1)
-    assert {x.tobytes() for x in features["image"].numpy()} == {
-        sq.tobytes() for sq in squares}
+    ((features, labels),) = train_dataset(source, augment, "all")[0].take(1)
+    assert {x.tobytes() for x in features["image"].numpy()} == {sq.tobytes() for sq in squares}
 
 
 @pytest.mark.parametrize("start", [0, 8])
@@ -333,13 +410,20 @@ def test_raw_shards_train_on_a_fresh_permutation_of_every_record_each_epoch(tmp_
 
     rng = np.random.default_rng(7)
     for i in range(12):
-        write_image(tmp_path / "noise" / f"c{i % 3}" / f"{i}.png",
-                    rng.integers(0, 256, (80, 90, 3)))
+        write_image(
+            tmp_path / "noise" / f"c{i % 3}" / f"{i}.png", rng.integers(0, 256, (80, 90, 3))
+        )
     augment = AugmentConfig(image_size=67, batch_size=4)
-    prepare(dataclasses.replace(prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
-                                image_format="raw", augment=augment))
-    records = np.concatenate([np.fromfile(f, raw_record_dtype(76))
-                              for f in sorted((tmp_path / "raw").glob("all-*.raw"))])
+    prepare(
+        dataclasses.replace(
+            prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
+            image_format="raw",
+            augment=augment,
+        )
+    )
+    records = np.concatenate(
+        [np.fromfile(f, raw_record_dtype(76)) for f in sorted((tmp_path / "raw").glob("all-*.raw"))]
+    )
     want = sorted((int(r["label"]), r["image"].tobytes()) for r in records)
     assert len(want) == 12
 
@@ -349,15 +433,21 @@ def test_raw_shards_train_on_a_fresh_permutation_of_every_record_each_epoch(tmp_
         return [tf.nest.map_structure(np.asarray, b) for b in ds.take(batches)]
 
     full = stream(0)
-    epochs = [[(int(y), x.tobytes()) for b in full[e * 3:e * 3 + 3]
-               for x, y in zip(b[0]["image"], b[1])] for e in range(3)]
+    epochs = [
+        [
+            (int(y), x.tobytes())
+            for b in full[e * 3 : e * 3 + 3]
+            for x, y in zip(b[0]["image"], b[1])
+        ]
+        for e in range(3)
+    ]
     for epoch in epochs:
         assert sorted(epoch) == want
     assert epochs[0] != epochs[1] != epochs[2]
     other = stream(1, batches=3)
     assert [x.tobytes() for b in other for x in b[0]["image"]] != [x for _, x in epochs[0]]
     resumed = stream(0, start, batches=9 - start // 4)
-    for a, b in zip(resumed, full[start // 4:]):
+    for a, b in zip(resumed, full[start // 4 :]):
         for key in ("image", "offset", "flip", "alpha"):
             np.testing.assert_array_equal(a[0][key], b[0][key], err_msg=key)
         np.testing.assert_array_equal(a[1], b[1])
@@ -368,26 +458,32 @@ def test_a_raw_shard_cut_inside_a_record_is_named_and_its_whole_records_read(tmp
 
     rng = np.random.default_rng(6)
     for i in range(6):
-        write_image(tmp_path / "noise" / f"c{i % 2}" / f"{i}.png",
-                    rng.integers(0, 256, (80, 90, 3)))
-    config = dataclasses.replace(prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
-                                 image_format="raw", num_shards=1,
-                                 augment=AugmentConfig(image_size=67, resize_size=76))
+        write_image(
+            tmp_path / "noise" / f"c{i % 2}" / f"{i}.png", rng.integers(0, 256, (80, 90, 3))
+        )
+    config = dataclasses.replace(
+        prep_config(f"folder:{tmp_path / 'noise'}", tmp_path / "raw"),
+        image_format="raw",
+        num_shards=1,
+        augment=AugmentConfig(image_size=67, resize_size=76),
+    )
     prepare(config)
     (shard,) = (tmp_path / "raw").glob("all-*.raw")
     record = 76 * 76 * 3 + 4
     assert shard.stat().st_size == 6 * record
     os.truncate(shard, 4 * record + 100)
     with pytest.raises(DataError, match=f"{shard.name} ends early: read 4 of 6 records"):
-        open_split(SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}",
-                                 on_bad_image="fail"), "all", 76)
+        open_split(
+            SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}", on_bad_image="fail"), "all", 76
+        )
     source = SourceConfig(source=f"tfrecord:{tmp_path / 'raw'}")
     opened = open_split(source, "all", 76)
     assert len(list(opened.dataset)) == 4 and opened.random_access.count == 4
     augment = AugmentConfig(image_size=67, resize_size=76, batch_size=4)
-    (features, _), = train_dataset(source, augment, "all", opened=opened)[0].take(1)
+    ((features, _),) = train_dataset(source, augment, "all", opened=opened)[0].take(1)
     assert sorted(x.tobytes() for x in features["image"].numpy()) == sorted(
-        x.numpy().tobytes() for x, _ in opened.dataset)
+        x.numpy().tobytes() for x, _ in opened.dataset
+    )
 
 
 @pytest.mark.parametrize("start", [0, 5])

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from helpers import (TINY, clean_process_probabilities, last_json, random_images, run_cli,
-                     write_image)
+from helpers import (
+    TINY,
+    clean_process_probabilities,
+    last_json,
+    random_images,
+    run_cli,
+    write_image,
+)
 from tf_alexnet.data.stats import Preprocessing
 from tf_alexnet.model.alexnet import build_from_spec
 from tf_alexnet.model.spec import AlexNetSpec
@@ -22,10 +28,13 @@ def workdir_of(path, seed, grouping="towers", classes=CLASSES, mean="none"):
     spec = AlexNetSpec.create(**TINY)
     model = build_from_spec(spec, grouping, None, seed=seed)
     tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
-        str(path / "checkpoints" / "ckpt"))
-    save_record(str(path), NetworkRecord(spec, grouping, classes,
-                                         Preprocessing(spec.image_size, 76, mean)),
-                RunInfo("synthetic:shapes"))
+        str(path / "checkpoints" / "ckpt")
+    )
+    save_record(
+        str(path),
+        NetworkRecord(spec, grouping, classes, Preprocessing(spec.image_size, 76, mean)),
+        RunInfo("synthetic:shapes"),
+    )
     return str(path), model
 
 
@@ -33,15 +42,19 @@ def numpy_mean_softmax(models, x):
     def softmax(z):
         e = np.exp(z - z.max(-1, keepdims=True))
         return e / e.sum(-1, keepdims=True)
-    return np.mean([softmax(m(x, training=False).numpy().astype(np.float64))
-                    for m in models], axis=0)
+
+    return np.mean(
+        [softmax(m(x, training=False).numpy().astype(np.float64)) for m in models], axis=0
+    )
 
 
 @pytest.fixture(scope="module")
 def members(tmp_path_factory):
     root = tmp_path_factory.mktemp("ensemble")
-    made = [workdir_of(root / f"m{i}", seed=i, grouping=g)
-            for i, g in enumerate(("towers", "fused", "towers"))]
+    made = [
+        workdir_of(root / f"m{i}", seed=i, grouping=g)
+        for i, g in enumerate(("towers", "fused", "towers"))
+    ]
     return [w for w, _ in made], [m for _, m in made]
 
 
@@ -61,14 +74,22 @@ def test_evaluate_averages_the_members_probabilities(members, tmp_path):
     np.testing.assert_allclose(
         predict(crops).numpy(),
         (numpy_mean_softmax(models, x) + numpy_mean_softmax(models, x[:, :, ::-1])) / 2,
-        atol=1e-6)
+        atol=1e-6,
+    )
     # Through the command: scores of the ensemble on real data.
     data = tmp_path / "photos"
     for i in range(2):
         for j in range(3):
             write_image(data / f"c{i}" / f"{j}.png", np.full((40, 50, 3), 60 * i + j, np.uint8))
-    result = last_json(run_cli("evaluate", f"--workdir={','.join(workdirs)}",
-                               f"--data=folder:{data}", "--split=all", "--json"))
+    result = last_json(
+        run_cli(
+            "evaluate",
+            f"--workdir={','.join(workdirs)}",
+            f"--data=folder:{data}",
+            "--split=all",
+            "--json",
+        )
+    )
     assert result["num_images"] == 6 and result["model"].count(",") == 2
 
 
@@ -88,14 +109,19 @@ def test_members_must_agree_in_one_line(members, tmp_path):
     other, _ = workdir_of(tmp_path / "other", 9, classes=tuple(f"d{i}" for i in range(10)))
     channel, _ = workdir_of(tmp_path / "channel", 9, mean="channel")
     for odd, words in ((other, "other classes"), (channel, "preprocessing differs")):
-        for command, extra in (("evaluate", ["--data=synthetic:shapes"]),
-                               ("export", [f"--export_dir={tmp_path / 'm'}"])):
+        for command, extra in (
+            ("evaluate", ["--data=synthetic:shapes"]),
+            ("export", [f"--export_dir={tmp_path / 'm'}"]),
+        ):
             result = run_cli(command, f"--workdir={workdirs[0]},{odd}", *extra)
             line = result.stderr.strip().splitlines()[-1]
             assert result.returncode == 1 and words in line and odd in line, line
-    result = run_cli("evaluate", f"--workdir={workdirs[0]},{workdirs[1]}",
-                     f"--checkpoint={workdirs[0]}/checkpoints/ckpt-1",
-                     "--data=synthetic:shapes")
+    result = run_cli(
+        "evaluate",
+        f"--workdir={workdirs[0]},{workdirs[1]}",
+        f"--checkpoint={workdirs[0]}/checkpoints/ckpt-1",
+        "--data=synthetic:shapes",
+    )
     assert result.returncode == 1 and "ensemble" in result.stderr.strip().splitlines()[-1]
 
 
@@ -106,5 +132,6 @@ def test_one_member_is_the_model_itself(members):
     _, models = members
     x = random_images(2, TINY["image_size"])
     single = ensemble_model(models[:1] * 2)
-    np.testing.assert_allclose(tf.nn.softmax(single(x)).numpy(),
-                               numpy_mean_softmax(models[:1], x), atol=1e-6)
+    np.testing.assert_allclose(
+        tf.nn.softmax(single(x)).numpy(), numpy_mean_softmax(models[:1], x), atol=1e-6
+    )

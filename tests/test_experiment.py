@@ -20,8 +20,15 @@ from tf_alexnet.experiment.claims import ARMS, CLAIMS, ONE_TOWER, REGIME, arms_o
 
 # towers vs. fused is compared to float32 rounding: no TF32 on GPUs (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("exact_float32")
-CUT = ["--data=synthetic:shapes", "--synthetic_examples=320", "--train_steps=6", "--seeds=2",
-       "--figure1_epochs=2", "--figure1_rates=0.01,0.02", "--figure1_images=256"]
+CUT = [
+    "--data=synthetic:shapes",
+    "--synthetic_examples=320",
+    "--train_steps=6",
+    "--seeds=2",
+    "--figure1_epochs=2",
+    "--figure1_rates=0.01,0.02",
+    "--figure1_images=256",
+]
 
 
 def test_cut_down_claims_through_the_command(tmp_path):
@@ -49,8 +56,9 @@ def test_cut_down_claims_through_the_command(tmp_path):
     assert again.returncode == 0 and "First call of the train step" not in again.stderr
     assert json.loads(again.stdout.strip().splitlines()[-1]) == rows
     # Other settings never reuse these runs.
-    other = run_cli("experiment", "lrn", *CUT[:-4], "--seeds=2", "--train_per_class=7",
-                    f"--root={root}")
+    other = run_cli(
+        "experiment", "lrn", *CUT[:-4], "--seeds=2", "--train_per_class=7", f"--root={root}"
+    )
     assert other.returncode == 1 and "other settings" in other.stderr
 
 
@@ -60,13 +68,23 @@ def test_each_arm_differs_from_the_baseline_in_its_switch_only():
     config = ExperimentConfig(root="/tmp/r")
     base = run_config(config, "baseline")
     assert (base.lrn, base.pooling, base.activation, base.dropout) == (
-        "paper", "overlapping", "relu", 0.5)
+        "paper",
+        "overlapping",
+        "relu",
+        0.5,
+    )
     assert base.source.train_per_class == 100 and base.lr_schedule == "step"
 
     def flat(c):
-        return {**dataclasses.asdict(c.augment), **dataclasses.asdict(c.source),
-                **{k: v for k, v in dataclasses.asdict(c).items()
-                   if k not in ("augment", "source", "evaluation", "workdir")}}
+        return {
+            **dataclasses.asdict(c.augment),
+            **dataclasses.asdict(c.source),
+            **{
+                k: v
+                for k, v in dataclasses.asdict(c).items()
+                if k not in ("augment", "source", "evaluation", "workdir")
+            },
+        }
 
     for name, changes in ARMS.items():
         differ = {k for k, v in flat(run_config(config, name)).items() if v != flat(base)[k]}
@@ -80,8 +98,12 @@ def test_the_four_layer_net_of_figure1():
     convolutions (32, 32, 64 filters) and fc10 on 4x4x64."""
     from tf_alexnet.experiment.four_layer import four_layer_net
 
-    count = (5 * 5 * 3 * 32 + 32) + (5 * 5 * 32 * 32 + 32) + (5 * 5 * 32 * 64 + 64) + (
-        4 * 4 * 64 * 10 + 10)
+    count = (
+        (5 * 5 * 3 * 32 + 32)
+        + (5 * 5 * 32 * 32 + 32)
+        + (5 * 5 * 32 * 64 + 64)
+        + (4 * 4 * 64 * 10 + 10)
+    )
     for activation in ("relu", "tanh"):
         model = four_layer_net(activation, seed=0)
         assert model.count_params() == count == 89_578
@@ -154,15 +176,25 @@ def test_the_verdict_rule_and_the_measures_on_hand_made_results():
     assert table.verdict(0.03, 0.01) == "held" and table.verdict(0.01, 0.01) == "not shown"
     assert table.verdict(-0.03, 0.01) == "reversed" and table.verdict(0.0, 0.0) == "not shown"
     diff, se = table.difference([0.40, 0.42, 0.44], [0.46, 0.47, 0.48])
-    assert diff == pytest.approx(0.05) and se == pytest.approx((0.0004 / 3 + 0.0001 / 3) ** .5)
+    assert diff == pytest.approx(0.05) and se == pytest.approx((0.0004 / 3 + 0.0001 / 3) ** 0.5)
 
     def runs(errors, train=None):
-        return [dict(top1_error=e, train_scored_top1_error=t, top5_error=e / 4,
-                     ten_top1_error=e - 0.02, seconds=60)
-                for e, t in zip(errors, train or [0.1] * len(errors))]
+        return [
+            dict(
+                top1_error=e,
+                train_scored_top1_error=t,
+                top5_error=e / 4,
+                ten_top1_error=e - 0.02,
+                seconds=60,
+            )
+            for e, t in zip(errors, train or [0.1] * len(errors))
+        ]
 
-    results = {"baseline": runs([0.40, 0.41, 0.42]), "lrn_none": runs([0.45, 0.46, 0.47]),
-               "no_dropout": runs([0.44, 0.45, 0.46], [0.0, 0.0, 0.0])}
+    results = {
+        "baseline": runs([0.40, 0.41, 0.42]),
+        "lrn_none": runs([0.45, 0.46, 0.47]),
+        "no_dropout": runs([0.44, 0.45, 0.46], [0.0, 0.0, 0.0]),
+    }
     text, said = table.MEASURES["top1"](CLAIMS["lrn"], results)
     assert said == "held" and "+5.0 ± 0.8 points" in text
     text, said = table.MEASURES["gap"](CLAIMS["dropout"], results)
@@ -175,18 +207,20 @@ def test_the_verdict_rule_and_the_measures_on_hand_made_results():
     curve = [(1, 0.6), (2, 0.45), (3, 0.40), (4, 0.405), (5, 0.43)]
     assert table.converged_epoch(curve) == 3 and table.converged_epoch(curve, 0.06) == 2
     slow = [dict(curves=dict(heldout=[(e, 0.6 - 0.02 * e) for e in range(1, 11)]))] * 3
-    fast = [dict(curves=dict(heldout=[(e, max(0.5, 0.6 - 0.05 * e)) for e in range(1, 11)]))
-            ] * 3
+    fast = [dict(curves=dict(heldout=[(e, max(0.5, 0.6 - 0.05 * e)) for e in range(1, 11)]))] * 3
     text, said = table.MEASURES["convergence"](
-        CLAIMS["dropout_convergence"], {"baseline": slow, "no_dropout": fast})
+        CLAIMS["dropout_convergence"], {"baseline": slow, "no_dropout": fast}
+    )
     assert "10.0 ± 0.0 (with dropout) vs. 2.0" in text and "5.0x" in text
 
 
 def test_figure1_epochs_to_25_over_seeds():
     relu = [dict(curve=[(1, 0.6), (2, 0.3), (3, 0.24), (4, 0.2)], seconds=10)] * 3
-    tanh = [dict(curve=[(e, 0.7 - 0.04 * e) for e in range(1, 14)], seconds=10),
-            dict(curve=[(e, 0.7 - 0.04 * e) for e in range(1, 13)], seconds=10),
-            dict(curve=[(e, 0.7 - 0.03 * e) for e in range(1, 9)], seconds=10)]
+    tanh = [
+        dict(curve=[(e, 0.7 - 0.04 * e) for e in range(1, 14)], seconds=10),
+        dict(curve=[(e, 0.7 - 0.04 * e) for e in range(1, 13)], seconds=10),
+        dict(curve=[(e, 0.7 - 0.03 * e) for e in range(1, 9)], seconds=10),
+    ]
     sweep = {a: dict(rate=0.01, errors={"0.01": 0.5}, seconds=5) for a in ("relu", "tanh")}
     results = {"figure1": dict(relu=relu, tanh=tanh, sweep=sweep)}
     text, said = table.MEASURES["epochs_to_25"](CLAIMS["figure1"], results)

@@ -66,10 +66,14 @@ CLEAN_LOADER = textwrap.dedent("""
 
 def test_clean_process_runs_every_signature_like_tf_serving(exported, tmp_path):
     files = exported["images"][:6]
-    result = subprocess.run([sys.executable, "-c", CLEAN_LOADER, str(exported["version"]),
-                             *files], cwd=tmp_path, capture_output=True, text=True,
-                            timeout=300, env={k: v for k, v in os.environ.items()
-                                              if k != "PYTHONPATH"})
+    result = subprocess.run(
+        [sys.executable, "-c", CLEAN_LOADER, str(exported["version"]), *files],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     want, _ = keras_probabilities(exported["run"], files)
@@ -83,8 +87,12 @@ def test_clean_process_runs_every_signature_like_tf_serving(exported, tmp_path):
     np.testing.assert_allclose(ten.sum(1), 1.0, atol=1e-5)
     assert (ten.argmax(1) == want.argmax(1)).all()
     for name in ("serving_default", "predict_images"):
-        assert out[f"v1_{name}_outputs"] == ["probabilities", "top_k_indices", "top_k_names",
-                                            "top_k_scores"]
+        assert out[f"v1_{name}_outputs"] == [
+            "probabilities",
+            "top_k_indices",
+            "top_k_names",
+            "top_k_scores",
+        ]
     assert out["v1_serving_default_inputs"] == ["image_bytes"]
     assert out["v1_predict_images_inputs"] == ["images"]
 
@@ -98,8 +106,14 @@ def test_no_xla_and_only_core_ops(exported, tmp_path):
     assert {"Conv2D", "LRN", "DecodeImage", "DecodeJpeg"} <= ops, ops
     # A model trained fused (XLA grouped convolutions) exports without XLA too.
     fused = tmp_path / "fused"
-    result = run_cli("train", f"--workdir={fused}", *TINY_FLAGS, "--grouping=fused",
-                     "--train_steps=2", "--eval_split=")
+    result = run_cli(
+        "train",
+        f"--workdir={fused}",
+        *TINY_FLAGS,
+        "--grouping=fused",
+        "--train_steps=2",
+        "--eval_split=",
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     result = run_cli("export", f"--workdir={fused}", f"--export_dir={tmp_path / 'm'}")
     assert result.returncode == 0, result.stderr[-2000:]
@@ -109,18 +123,35 @@ def test_no_xla_and_only_core_ops(exported, tmp_path):
 
 def test_saved_model_cli_show_and_run(exported, tmp_path):
     cli = [sys.executable, "-m", "tensorflow.python.tools.saved_model_cli"]
-    show = subprocess.run(cli + ["show", "--dir", str(exported["version"]), "--all"],
-                          capture_output=True, text=True, timeout=300)
+    show = subprocess.run(
+        cli + ["show", "--dir", str(exported["version"]), "--all"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert show.returncode == 0, show.stderr[-2000:]
     for name in serving.SIGNATURES:
         assert f"signature_def['{name}']" in show.stdout
     assert "inputs['image_bytes']" in show.stdout and "outputs['top_k_names']" in show.stdout
     _, images = keras_probabilities(exported["run"], exported["images"][:2])
     np.save(tmp_path / "batch.npy", images)
-    run = subprocess.run(cli + ["run", "--dir", str(exported["version"]), "--tag_set", "serve",
-                                "--signature_def", "predict_preprocessed", "--inputs",
-                                f"images={tmp_path / 'batch.npy'}"],
-                         capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        cli
+        + [
+            "run",
+            "--dir",
+            str(exported["version"]),
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            "predict_preprocessed",
+            "--inputs",
+            f"images={tmp_path / 'batch.npy'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "probabilities" in run.stdout and "top_k_names" in run.stdout
 
@@ -147,7 +178,8 @@ def test_grpc_request_and_rest_body_map_onto_the_signature(exported):
     import importlib.util
 
     module_spec = importlib.util.spec_from_file_location(
-        "grpc_client", ROOT / "export" / "grpc_client.py")
+        "grpc_client", ROOT / "export" / "grpc_client.py"
+    )
     grpc_client = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(grpc_client)
     data = open(exported["images"][0], "rb").read()
@@ -168,8 +200,9 @@ def test_grpc_request_and_rest_body_map_onto_the_signature(exported):
     assert body["signature_name"] == "serving_default"
     rest = [base64.b64decode(i["image_bytes"]["b64"]) for i in body["instances"]]
     assert rest == [data]
-    np.testing.assert_allclose(signature(image_bytes=tf.constant(rest))["probabilities"],
-                               grpc["probabilities"], atol=1e-6)
+    np.testing.assert_allclose(
+        signature(image_bytes=tf.constant(rest))["probabilities"], grpc["probabilities"], atol=1e-6
+    )
     readme = (ROOT / "export" / "README.md").read_text()
     assert "python -m tf_alexnet.predict --rest_body" in readme
 
@@ -185,17 +218,19 @@ def test_tflite_matches_saved_model(exported):
     # A .tflite takes the uint8 squares that the resize rule gives and subtracts the mean
     # and crops inside; the SavedModel's uint8 signature does the same in its graph.
     resize = load(str(exported["version"])).network.preprocessing.resize
-    images = np.stack([np.round(to_square(tf.io.read_file(f), resize).numpy()).astype(
-        np.uint8) for f in files])
+    images = np.stack(
+        [np.round(to_square(tf.io.read_file(f), resize).numpy()).astype(np.uint8) for f in files]
+    )
     want = loaded.signatures["predict_images_uint8"](images=tf.constant(images))[
-        "probabilities"].numpy()
+        "probabilities"
+    ].numpy()
     got = {}
     for q in ("float32", "float16", "dynamic", "int8"):
         path = exported["base"] / f"1_{q}.tflite"
         ops = tflite.op_names(path.read_bytes())
         assert not [op for op in ops if "flex" in op.lower()], ops
         runner = tflite.TFLiteRunner(path)
-        got[q] = np.concatenate([runner(images[i:i + 1]) for i in range(len(images))])
+        got[q] = np.concatenate([runner(images[i : i + 1]) for i in range(len(images))])
     np.testing.assert_allclose(got["float32"], want, atol=1e-4)
     np.testing.assert_allclose(got["float16"], want, atol=1e-2)
     # int8 agreement on the images of the model's own classes (the held-out colour JPEGs):
@@ -205,7 +240,8 @@ def test_tflite_matches_saved_model(exported):
     assert agree >= 0.95, agree
     assert (want[own].argmax(1) == np.repeat([2, 1, 0], 4)).mean() >= 0.9  # red, green, blue
     assert "LOCAL_RESPONSE_NORMALIZATION" in tflite.op_names(
-        (exported["base"] / "1_int8.tflite").read_bytes())
+        (exported["base"] / "1_int8.tflite").read_bytes()
+    )
 
 
 def test_a_tflite_with_its_sidecar_alone_predicts_and_says_what_to_feed(exported, tmp_path):
@@ -220,14 +256,14 @@ def test_a_tflite_with_its_sidecar_alone_predicts_and_says_what_to_feed(exported
     for name in ("1_int8.tflite", "1_int8.tflite.json"):
         shutil.copy(exported["base"] / name, alone / name)
     red = exported["images"][0]
-    here = last_json(run_cli("predict", f"--model={exported['base'] / '1_int8.tflite'}",
-                             "--json", red))
+    here = last_json(
+        run_cli("predict", f"--model={exported['base'] / '1_int8.tflite'}", "--json", red)
+    )
     there = last_json(run_cli("predict", f"--model={alone / '1_int8.tflite'}", "--json", red))
     assert there == dict(here, image=red) and there["predictions"][0]["class"] == "red"
     meta = json.loads((alone / "1_int8.tflite.json").read_text())
     resize = meta["resize"]
-    assert meta["input"]["dtype"] == "uint8" and meta["input"]["shape"] == [-1, resize,
-                                                                         resize, 3]
+    assert meta["input"]["dtype"] == "uint8" and meta["input"]["shape"] == [-1, resize, resize, 3]
     assert meta["input"]["range"] == [0, 255] and meta["input"]["channels"] == "RGB"
     assert "central square" in meta["input"]["resize"] and "per-channel mean" in meta["inside"]
     assert meta["class_names"] == ["blue", "green", "red"]
@@ -245,8 +281,9 @@ def test_predict_top1_and_error_paths(exported, tmp_path):
     bad = tmp_path / "bad.jpg"
     bad.write_text("not an image")
     for model in (exported["base"], exported["version"], exported["base"] / "1_int8.tflite"):
-        result = run_cli("predict", f"--model={model}", "--json", red, str(bad),
-                         str(tmp_path / "missing.png"))
+        result = run_cli(
+            "predict", f"--model={model}", "--json", red, str(bad), str(tmp_path / "missing.png")
+        )
         assert result.returncode == 1  # some images failed; the others were predicted
         lines = [json.loads(l) for l in result.stdout.strip().splitlines()]
         assert lines[0]["predictions"][0]["class"] == "red"
@@ -266,11 +303,16 @@ def test_predict_a_directory_predicts_the_images_in_it(exported, tmp_path):
     (folder / "a.jpg").write_bytes(open(red, "rb").read())
     (folder / "more" / "b.jpg").write_bytes(open(green, "rb").read())
     (folder / "notes.txt").write_text("not an image")
-    result = run_cli("predict", f"--model={exported['base']}", "--json", str(folder),
-                     str(tmp_path))  # tmp_path holds the folder: its images, found again
+    result = run_cli(
+        "predict", f"--model={exported['base']}", "--json", str(folder), str(tmp_path)
+    )  # tmp_path holds the folder: its images, found again
     lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
-    assert [l["image"] for l in lines] == [str(folder / "a.jpg"), str(folder / "more" / "b.jpg"),
-                                           str(folder / "a.jpg"), str(folder / "more" / "b.jpg")]
+    assert [l["image"] for l in lines] == [
+        str(folder / "a.jpg"),
+        str(folder / "more" / "b.jpg"),
+        str(folder / "a.jpg"),
+        str(folder / "more" / "b.jpg"),
+    ]
     assert [l["predictions"][0]["class"] for l in lines[:2]] == ["red", "green"]
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -282,9 +324,11 @@ def test_evaluate_exported_models(exported, tmp_path):
     data = colour_classes(tmp_path / "eval", ["blue", "green", "red"], per_class=6)
     scores = {}
     for model in (exported["base"], exported["base"] / "1_float32.tflite"):
-        scores[str(model)] = last_json(run_cli("evaluate", f"--model={model}",
-                                               f"--data=folder:{data}", "--split=all",
-                                               "--json"))
+        scores[str(model)] = last_json(
+            run_cli(
+                "evaluate", f"--model={model}", f"--data=folder:{data}", "--split=all", "--json"
+            )
+        )
     a, b = scores.values()
     assert a["num_images"] == b["num_images"] == 18
     assert a["top1_error"] == b["top1_error"] < 0.2
@@ -292,17 +336,31 @@ def test_evaluate_exported_models(exported, tmp_path):
 
 def test_versions_overwrite_and_tflite_only(exported, tmp_path):
     base = tmp_path / "alexnet"
-    assert run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}",
-                   "--tflite=float32").returncode == 0
-    assert run_cli("export", f"--workdir={exported['run']}",
-                   f"--export_dir={base}").returncode == 0
-    assert sorted(p.name for p in base.iterdir()) == ["1", "1_float32.tflite",
-                                                      "1_float32.tflite.json", "2"]
-    again = run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}",
-                    "--version=1")
+    assert (
+        run_cli(
+            "export", f"--workdir={exported['run']}", f"--export_dir={base}", "--tflite=float32"
+        ).returncode
+        == 0
+    )
+    assert run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}").returncode == 0
+    assert sorted(p.name for p in base.iterdir()) == [
+        "1",
+        "1_float32.tflite",
+        "1_float32.tflite.json",
+        "2",
+    ]
+    again = run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}", "--version=1")
     assert again.returncode != 0 and "--overwrite" in again.stderr.strip().splitlines()[-1]
-    assert run_cli("export", f"--workdir={exported['run']}", f"--export_dir={base}",
-                   "--version=1", "--overwrite").returncode == 0
+    assert (
+        run_cli(
+            "export",
+            f"--workdir={exported['run']}",
+            f"--export_dir={base}",
+            "--version=1",
+            "--overwrite",
+        ).returncode
+        == 0
+    )
     # --overwrite replaces the whole version: its TFLite files were of the old weights.
     assert sorted(p.name for p in base.iterdir()) == ["1", "2"]
     only = run_cli("export", "--tflite_only", f"--export_dir={base}", "--tflite=float32")
@@ -323,14 +381,20 @@ def test_export_serves_in_tensorflow_2_20(exported):
     ~/.cache/tf_alexnet/tf220 or $TF_ALEXNET_TF220_VENV)."""
     import pathlib
 
-    venv = pathlib.Path(os.environ.get("TF_ALEXNET_TF220_VENV",
-                                       pathlib.Path.home() / ".cache" / "tf_alexnet" / "tf220"))
+    venv = pathlib.Path(
+        os.environ.get(
+            "TF_ALEXNET_TF220_VENV", pathlib.Path.home() / ".cache" / "tf_alexnet" / "tf220"
+        )
+    )
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        install = subprocess.run([str(python), "-m", "pip", "install", "--quiet",
-                                  "tensorflow==2.20.*"], capture_output=True, text=True,
-                                 timeout=1800)
+        install = subprocess.run(
+            [str(python), "-m", "pip", "install", "--quiet", "tensorflow==2.20.*"],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         assert install.returncode == 0, install.stderr[-2000:]
     files = exported["images"][:6]
     outputs = {}
@@ -338,9 +402,13 @@ def test_export_serves_in_tensorflow_2_20(exported):
         script = "import tensorflow as tf; print(tf.__version__)"
         version = subprocess.run([interpreter, "-c", script], capture_output=True, text=True)
         assert version.stdout.strip().startswith(name), version.stdout
-        result = subprocess.run([interpreter, "-c", CLEAN_LOADER, str(exported["version"]),
-                                 *files], capture_output=True, text=True, timeout=600,
-                                env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+        result = subprocess.run(
+            [interpreter, "-c", CLEAN_LOADER, str(exported["version"]), *files],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        )
         assert result.returncode == 0, result.stderr[-3000:]
         outputs[name] = json.loads(result.stdout.strip().splitlines()[-1])
     old, new = outputs["2.20"], outputs["2.21"]

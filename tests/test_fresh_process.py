@@ -63,9 +63,14 @@ SCRIPT = textwrap.dedent("""
 def fresh(tmp_path_factory):
     work = tmp_path_factory.mktemp("fresh")
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
-    result = subprocess.run([sys.executable, "-c", SCRIPT, json.dumps(TINY), str(work)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env=dict(env, PYTHONPATH=str(ROOT)))
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, json.dumps(TINY), str(work)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(env, PYTHONPATH=str(ROOT)),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return dict(json.loads(result.stdout.strip().splitlines()[-1]), work=work)
 
@@ -87,8 +92,22 @@ def test_tower_placement_on_two_logical_devices(fresh):
             want = "/device:CPU:0" if layer.endswith("a") else "/device:CPU:1"
             assert device == want, (name, op_type, device)
             layers_seen.add(layer)
-    towers = {f"{n}{h}" for n in ("conv1", "lrn1", "pool1", "conv2", "lrn2", "pool2", "conv3",
-                                  "conv4", "conv5", "pool5") for h in "ab"}
+    towers = {
+        f"{n}{h}"
+        for n in (
+            "conv1",
+            "lrn1",
+            "pool1",
+            "conv2",
+            "lrn2",
+            "pool2",
+            "conv3",
+            "conv4",
+            "conv5",
+            "pool5",
+        )
+        for h in "ab"
+    }
     assert layers_seen == towers
     conv_ops = [(n, d) for n, t, d in fresh["ops"] if t == "Conv2D"]
     assert len(conv_ops) == 10 and all(d for _, d in conv_ops)
@@ -100,8 +119,11 @@ def test_tower_placement_on_two_logical_devices(fresh):
 
 def weights(workdir):
     reader = tf.train.load_checkpoint(os.path.join(workdir, "checkpoints"))
-    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
-            if k.startswith("layers/")}
+    return {
+        k: reader.get_tensor(k)
+        for k in reader.get_variable_to_shape_map()
+        if k.startswith("layers/")
+    }
 
 
 def test_mirrored_on_two_logical_cpus_equals_default(fresh):

@@ -8,8 +8,14 @@ a process without tf_alexnet loading the export.
 import numpy as np
 import pytest
 
-from helpers import (TINY, check_keras_round_trip, check_precision,
-                     clean_process_probabilities, export_for_check, saved_model_ops)
+from helpers import (
+    TINY,
+    check_keras_round_trip,
+    check_precision,
+    clean_process_probabilities,
+    export_for_check,
+    saved_model_ops,
+)
 from tf_alexnet.model.alexnet import build_alexnet
 from tf_alexnet.model.spec import AlexNetSpec
 
@@ -47,8 +53,9 @@ def test_export_serves_the_same_function(tmp_path):
     exports, wants = [], []
     for grouping in GROUPINGS:
         model = build_alexnet(**TINY, grouping=grouping, seed=6)
-        version, inputs, want = export_for_check(model, AlexNetSpec.create(**TINY), grouping,
-                                                 tmp_path / grouping)
+        version, inputs, want = export_for_check(
+            model, AlexNetSpec.create(**TINY), grouping, tmp_path / grouping
+        )
         ops, xla = saved_model_ops(version)
         assert not xla and "Conv2D" in ops, grouping
         exports.append((version, inputs))

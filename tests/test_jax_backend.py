@@ -58,15 +58,20 @@ def test_models_saved_under_tensorflow_predict_the_same_on_jax(tmp_path):
         want[name] = model(x, training=False).numpy()
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(ON_JAX), str(tmp_path), json.dumps(list(CASES))],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax",
-                 JAX_PLATFORMS="cpu"))
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), KERAS_BACKEND="jax", JAX_PLATFORMS="cpu"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     got = json.loads(result.stdout.strip().splitlines()[-1])
     assert got["backend"] == "jax"
     for name in CASES:
         scale = np.abs(want[name]).max()
-        np.testing.assert_allclose(got[name], want[name], rtol=1e-5, atol=1e-5 * scale,
-                                   err_msg=name)
-    np.testing.assert_allclose(got["weights_to_towers"], want["fused"], rtol=1e-5,
-                               atol=1e-5 * np.abs(want["fused"]).max())
+        np.testing.assert_allclose(
+            got[name], want[name], rtol=1e-5, atol=1e-5 * scale, err_msg=name
+        )
+    np.testing.assert_allclose(
+        got["weights_to_towers"], want["fused"], rtol=1e-5, atol=1e-5 * np.abs(want["fused"]).max()
+    )

@@ -26,9 +26,14 @@ TINY = dict(num_classes=3, image_size=67, width=0.125, fc_units=32)
 def python(script, *args, env=None):
     """Runs `script` in a fresh interpreter (what only a new process shows: which classes
     are registered by `import tf_alexnet` alone); its last stdout line as JSON."""
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})))
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -120,8 +125,9 @@ def test_fit_save_and_load_in_a_fresh_process_with_import_tf_alexnet_alone(saved
     for key in ("alexnet", "train", "ensemble"):
         np.testing.assert_array_equal(loaded[key], made[key], err_msg=key)
     assert loaded["optimizer"] == "PaperSGD" and loaded["schedule"] == "LearningRate"
-    assert loaded["schedules"] == {k: ["PaperSGD", "LearningRate", k, [10, 20]]
-                                   for k in ("plateau", "step", "cosine")}
+    assert loaded["schedules"] == {
+        k: ["PaperSGD", "LearningRate", k, [10, 20]] for k in ("plateau", "step", "cosine")
+    }
     assert loaded["types"] == ["AlexNet", "AlexNetEnsemble"] and loaded["lambdas"] == []
     assert "LocalResponseNormalization" in loaded["layer_types"]
     assert loaded["class_names"] == ["red", "green", "blue"]
@@ -135,8 +141,12 @@ def test_inference_of_the_training_model_is_the_export_transform(saved):
     out, made = saved
     model = keras.models.load_model(out / "alexnet.keras")
     squares = np.load(out / "squares.npy")
-    np.testing.assert_allclose(model(tf_alexnet.preprocess_input(squares, model)).numpy(),
-                               made["train"], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        model(tf_alexnet.preprocess_input(squares, model)).numpy(),
+        made["train"],
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_features_without_the_top():
@@ -172,8 +182,9 @@ def test_weights_from_each_source(tmp_path, colour_run):
     fused = tf_alexnet.AlexNet(weights=str(tmp_path / "m.keras"), grouping="fused")
     assert fused.grouping == "fused"
     np.testing.assert_allclose(fused(x).numpy(), want, rtol=1e-4, atol=1e-5)
-    h5 = tf_alexnet.AlexNet(weights=str(tmp_path / "m.weights.h5"),
-                            image_size=source.spec.image_size, init="he")
+    h5 = tf_alexnet.AlexNet(
+        weights=str(tmp_path / "m.weights.h5"), image_size=source.spec.image_size, init="he"
+    )
     assert h5.spec.filters == source.spec.filters and h5.spec.num_classes == 3
     np.testing.assert_allclose(h5(x).numpy(), want, rtol=1e-5, atol=1e-6)
     features = tf_alexnet.AlexNet(weights=str(colour_run["run"]), include_top=False)
@@ -197,15 +208,17 @@ def test_weights_from_caffe_files_equal_the_imported_workdir(tmp_path):
     blobs = caffe_blobs()
     (tmp_path / "net.caffemodel").write_bytes(caffe_format.write_net(blobs))
     np.save(tmp_path / "net.npy", np.array(npy_of(blobs), dtype=object), allow_pickle=True)
-    import_weights(ImportConfig(caffemodel=str(tmp_path / "net.caffemodel"),
-                                workdir=str(tmp_path / "imported")))
+    import_weights(
+        ImportConfig(
+            caffemodel=str(tmp_path / "net.caffemodel"), workdir=str(tmp_path / "imported")
+        )
+    )
     imported = restore_model(str(tmp_path / "imported"))
     x = random_images(2, imported.spec.image_size)
     for name in ("net.caffemodel", "net.npy"):
         model = tf_alexnet.AlexNet(weights=str(tmp_path / name))
         assert model.spec == imported.spec and model.preprocessing == imported.preprocessing
-        np.testing.assert_allclose(model(x).numpy(), imported(x).numpy(), rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(model(x).numpy(), imported(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_preprocess_input_and_decode_predictions_match_the_savedmodel(tmp_path, exported):
@@ -224,8 +237,9 @@ def test_preprocess_input_and_decode_predictions_match_the_savedmodel(tmp_path, 
     decoded = tf_alexnet.decode_predictions(got, model, top=2)
     assert len(decoded) == len(paths)
     for row, probs in zip(decoded, got):
-        assert [name for name, _, _ in row] == [model.class_names[i]
-                                                for i in np.argsort(-probs)[:2]]
+        assert [name for name, _, _ in row] == [
+            model.class_names[i] for i in np.argsort(-probs)[:2]
+        ]
         assert row[0][2] >= row[1][2]
 
 
@@ -239,7 +253,8 @@ def test_decode_predictions_names_imagenet_classes():
     photos = sorted(SHARED_DATA.glob("imagenet-sample/*/*.JPEG"))[:2]
     if photos:  # a real photo through the whole path: 5 named classes per image
         (decoded,) = tf_alexnet.decode_predictions(
-            model(tf_alexnet.preprocess_input(photos[:1], model)), model)
+            model(tf_alexnet.preprocess_input(photos[:1], model)), model
+        )
         assert len(decoded) == 5 and all(len(name) for _, name, _ in decoded)
 
 
@@ -268,19 +283,33 @@ def test_one_fit_step_is_the_packages_train_step():
     optimizer.build(ours.trainable_variables)
     features = dict(image=tf.constant(squares), **make_batch_draws(augment, 11)(0, 8))
     sums = tf.Variable(tf.zeros([3]))
-    step = make_train_step(ours, optimizer, tf.distribute.get_strategy(), 8, sums,
-                           make_augment_on_device(augment, stats))
+    step = make_train_step(
+        ours,
+        optimizer,
+        tf.distribute.get_strategy(),
+        8,
+        sums,
+        make_augment_on_device(augment, stats),
+    )
     step(iter(tf.data.Dataset.from_tensors((features, tf.constant(labels)))), tf.constant(1))
     # Keras fit.
-    train = keras.Sequential([keras.Input((76, 76, 3), dtype="uint8"),
-                              tf_alexnet.paper_augmentation(theirs, seed=11), theirs])
-    train.compile(optimizer=tf_alexnet.PaperSGD(0.01),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    train = keras.Sequential(
+        [
+            keras.Input((76, 76, 3), dtype="uint8"),
+            tf_alexnet.paper_augmentation(theirs, seed=11),
+            theirs,
+        ]
+    )
+    train.compile(
+        optimizer=tf_alexnet.PaperSGD(0.01),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     train.fit(squares, labels, batch_size=8, epochs=1, shuffle=False, verbose=0)
     for a, b in zip(ours.weights, theirs.weights):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-7, err_msg=a.path)
-    assert not np.allclose(ours.get_layer("fc8").kernel.numpy(),
-                           model().get_layer("fc8").kernel.numpy())  # it did train
+    assert not np.allclose(
+        ours.get_layer("fc8").kernel.numpy(), model().get_layer("fc8").kernel.numpy()
+    )  # it did train
 
 
 def test_augmentation_layers_are_inactive_at_inference():
@@ -293,8 +322,15 @@ def test_augmentation_layers_are_inactive_at_inference():
     assert trained.shape == want.shape and not np.allclose(trained, want)
 
 
-@pytest.mark.parametrize("first", ["tf_alexnet.model.layers", "tf_alexnet.model.network",
-                                   "tf_alexnet.model.preprocessor", "tf_alexnet.model.alexnet"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "tf_alexnet.model.layers",
+        "tf_alexnet.model.network",
+        "tf_alexnet.model.preprocessor",
+        "tf_alexnet.model.alexnet",
+    ],
+)
 def test_every_class_registers_whichever_module_loads_keras_first(first):
     """The first import of Keras may come from a module of the package that is then half
     run (tf_alexnet/registration.py): all the classes still register."""
@@ -310,7 +346,18 @@ def test_every_class_registers_whichever_module_loads_keras_first(first):
 
 
 # Every class a model the package saves may hold (tf_alexnet/registration.py's modules).
-REGISTERED = ("AlexNet", "AlexNetEnsemble", "EnsembleAverage", "InputPreprocessor",
-              "LearningRate", "LocalResponseNormalization", "MeanSubtraction", "PCALighting",
-              "PaperSGD", "PlacedConv2D", "PlacedMaxPooling2D", "RandomCropFlip",
-              "SameMapNormalization")
+REGISTERED = (
+    "AlexNet",
+    "AlexNetEnsemble",
+    "EnsembleAverage",
+    "InputPreprocessor",
+    "LearningRate",
+    "LocalResponseNormalization",
+    "MeanSubtraction",
+    "PCALighting",
+    "PaperSGD",
+    "PlacedConv2D",
+    "PlacedMaxPooling2D",
+    "RandomCropFlip",
+    "SameMapNormalization",
+)

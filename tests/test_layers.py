@@ -16,7 +16,7 @@ def numpy_lrn(a, k, n, alpha, beta):
     out = np.empty_like(a)
     for i in range(channels):
         lo, hi = max(0, i - n // 2), min(channels - 1, i + n // 2)
-        sq = np.sum(a[..., lo:hi + 1] ** 2, axis=-1)
+        sq = np.sum(a[..., lo : hi + 1] ** 2, axis=-1)
         out[..., i] = a[..., i] / (k + alpha * sq) ** beta
     return out
 
@@ -58,8 +58,13 @@ def test_groups_normalize_each_half_alone():
     rng = np.random.default_rng(1)
     a = (rng.standard_normal((2, 3, 3, 8)) * 50).astype(np.float32)
     got = LocalResponseNormalization(groups=2)(a).numpy()
-    want = np.concatenate([numpy_lrn(a[..., :4], *PRESET_FORMULA["paper"]),
-                           numpy_lrn(a[..., 4:], *PRESET_FORMULA["paper"])], -1)
+    want = np.concatenate(
+        [
+            numpy_lrn(a[..., :4], *PRESET_FORMULA["paper"]),
+            numpy_lrn(a[..., 4:], *PRESET_FORMULA["paper"]),
+        ],
+        -1,
+    )
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5)
 
 

@@ -120,10 +120,12 @@ def test_lrn_across_groups_is_the_same_function_in_every_layout(tmp_path):
     per_tower.set_weights(towers.get_weights())
     x = random_images(2, 67)
     want = fused(x, training=False).numpy()
-    np.testing.assert_allclose(towers(x, training=False).numpy(), want, rtol=1e-4,
-                               atol=1e-5 * np.abs(want).max())
+    np.testing.assert_allclose(
+        towers(x, training=False).numpy(), want, rtol=1e-4, atol=1e-5 * np.abs(want).max()
+    )
     assert np.abs(per_tower(x, training=False).numpy() - want).max() > 1e-3 * np.abs(want).max()
     towers.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
-    np.testing.assert_array_equal(again(x, training=False).numpy(),
-                                  towers(x, training=False).numpy())
+    np.testing.assert_array_equal(
+        again(x, training=False).numpy(), towers(x, training=False).numpy()
+    )

@@ -19,32 +19,67 @@ def test_paper_sgd_matches_numpy(decay_biases):
     kernel = tf.Variable(rng.standard_normal((3, 4)).astype(np.float32))
     bias = tf.Variable(rng.standard_normal(4).astype(np.float32))
     lr = tf.Variable(0.1)
-    opt = PaperSGD(learning_rate=lambda: lr, momentum=0.9, decay=0.0005 * 100,
-                   decay_biases=decay_biases)
+    opt = PaperSGD(
+        learning_rate=lambda: lr, momentum=0.9, decay=0.0005 * 100, decay_biases=decay_biases
+    )
     w = {"k": kernel.numpy().astype(np.float64), "b": bias.numpy().astype(np.float64)}
     v = {"k": np.zeros((3, 4)), "b": np.zeros(4)}
     for step in range(6):
         if step == 3:
             lr.assign(0.01)  # a learning-rate change mid-way
         grads = {"k": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
-        opt.apply_gradients([(tf.constant(grads["k"], tf.float32), kernel),
-                             (tf.constant(grads["b"], tf.float32), bias)])
+        opt.apply_gradients(
+            [
+                (tf.constant(grads["k"], tf.float32), kernel),
+                (tf.constant(grads["b"], tf.float32), bias),
+            ]
+        )
         for name in ("k", "b"):
             decay = 0.05 if (name == "k" or decay_biases) else 0.0
-            w[name], v[name] = numpy_paper_update(w[name], v[name], grads[name],
-                                                  float(lr.numpy()), 0.9, decay)
+            w[name], v[name] = numpy_paper_update(
+                w[name], v[name], grads[name], float(lr.numpy()), 0.9, decay
+            )
     np.testing.assert_allclose(kernel.numpy(), w["k"], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bias.numpy(), w["b"], rtol=1e-5, atol=1e-6)
 
 
 def test_plateau_divides_after_patience_at_most_max_times():
     s = LearningRate("plateau", 0.01, 1000, factor=0.1, patience=2, max_reductions=3)
-    errors = [0.9, 0.8, 0.85, 0.81,   # two evaluations without improvement: divide
-              0.7, 0.75,              # one bad evaluation: no division
-              0.76, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]
+    errors = [
+        0.9,
+        0.8,
+        0.85,
+        0.81,  # two evaluations without improvement: divide
+        0.7,
+        0.75,  # one bad evaluation: no division
+        0.76,
+        0.8,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+        0.9,
+    ]
     reduced = [s.report(e) for e in errors]
-    assert reduced == [False, False, False, True, False, False, True, False, True,
-                       False, False, False, False, False, False]
+    assert reduced == [
+        False,
+        False,
+        False,
+        True,
+        False,
+        False,
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
     assert int(s.reductions.numpy()) == 3
     assert float(s(tf.constant(5))) == pytest.approx(0.01 * 1e-3)
 
@@ -67,7 +102,13 @@ def test_plateau_state_survives_a_restart(tmp_path):
 def test_step_and_cosine_and_warmup():
     step = LearningRate("step", 0.1, 100, boundaries=(10, 20), factor=0.1)
     assert [round(float(step(i)), 6) for i in (0, 9, 10, 19, 20, 99)] == [
-        0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+        0.1,
+        0.1,
+        0.01,
+        0.01,
+        0.001,
+        0.001,
+    ]
     cosine = LearningRate("cosine", 0.1, 100)
     assert float(cosine(0)) == pytest.approx(0.1)
     assert float(cosine(50)) == pytest.approx(0.05, abs=1e-6)
@@ -112,8 +153,9 @@ def test_a_model_compiled_with_paper_sgd_and_a_schedule_saves_and_reloads(tmp_pa
     inputs = keras.Input([4])
     model = keras.Model(inputs, keras.layers.Dense(3)(inputs))
     schedule = LearningRate("step", 0.1, 100, boundaries=(10, 20), factor=0.5, warmup_steps=2)
-    model.compile(optimizer=PaperSGD(schedule, decay=1e-3, lr_multipliers={"dense": 2.0}),
-                  loss="mse")
+    model.compile(
+        optimizer=PaperSGD(schedule, decay=1e-3, lr_multipliers={"dense": 2.0}), loss="mse"
+    )
     model.fit(np.ones([8, 4]), np.zeros([8, 3]), epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.models.load_model(tmp_path / "m.keras")
@@ -123,5 +165,6 @@ def test_a_model_compiled_with_paper_sgd_and_a_schedule_saves_and_reloads(tmp_pa
     assert isinstance(again, LearningRate) and again.get_config() == schedule.get_config()
     for step in (0, 5, 15, 25):
         assert float(again(step)) == float(schedule(step))
-    np.testing.assert_array_equal(loaded.predict(np.ones([2, 4]), verbose=0),
-                                  model.predict(np.ones([2, 4]), verbose=0))
+    np.testing.assert_array_equal(
+        loaded.predict(np.ones([2, 4]), verbose=0), model.predict(np.ones([2, 4]), verbose=0)
+    )

@@ -31,8 +31,15 @@ def test_quickstart_first_command_runs_the_quickstart_recipe(tmp_path):
     recipe = (ROOT / flagfile[0]).read_text()
     assert "--data=synthetic:shapes" in recipe  # the embedded default: no download
     # The same command, shortened by a flag after the flagfile (the full run is slow-marked).
-    out = last_json(run_cli("train", *train_part[3:], f"--workdir={tmp_path}",
-                            "--train_steps=3", "--synthetic_examples=320"))
+    out = last_json(
+        run_cli(
+            "train",
+            *train_part[3:],
+            f"--workdir={tmp_path}",
+            "--train_steps=3",
+            "--synthetic_examples=320",
+        )
+    )
     assert out["step"] == 3
     assert out["num_images"] == 32  # the validation split: a tenth of 320
     assert 0.0 <= out["top1_error"] <= 1.0 and 0.0 <= out["top5_error"] <= out["top1_error"]

@@ -15,8 +15,13 @@ pytestmark = pytest.mark.xdist_group("colour_run")
 
 def test_report_figures_and_their_content(colour_run, tmp_path):
     out, run, data = tmp_path / "report", colour_run["run"], colour_run["data"]
-    result = run_cli("report", f"--workdir={run}", f"--data=folder:{data}",
-                     "--validation_fraction=0.2", f"--output={out}")
+    result = run_cli(
+        "report",
+        f"--workdir={run}",
+        f"--data=folder:{data}",
+        "--validation_fraction=0.2",
+        f"--output={out}",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     # conv1 of --width=0.25: 24 filters, 12 per tower.
@@ -25,8 +30,15 @@ def test_report_figures_and_their_content(colour_run, tmp_path):
     # The confusion matrix counts every scored image; its diagonal is the top-1 accuracy,
     # which `evaluate` computes on its own path.
     matrix = np.array(report["confusion"])
-    evaluated = last_json(run_cli("evaluate", f"--workdir={run}", f"--data=folder:{data}",
-                                  "--validation_fraction=0.2", "--json"))
+    evaluated = last_json(
+        run_cli(
+            "evaluate",
+            f"--workdir={run}",
+            f"--data=folder:{data}",
+            "--validation_fraction=0.2",
+            "--json",
+        )
+    )
     assert matrix.sum() == report["num_images"] == evaluated["num_images"] > 10
     assert 1 - np.trace(matrix) / matrix.sum() == pytest.approx(evaluated["top1_error"])
     assert report["top1_error"] == pytest.approx(evaluated["top1_error"])
@@ -57,8 +69,9 @@ def test_neighbours_of_a_training_image_include_itself_at_distance_zero(colour_r
     images, _ = next(iter(ds))
     fc7 = keras.Model(model.inputs, model.get_layer("fc7").output)
     queries = fc7(images[:3], training=False).numpy()
-    distances, found, indices = analysis.training_neighbours(model, source, evaluation,
-                                                             queries, 6, 0)
+    distances, found, indices = analysis.training_neighbours(
+        model, source, evaluation, queries, 6, 0
+    )
     assert (indices[:, 0] == [0, 1, 2]).all()
     np.testing.assert_allclose(distances[:, 0], 0, atol=1e-3)
     assert (distances[:, 1] > 0).all()  # the others are other images

@@ -18,15 +18,20 @@ def test_a_rerun_with_other_flags_stops_naming_them_or_applies_them(tmp_path):
     from tf_alexnet.train.trainer import train
 
     # Nothing learns at this rate, so every evaluation after the first divides the rate.
-    first = tiny_config(tmp_path, train_steps=4, eval_every_steps=1, learning_rate=1e-6,
-                        plateau_min_steps=0, log_every_steps=1, eval_examples=0)
+    first = tiny_config(
+        tmp_path,
+        train_steps=4,
+        eval_every_steps=1,
+        learning_rate=1e-6,
+        plateau_min_steps=0,
+        log_every_steps=1,
+        eval_examples=0,
+    )
     train(first)
     assert "--lr_schedule=plateau" in (tmp_path / "flags.txt").read_text()
     # Longer, or other log and checkpoint cadence: the same run, extended.
-    assert train(dataclasses.replace(first, train_steps=5, checkpoint_every_steps=7))[
-        "step"] == 5
-    cosine = dataclasses.replace(first, train_steps=12, lr_schedule="cosine",
-                                 learning_rate=0.002)
+    assert train(dataclasses.replace(first, train_steps=5, checkpoint_every_steps=7))["step"] == 5
+    cosine = dataclasses.replace(first, train_steps=12, lr_schedule="cosine", learning_rate=0.002)
     with pytest.raises(WorkdirError) as refused:
         train(cosine)
     line = str(refused.value)
@@ -38,13 +43,15 @@ def test_a_rerun_with_other_flags_stops_naming_them_or_applies_them(tmp_path):
     rates = dict(read_curves(str(tmp_path))["train/learning_rate"])
     assert rates[3] == pytest.approx(1e-7, rel=1e-3)  # divided once by then
     for step in (6, 9, 12):
-        assert rates[step] == pytest.approx(0.001 * (1 + math.cos(math.pi * step / 12)),
-                                            rel=1e-4, abs=1e-9)
+        assert rates[step] == pytest.approx(
+            0.001 * (1 + math.cos(math.pi * step / 12)), rel=1e-4, abs=1e-9
+        )
     text = (tmp_path / "flags.txt").read_text()
-    assert "# changed at step 5: --learning_rate 1e-06 -> 0.002; --lr_schedule plateau -> " \
-           "cosine (--allow_changed_flags)" in text
-    assert "--lr_schedule=cosine" in text and "allow_changed_flags" not in text.split(
-        "\n--", 1)[1]
+    assert (
+        "# changed at step 5: --learning_rate 1e-06 -> 0.002; --lr_schedule plateau -> "
+        "cosine (--allow_changed_flags)" in text
+    )
+    assert "--lr_schedule=cosine" in text and "allow_changed_flags" not in text.split("\n--", 1)[1]
     # The structure stays refused, --allow_changed_flags or not.
     with pytest.raises(WorkdirError, match="network differs"):
         train(dataclasses.replace(cosine, allow_changed_flags=True, fc_units=48))
@@ -59,32 +66,48 @@ def test_flags_txt_holds_the_values_used_and_rebuilds_the_same_run(tmp_path):
     from tf_alexnet.train.transfer import resolve_init_from
 
     data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=12)
-    source = tiny_config(tmp_path / "source", train_steps=2, eval_split="", mean="channel",
-                         pooling="non_overlapping")
+    source = tiny_config(
+        tmp_path / "source", train_steps=2, eval_split="", mean="channel", pooling="non_overlapping"
+    )
     train(source)
     defaults = TrainConfig()
     run_config = dataclasses.replace(
-        defaults, source=dataclasses.replace(defaults.source, source=f"folder:{data}"),
-        workdir=str(tmp_path / "ft"), init_from=str(tmp_path / "source"), train_steps=2,
-        eval_split="")
+        defaults,
+        source=dataclasses.replace(defaults.source, source=f"folder:{data}"),
+        workdir=str(tmp_path / "ft"),
+        init_from=str(tmp_path / "source"),
+        train_steps=2,
+        eval_split="",
+    )
     train(run_config)
     text = (tmp_path / "ft" / "flags.txt").read_text()
-    for flag in ("--image_size=67", "--width=0.125", "--fc_units=32", "--mean=channel",
-                 "--pooling=non_overlapping", "--resize_size=76", "--grouping=towers"):
+    for flag in (
+        "--image_size=67",
+        "--width=0.125",
+        "--fc_units=32",
+        "--mean=channel",
+        "--pooling=non_overlapping",
+        "--resize_size=76",
+        "--grouping=towers",
+    ):
         assert f"\n{flag}\n" in text, flag
-    again = dataclasses.replace(read_flagfile(TrainConfig, tmp_path / "ft" / "flags.txt"),
-                                workdir=str(tmp_path / "new"), init_from="")
+    again = dataclasses.replace(
+        read_flagfile(TrainConfig, tmp_path / "ft" / "flags.txt"),
+        workdir=str(tmp_path / "new"),
+        init_from="",
+    )
     assert again.augment.batch_size == 4  # ~32 training images: 8 steps an epoch
-    original = TrainingTask(resolve_init_from(resolve_auto(run_config))[0],
-                            strategy=make_strategy("default")).open()
+    original = TrainingTask(
+        resolve_init_from(resolve_auto(run_config))[0], strategy=make_strategy("default")
+    ).open()
     rebuilt = TrainingTask(resolve_auto(again), strategy=make_strategy("default")).open()
     assert rebuilt.network == original.network
     # Every flag the same but the workdir, --init_from and where the statistics are read
     # (the source's; a resumed run's own copy of them: the same numbers, compared above).
     ours = ("workdir", "init_from", "stats")
-    assert {k: flag_text(v) for k, v in config_flags(rebuilt.config).items()
-            if k not in ours} == {k: flag_text(v) for k, v in config_flags(
-                original.config).items() if k not in ours}
+    assert {k: flag_text(v) for k, v in config_flags(rebuilt.config).items() if k not in ours} == {
+        k: flag_text(v) for k, v in config_flags(original.config).items() if k not in ours
+    }
 
 
 def test_evaluate_scores_the_runs_own_validation_split_by_default(tmp_path):
@@ -92,8 +115,13 @@ def test_evaluate_scores_the_runs_own_validation_split_by_default(tmp_path):
     from tf_alexnet.train.trainer import train
 
     data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
-    config = tiny_config(tmp_path / "w", source=f"folder:{data}", validation_fraction=0.3,
-                         train_steps=4, eval_examples=0)
+    config = tiny_config(
+        tmp_path / "w",
+        source=f"folder:{data}",
+        validation_fraction=0.3,
+        train_steps=4,
+        eval_examples=0,
+    )
     trained = train(config)
     scored = evaluate(EvalConfig(workdir=str(tmp_path / "w")))
     assert scored["data"] == f"folder:{data}" and scored["split"] == "validation"
@@ -102,13 +130,17 @@ def test_evaluate_scores_the_runs_own_validation_split_by_default(tmp_path):
     # The command too; a flag given wins (another fraction: another split).
     cli = last_json(run_cli("evaluate", f"--workdir={tmp_path / 'w'}", "--json"))
     assert cli["num_images"] == trained["num_images"]
-    other = last_json(run_cli("evaluate", f"--workdir={tmp_path / 'w'}", "--json",
-                              "--validation_fraction=0.5"))
+    other = last_json(
+        run_cli("evaluate", f"--workdir={tmp_path / 'w'}", "--json", "--validation_fraction=0.5")
+    )
     assert other["num_images"] > trained["num_images"]
     # With --eval_examples, the same seeded sample training scored.
     sampled = dataclasses.replace(config, workdir=str(tmp_path / "s"), eval_examples=7)
-    assert train(sampled)["num_images"] == 7 == evaluate(EvalConfig(
-        workdir=sampled.workdir))["num_images"]
+    assert (
+        train(sampled)["num_images"]
+        == 7
+        == evaluate(EvalConfig(workdir=sampled.workdir))["num_images"]
+    )
 
 
 def test_experiment_never_reports_a_kept_run_of_other_settings(tmp_path):
@@ -134,9 +166,11 @@ def test_a_flags_txt_of_an_earlier_version_is_not_compared(tmp_path, caplog):
 
     config = tiny_config(tmp_path, train_steps=2, eval_split="")
     train(config)
-    (tmp_path / "flags.txt").write_text("# Resolved flags of this run: python -m "
-                                        "tf_alexnet.train --flagfile THIS_FILE\n"
-                                        "--grouping=auto\n--learning_rate=0.5\n")
+    (tmp_path / "flags.txt").write_text(
+        "# Resolved flags of this run: python -m "
+        "tf_alexnet.train --flagfile THIS_FILE\n"
+        "--grouping=auto\n--learning_rate=0.5\n"
+    )
     caplog.set_level(logging.WARNING)
     assert train(dataclasses.replace(config, train_steps=3))["step"] == 3
     assert "written by tf_alexnet 0.2 or before" in caplog.text
@@ -151,8 +185,13 @@ def test_a_workdir_of_an_earlier_version_evaluates_on_its_own_split(tmp_path):
     from tf_alexnet.train.trainer import train
 
     data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
-    config = tiny_config(tmp_path / "w", source=f"folder:{data}", validation_fraction=0.3,
-                         train_steps=2, eval_examples=0)
+    config = tiny_config(
+        tmp_path / "w",
+        source=f"folder:{data}",
+        validation_fraction=0.3,
+        train_steps=2,
+        eval_examples=0,
+    )
     trained = train(config)
     model_json = tmp_path / "w" / "model.json"
     old = json.loads(model_json.read_text())
@@ -168,8 +207,10 @@ def test_a_fine_tuned_run_resumes_after_its_source_moved(tmp_path):
 
     source = tiny_config(tmp_path / "source", train_steps=2, eval_split="")
     train(source)
-    tuned = dataclasses.replace(tiny_config(tmp_path / "ft", train_steps=2, eval_split=""),
-                                init_from=str(tmp_path / "moved"))
+    tuned = dataclasses.replace(
+        tiny_config(tmp_path / "ft", train_steps=2, eval_split=""),
+        init_from=str(tmp_path / "moved"),
+    )
     (tmp_path / "source").rename(tmp_path / "moved")
     train(tuned)
     (tmp_path / "moved").rename(tmp_path / "gone")

@@ -32,11 +32,19 @@ SWITCHES = {
     "fc7_features": dict(include_top=False, features="fc7"),
     "avg_pooled": dict(include_top=False, global_pool="avg"),
     "softmax": dict(classifier_activation="softmax"),
-    "named": dict(class_names=["a", "b", "c", "d"], preprocessing=Preprocessing(
-        67, 76, "image", Stats(mean_image=np.full((76, 76, 3), 7.0, np.float32)))),
+    "named": dict(
+        class_names=["a", "b", "c", "d"],
+        preprocessing=Preprocessing(
+            67, 76, "image", Stats(mean_image=np.full((76, 76, 3), 7.0, np.float32))
+        ),
+    ),
 }
-CASES = [(g, s) for g in ("towers", "fused", "none") for s in SWITCHES
-         if not (g == "none" and SWITCHES[s].get("lrn_across_groups"))]
+CASES = [
+    (g, s)
+    for g in ("towers", "fused", "none")
+    for s in SWITCHES
+    if not (g == "none" and SWITCHES[s].get("lrn_across_groups"))
+]
 
 
 def build(grouping, switch):
@@ -48,8 +56,10 @@ def check_config_round_trip(model):
     is JSON; serialize/deserialize_keras_object gives the same."""
     config = model.get_config()
     assert json.loads(json.dumps(config)) == config
-    for again in (type(model).from_config(config), keras.saving.deserialize_keras_object(
-            keras.saving.serialize_keras_object(model))):
+    for again in (
+        type(model).from_config(config),
+        keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model)),
+    ):
         assert type(again) is type(model) and again.get_config() == config
         assert [l.name for l in again.layers] == [l.name for l in model.layers]
         assert [w.shape for w in again.weights] == [w.shape for w in model.weights]
@@ -91,8 +101,12 @@ def test_keras_files_load_in_a_fresh_process(tmp_path):
         names.append(name)
     result = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(FRESH), str(tmp_path), json.dumps(names)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     got = json.loads(result.stdout.strip().splitlines()[-1])
     for name in names:

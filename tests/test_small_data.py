@@ -25,9 +25,15 @@ def test_a_small_split_trains_with_a_batch_that_gives_min_epoch_steps(tmp_path, 
     from tf_alexnet.train.task import TrainingTask
 
     data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
-    config = resolve_auto(tiny_config(tmp_path / "w", source=f"folder:{data}",
-                                      validation_fraction=0.3, batch_size=128,
-                                      eval_examples=0))
+    config = resolve_auto(
+        tiny_config(
+            tmp_path / "w",
+            source=f"folder:{data}",
+            validation_fraction=0.3,
+            batch_size=128,
+            eval_examples=0,
+        )
+    )
     caplog.set_level(logging.WARNING)
     run = TrainingTask(config, strategy=make_strategy("default")).open()
     images = run.train_source.num_examples
@@ -35,18 +41,20 @@ def test_a_small_split_trains_with_a_batch_that_gives_min_epoch_steps(tmp_path, 
     assert run.config.augment.batch_size == images // 8 and run.steps_per_epoch >= 8
     assert f"--batch_size 128 gives 0 step(s) an epoch of the {images}" in caplog.text
     # --min_epoch_steps=0 keeps the batch (and the one step an epoch, here none: at least 1).
-    kept = TrainingTask(dataclasses.replace(config, min_epoch_steps=0),
-                        strategy=make_strategy("default")).open()
+    kept = TrainingTask(
+        dataclasses.replace(config, min_epoch_steps=0), strategy=make_strategy("default")
+    ).open()
     assert kept.config.augment.batch_size == 128 and kept.steps_per_epoch == 1
     # A large split is left alone: 10,000 images of batch 128 are 78 steps an epoch.
     from tf_alexnet.train.task import cap_batch
+
     assert cap_batch(config, 10_000) is config
 
 
 def test_the_plateau_waits_for_plateau_min_steps_of_training():
     config = TrainConfig()  # patience 1 evaluation, at least 200 steps
     assert plateau_patience(config, 10_009) == 1  # an ImageNet epoch: the paper's rule
-    assert plateau_patience(config, 8) == 25       # a small split's epoch of 8 steps
+    assert plateau_patience(config, 8) == 25  # a small split's epoch of 8 steps
     assert plateau_patience(dataclasses.replace(config, plateau_min_steps=0), 8) == 1
     schedule = LearningRate("plateau", 0.01, 1000, patience=plateau_patience(config, 8))
     reports = [schedule.report(0.5) for _ in range(26)]  # no improvement after the first
@@ -58,15 +66,16 @@ def test_not_learning_is_no_better_than_chance_or_the_first_evaluation():
     assert "first evaluation (0.5000 at step 1)" in not_learning((1, 0.5), (30, 0.5), 3)
     assert not_learning((1, 0.5), (30, 0.3), 3) is None
     assert not_learning((30, 0.5), (30, 0.5), 3) is None  # one evaluation: nothing to compare
-    assert not_learning((1, 0.0), (30, 0.0), 3) is None   # perfect from the start
+    assert not_learning((1, 0.0), (30, 0.0), 3) is None  # perfect from the start
 
 
 def test_a_run_that_did_not_learn_ends_with_one_warning_line(tmp_path, caplog):
     from tf_alexnet.train.trainer import train
 
     caplog.set_level(logging.WARNING)
-    config = tiny_config(tmp_path / "w", train_steps=6, eval_every_steps=2,
-                         learning_rate=1e-9, eval_examples=0)
+    config = tiny_config(
+        tmp_path / "w", train_steps=6, eval_every_steps=2, learning_rate=1e-9, eval_examples=0
+    )
     train(config)
     lines = [r.getMessage() for r in caplog.records if "did not learn" in r.getMessage()]
     assert len(lines) == 1, caplog.text
@@ -74,8 +83,11 @@ def test_a_run_that_did_not_learn_ends_with_one_warning_line(tmp_path, caplog):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not CIFAR.is_dir(), reason="needs ../shared/data/cifar10 (the CIFAR-10 "
-                    "training photos beside the project); absent on a fresh clone")
+@pytest.mark.skipif(
+    not CIFAR.is_dir(),
+    reason="needs ../shared/data/cifar10 (the CIFAR-10 "
+    "training photos beside the project); absent on a fresh clone",
+)
 def test_the_readmes_fine_tuning_command_learns_on_210_photos(tmp_path):
     """The README's fine-tuning command, its paths changed only, from a source trained on
     five CIFAR-10 classes, on 3 other classes x 70 photos (30% of them validation): it
@@ -88,15 +100,30 @@ def test_the_readmes_fine_tuning_command_learns_on_210_photos(tmp_path):
             (folder / name).mkdir(parents=True)
             for f in chosen:
                 (folder / name / f).symlink_to(CIFAR / name / f)
-    result = run_cli("train", "--flagfile=configs/finetune_source.flags",
-                     f"--workdir={source}", "--epochs=4")
+    result = run_cli(
+        "train", "--flagfile=configs/finetune_source.flags", f"--workdir={source}", "--epochs=4"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    result = run_cli("train", f"--init_from={source}", f"--data=folder:{small}",
-                     f"--workdir={tmp_path / 'ft'}", "--head_lr_multiplier=10",
-                     "--learning_rate=0.001", "--epochs=30", "--validation_fraction=0.3")
+    result = run_cli(
+        "train",
+        f"--init_from={source}",
+        f"--data=folder:{small}",
+        f"--workdir={tmp_path / 'ft'}",
+        "--head_lr_multiplier=10",
+        "--learning_rate=0.001",
+        "--epochs=30",
+        "--validation_fraction=0.3",
+    )
     assert result.returncode == 0 and "did not learn" not in result.stderr
-    scored = last_json(run_cli("evaluate", f"--workdir={tmp_path / 'ft'}",
-                               f"--data=folder:{held_out}", "--split=all", "--json"))
+    scored = last_json(
+        run_cli(
+            "evaluate",
+            f"--workdir={tmp_path / 'ft'}",
+            f"--data=folder:{held_out}",
+            "--split=all",
+            "--json",
+        )
+    )
     print("held-out top-1 error", scored["top1_error"])
     assert scored["num_images"] == 600 and scored["top1_error"] < 0.45
     assert not math.isnan(np.float64(scored["loss"]))

@@ -15,8 +15,16 @@ import pytest
 import tensorflow as tf
 
 from conftest import ROOT
-from helpers import (COLOURS, TINY_FLAGS, colour_classes, last_json, run_cli, run_module,
-                     tiny_config, write_image)
+from helpers import (
+    COLOURS,
+    TINY_FLAGS,
+    colour_classes,
+    last_json,
+    run_cli,
+    run_module,
+    tiny_config,
+    write_image,
+)
 
 
 def train(workdir, *extra):
@@ -26,8 +34,11 @@ def train(workdir, *extra):
 
 def weights(workdir):
     reader = tf.train.load_checkpoint(os.path.join(workdir, "checkpoints"))
-    return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()
-            if k.startswith("layers/")}
+    return {
+        k: reader.get_tensor(k)
+        for k in reader.get_variable_to_shape_map()
+        if k.startswith("layers/")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -64,12 +75,14 @@ def test_many_steps_per_call_resume_exactly_as_one_step_per_call(straight, tmp_p
     """--steps_per_loop=3: the compiled loop runs 3 steps per call and stops at log,
     checkpoint and end boundaries; 4 steps + a resumed 4 equal 8 steps taken one per call."""
     run = tmp_path / "run"
-    result, _ = train(run, "--train_steps=4", "--deterministic", "--steps_per_loop=3",
-                      "--log_every_steps=3")
+    result, _ = train(
+        run, "--train_steps=4", "--deterministic", "--steps_per_loop=3", "--log_every_steps=3"
+    )
     assert result["step"] == 4  # 3, then 1 to the end
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
-    result, log = train(run, "--train_steps=8", "--deterministic", "--steps_per_loop=3",
-                        "--log_every_steps=3")
+    result, log = train(
+        run, "--train_steps=8", "--deterministic", "--steps_per_loop=3", "--log_every_steps=3"
+    )
     assert "at step 4" in log and result["step"] == 8
     a, b = weights(run), straight
     assert a.keys() == b.keys() and len(a) > 10
@@ -98,22 +111,37 @@ def test_same_seed_gives_identical_weights(straight, tmp_path):
 
 def test_incompatible_resume_is_refused(tmp_path):
     train(tmp_path, "--train_steps=2")
-    result = run_cli("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--width=0.25",
-                     "--train_steps=4")
+    result = run_cli(
+        "train", f"--workdir={tmp_path}", *TINY_FLAGS, "--width=0.25", "--train_steps=4"
+    )
     assert result.returncode != 0
     assert "Cannot resume" in result.stderr and "filters" in result.stderr
-    result = run_cli("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--grouping=fused",
-                     "--train_steps=4")
+    result = run_cli(
+        "train", f"--workdir={tmp_path}", *TINY_FLAGS, "--grouping=fused", "--train_steps=4"
+    )
     assert result.returncode != 0 and "grouping" in result.stderr
 
 
 def start_training(workdir, *extra):
     """A long training subprocess, logging every step."""
     return subprocess.Popen(
-        [sys.executable, "-m", "tf_alexnet.train", f"--workdir={workdir}", *TINY_FLAGS,
-         "--train_steps=100000", "--log_every_steps=1", "--eval_split=", *extra],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "tf_alexnet.train",
+            f"--workdir={workdir}",
+            *TINY_FLAGS,
+            "--train_steps=100000",
+            "--log_every_steps=1",
+            "--eval_split=",
+            *extra,
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for_step(proc, step):
@@ -151,16 +179,27 @@ def test_sigterm_saves_and_sigkill_loses_only_what_followed_the_last_save(tmp_pa
 
 
 def test_non_finite_loss_stops_and_names_the_steps(tmp_path):
-    result = run_cli("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--train_steps=40",
-                     "--learning_rate=1e12", "--checkpoint_every_steps=1", "--eval_split=")
+    result = run_cli(
+        "train",
+        f"--workdir={tmp_path}",
+        *TINY_FLAGS,
+        "--train_steps=40",
+        "--learning_rate=1e12",
+        "--checkpoint_every_steps=1",
+        "--eval_split=",
+    )
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert "non-finite between steps" in last and "Last good checkpoint" in last
 
 
 def test_paper_recipe_without_imagenet_stops_at_once_with_steps(tmp_path):
-    result = run_cli("train", "--flagfile=configs/paper.flags", f"--workdir={tmp_path}/w",
-                     f"--tfds_data_dir={tmp_path}/tfds")
+    result = run_cli(
+        "train",
+        "--flagfile=configs/paper.flags",
+        f"--workdir={tmp_path}/w",
+        f"--tfds_data_dir={tmp_path}/tfds",
+    )
     assert result.returncode != 0
     assert "ILSVRC2012_img_train.tar" in result.stderr.strip().splitlines()[-1]
 
@@ -176,11 +215,14 @@ def ten_crop_reference(run, paths):
     losses, wrong = [], 0
     for path in paths:
         image = tf.io.decode_png(tf.io.read_file(str(path)), channels=3)
-        square = tf.image.resize(tf.cast(image, tf.float32), [p.resize] * 2,
-                                 antialias=True).numpy() - np.asarray(p.stats.mean_rgb)
+        square = tf.image.resize(
+            tf.cast(image, tf.float32), [p.resize] * 2, antialias=True
+        ).numpy() - np.asarray(p.stats.mean_rgb)
         s, c, m = p.resize, p.image_size, (p.resize - p.image_size) // 2
-        crops = [square[t:t + c, l:l + c] for t, l in [(0, 0), (0, s - c), (s - c, 0),
-                                                       (s - c, s - c), (m, m)]]
+        crops = [
+            square[t : t + c, l : l + c]
+            for t, l in [(0, 0), (0, s - c), (s - c, 0), (s - c, s - c), (m, m)]
+        ]
         crops = np.stack(crops + [x[:, ::-1] for x in crops]).astype(np.float32)
         logits = model(crops, training=False).numpy().astype(np.float64)
         probs = np.exp(logits - logits.max(1, keepdims=True))
@@ -195,8 +237,9 @@ def ten_crop_reference(run, paths):
 def test_evaluate_matches_labels_by_class_name(colour_run, tmp_path):
     run = colour_run["run"]
     subset = colour_classes(tmp_path / "subset", ["blue", "red"], per_class=8)
-    scores = last_json(run_cli("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
-                               "--split=all", "--json"))
+    scores = last_json(
+        run_cli("evaluate", f"--workdir={run}", f"--data=folder:{subset}", "--split=all", "--json")
+    )
     assert scores["num_images"] == 16 and scores["top1_error"] < 0.2
     # Top-5 error only for more than 5 classes: with fewer it is always 0.
     assert set(scores) >= {"top1_error", "num_images"} and "top5_error" not in scores
@@ -207,17 +250,24 @@ def test_evaluate_matches_labels_by_class_name(colour_run, tmp_path):
         for i in range(8):
             image = np.clip(np.add(COLOURS[name], rng.integers(-25, 25, (40, 40, 3))), 0, 255)
             top, left = rng.integers(0, 20, 2)
-            image[top:top + 20, left:left + 20] = 128
+            image[top : top + 20, left : left + 20] = 128
             write_image(covered / name / f"{i}.png", image)
-    ten = last_json(run_cli("evaluate", f"--workdir={run}", f"--data=folder:{covered}",
-                            "--split=all", "--crops=ten", "--json"))  # the old spelling
+    ten = last_json(
+        run_cli(
+            "evaluate",
+            f"--workdir={run}",
+            f"--data=folder:{covered}",
+            "--split=all",
+            "--crops=ten",
+            "--json",
+        )
+    )  # the old spelling
     want = ten_crop_reference(run, sorted(covered.glob("*/*.png")))
     assert ten["crops"] == "ten" and ten["num_images"] == 16
     np.testing.assert_allclose(ten["loss"], want["loss"], rtol=1e-4, atol=1e-6)
     assert ten["top1_error"] == pytest.approx(want["top1_error"])
     # evaluate takes sizes and mean from the model: it has no flags that it would ignore.
-    ignored = run_cli("evaluate", f"--workdir={run}", f"--data=folder:{subset}",
-                      "--image_size=99")
+    ignored = run_cli("evaluate", f"--workdir={run}", f"--data=folder:{subset}", "--image_size=99")
     assert ignored.returncode != 0 and "image_size" in ignored.stderr
     unknown = colour_classes(tmp_path / "unknown", ["purple"], per_class=2)
     result = run_cli("evaluate", f"--workdir={run}", f"--data=folder:{unknown}", "--split=all")
@@ -226,6 +276,7 @@ def test_evaluate_matches_labels_by_class_name(colour_run, tmp_path):
 
 def _free_ports(n):
     import socket
+
     socks = [socket.socket() for _ in range(n)]
     for s in socks:
         s.bind(("127.0.0.1", 0))
@@ -245,22 +296,47 @@ def test_multi_worker_two_processes_only_chief_writes(tmp_path, data):
         from tf_alexnet.data.shards import prepare
 
         folder = colour_classes(tmp_path / "colours", ["blue", "green", "red"], per_class=12)
-        prepare(PrepareConfig(source=SourceConfig(source=f"folder:{folder}"),
-                              output=str(tmp_path / "raw"), image_format="raw", workers=1,
-                              augment=AugmentConfig(image_size=67, resize_size=76)))
+        prepare(
+            PrepareConfig(
+                source=SourceConfig(source=f"folder:{folder}"),
+                output=str(tmp_path / "raw"),
+                image_format="raw",
+                workers=1,
+                augment=AugmentConfig(image_size=67, resize_size=76),
+            )
+        )
         flags = [f for f in flags if not f.startswith("--data=")] + [
-            f"--data=tfrecord:{tmp_path / 'raw'}", "--resize_size=76"]
+            f"--data=tfrecord:{tmp_path / 'raw'}",
+            "--resize_size=76",
+        ]
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
     procs = []
     for index in range(2):
-        env = dict(os.environ, PYTHONPATH=str(ROOT),
-                   TF_CONFIG=json.dumps({"cluster": cluster,
-                                         "task": {"type": "worker", "index": index}}))
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "tf_alexnet.train", f"--workdir={tmp_path}/w{index}",
-             *flags, "--strategy=multi_worker", "--train_steps=3", "--dropout=0"],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tf_alexnet.train",
+                    f"--workdir={tmp_path}/w{index}",
+                    *flags,
+                    "--strategy=multi_worker",
+                    "--train_steps=3",
+                    "--dropout=0",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     outs = [p.communicate(timeout=600) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
@@ -293,8 +369,9 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
     shared_data("cifar10", "train")
     # The shipped recipe cut to 2 of its 44 epochs (cosine over 2, warm-up 0.2): measured
     # 2026-11-23 on 2 cores, 51.1% validation accuracy (chance 10%) at 1,089 images/s, 95 s.
-    result = recipe(tmp_path, "--flagfile=configs/cifar10.flags", "--epochs=2",
-                    "--warmup_epochs=0.2")
+    result = recipe(
+        tmp_path, "--flagfile=configs/cifar10.flags", "--epochs=2", "--warmup_epochs=0.2"
+    )
     assert result["step"] == 2 * 702  # 2 epochs of the 44,986 training photos, batch 64
     assert result["top1_error"] <= 0.56
     # The full recipe is 44 x 702 steps of 64 photos (1.98M) plus 44 evaluations: at 850
@@ -305,15 +382,21 @@ def test_cifar10_recipe_learns_real_photos(tmp_path):
     from tf_alexnet.data.pipeline import eval_dataset
     from tf_alexnet.export.loading import load
 
-    export = run_cli("export", f"--workdir={tmp_path}", f"--export_dir={tmp_path}/m",
-                     "--tflite=float32,int8")
+    export = run_cli(
+        "export", f"--workdir={tmp_path}", f"--export_dir={tmp_path}/m", "--tflite=float32,int8"
+    )
     assert export.returncode == 0, export.stderr[-2000:]
     f32, i8 = (load(str(tmp_path / "m" / f"1_{q}.tflite")) for q in ("float32", "int8"))
-    ds, _ = eval_dataset(SourceConfig(source=f"folder:{shared_data('cifar10', 'train')}"),
-                         EvalDataConfig(batch_size=100), "validation", f32.network.preprocessing)
+    ds, _ = eval_dataset(
+        SourceConfig(source=f"folder:{shared_data('cifar10', 'train')}"),
+        EvalDataConfig(batch_size=100),
+        "validation",
+        f32.network.preprocessing,
+    )
     images = np.concatenate([x.numpy() for x, _ in ds.take(3)])
-    agree = np.mean(f32.predict_preprocessed(images).argmax(1)
-                    == i8.predict_preprocessed(images).argmax(1))
+    agree = np.mean(
+        f32.predict_preprocessed(images).argmax(1) == i8.predict_preprocessed(images).argmax(1)
+    )
     assert agree >= 0.95, agree
 
 
@@ -327,21 +410,23 @@ def test_precision_steps_run(tmp_path, precision):
 
 def test_xla_step_runs_and_keeps_its_program(tmp_path):
     """--xla sets XLA's cache directory before TensorFlow starts: a fresh process."""
-    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--train_steps=2",
-                        "--xla")
+    result = run_module("train", f"--workdir={tmp_path}", *TINY_FLAGS, "--train_steps=2", "--xla")
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1])["step"] == 2
     # The towers model compiled; its program is kept for the next run.
     assert "Precision float32" in result.stderr and list((tmp_path / "xla_cache").iterdir())
 
 
-@pytest.mark.parametrize("gpus,capability,xla,want", [
-    (0, None, False, ("float32", 1, "towers")),
-    (1, (9, 0), False, ("mixed_bfloat16", 50, "towers")),   # H100
-    (1, (9, 0), True, ("mixed_bfloat16", 50, "fused")),     # XLA compiles the grouped conv
-    (1, (7, 0), True, ("float32", 50, "fused")),            # V100: no bfloat16 tensor cores
-    (2, (8, 0), True, ("mixed_bfloat16", 50, "towers")),    # the paper's two placed towers
-])
+@pytest.mark.parametrize(
+    "gpus,capability,xla,want",
+    [
+        (0, None, False, ("float32", 1, "towers")),
+        (1, (9, 0), False, ("mixed_bfloat16", 50, "towers")),  # H100
+        (1, (9, 0), True, ("mixed_bfloat16", 50, "fused")),  # XLA compiles the grouped conv
+        (1, (7, 0), True, ("float32", 50, "fused")),  # V100: no bfloat16 tensor cores
+        (2, (8, 0), True, ("mixed_bfloat16", 50, "towers")),  # the paper's two placed towers
+    ],
+)
 def test_auto_settings_by_device(monkeypatch, gpus, capability, xla, want):
     """--precision, --steps_per_loop and --grouping "auto" as the README's table says, on
     the devices TensorFlow reports (faked here: this machine has no GPU)."""
@@ -349,30 +434,38 @@ def test_auto_settings_by_device(monkeypatch, gpus, capability, xla, want):
     from tf_alexnet.train.devices import resolve_auto, resolve_grouping
 
     fake = [tf.config.LogicalDevice(f"/device:GPU:{i}", "GPU") for i in range(gpus)]
-    monkeypatch.setattr(tf.config, "list_physical_devices",
-                        lambda kind=None: fake if kind == "GPU" else [])
-    monkeypatch.setattr(tf.config, "list_logical_devices",
-                        lambda kind=None: fake if kind == "GPU" else [])
-    monkeypatch.setattr(tf.config.experimental, "get_device_details",
-                        lambda device: {"compute_capability": capability})
+    monkeypatch.setattr(
+        tf.config, "list_physical_devices", lambda kind=None: fake if kind == "GPU" else []
+    )
+    monkeypatch.setattr(
+        tf.config, "list_logical_devices", lambda kind=None: fake if kind == "GPU" else []
+    )
+    monkeypatch.setattr(
+        tf.config.experimental,
+        "get_device_details",
+        lambda device: {"compute_capability": capability},
+    )
     config = resolve_auto(TrainConfig(workdir="w", xla=xla))
     grouping, _ = resolve_grouping(config)
     assert (config.precision, config.steps_per_loop, grouping) == want
 
 
-@pytest.mark.parametrize("kw,step,want", [
-    # log 5, save 7, evaluate 10, 100 steps, up to 50 steps a call
-    (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 0, 5),
-    (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 5, 7),
-    (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 7, 10),
-    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 0, 50),
-    (dict(steps_per_call=3, log_every=50, checkpoint_every=70, eval_every=0), 4, 7),
-    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 96, 100),
-    # --profile_steps=10,20: the trace starts and stops between calls
-    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 0, 10),
-    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 10, 20),
-    (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 20, 50),
-])
+@pytest.mark.parametrize(
+    "kw,step,want",
+    [
+        # log 5, save 7, evaluate 10, 100 steps, up to 50 steps a call
+        (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 0, 5),
+        (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 5, 7),
+        (dict(steps_per_call=50, log_every=5, checkpoint_every=7, eval_every=10), 7, 10),
+        (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 0, 50),
+        (dict(steps_per_call=3, log_every=50, checkpoint_every=70, eval_every=0), 4, 7),
+        (dict(steps_per_call=50, log_every=50, checkpoint_every=70, eval_every=0), 96, 100),
+        # --profile_steps=10,20: the trace starts and stops between calls
+        (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 0, 10),
+        (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 10, 20),
+        (dict(steps_per_call=50, log_every=50, checkpoint_every=70, profile=(10, 20)), 20, 50),
+    ],
+)
 def test_loop_schedule_boundaries(kw, step, want):
     from tf_alexnet.train.loop import LoopSchedule
 
@@ -400,9 +493,17 @@ def test_library_parts_run_the_step_once_per_boundary(tmp_path):
     from tf_alexnet.train.devices import make_strategy, resolve_auto
     from tf_alexnet.train.task import TrainingTask
 
-    config = resolve_auto(tiny_config(tmp_path, train_steps=7, steps_per_loop=3,
-                                      log_every_steps=5, checkpoint_every_steps=100,
-                                      eval_split="", min_epoch_steps=0))
+    config = resolve_auto(
+        tiny_config(
+            tmp_path,
+            train_steps=7,
+            steps_per_loop=3,
+            log_every_steps=5,
+            checkpoint_every_steps=100,
+            eval_split="",
+            min_epoch_steps=0,
+        )
+    )
     task = TrainingTask(config, strategy=make_strategy("default"))
     run = task.open()
     assert (run.steps_per_epoch, run.total_steps, run.eval_ds) == (4, 7, None)
@@ -429,12 +530,16 @@ def test_profile_steps_write_a_trace_of_those_steps(tmp_path, caplog):
     from tf_alexnet.train.trainer import train
 
     caplog.set_level(logging.INFO)
-    config = dataclasses.replace(tiny_config(tmp_path, train_steps=6, log_every_steps=3),
-                                 profile_steps=(2, 4))
+    config = dataclasses.replace(
+        tiny_config(tmp_path, train_steps=6, log_every_steps=3), profile_steps=(2, 4)
+    )
     assert train(config)["step"] == 6
-    traces = glob.glob(str(tmp_path / "train" / "plugins" / "profile" / "*" /
-                           "*.xplane.pb"))
+    traces = glob.glob(str(tmp_path / "train" / "plugins" / "profile" / "*" / "*.xplane.pb"))
     assert len(traces) == 1 and os.path.getsize(traces[0]) > 1000
     assert "Profile of steps 3-4 written to" in caplog.text
-    assert "START,END" in run_cli("train", *TINY_FLAGS, f"--workdir={tmp_path / 'w'}",
-                                  "--profile_steps=5,5").stderr.strip().splitlines()[-1]
+    assert (
+        "START,END"
+        in run_cli("train", *TINY_FLAGS, f"--workdir={tmp_path / 'w'}", "--profile_steps=5,5")
+        .stderr.strip()
+        .splitlines()[-1]
+    )

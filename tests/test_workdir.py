@@ -10,14 +10,24 @@ from helpers import TINY
 from tf_alexnet.data.stats import Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError
 from tf_alexnet.model.spec import LRN_PRESETS, AlexNetSpec, LRNParams
-from tf_alexnet.workdir.info import (NetworkRecord, RunInfo, check_compatible, load_network,
-                                     load_run_info, save_record)
+from tf_alexnet.workdir.info import (
+    NetworkRecord,
+    RunInfo,
+    check_compatible,
+    load_network,
+    load_run_info,
+    save_record,
+)
 
 
 def network(**spec):
     stats = Stats(mean_rgb=(1.0, 2.0, 3.0), mean_image=np.ones((76, 76, 3), np.float32))
-    return NetworkRecord(AlexNetSpec.create(**{**TINY, **spec}), "towers", ("a", "b"),
-                         Preprocessing(67, 76, "image", stats))
+    return NetworkRecord(
+        AlexNetSpec.create(**{**TINY, **spec}),
+        "towers",
+        ("a", "b"),
+        Preprocessing(67, 76, "image", stats),
+    )
 
 
 def save(directory, record):
@@ -37,12 +47,22 @@ def test_json_round_trip_through_files(tmp_path):
 
 def test_model_json_of_version_0_1_still_loads(tmp_path):
     """model.json as 0.1 (commit 246ed8c) wrote it: LRN as sorted [key, value] pairs."""
-    old = {"spec": {"num_classes": 10, "image_size": 67, "filters": [12, 32, 48, 48, 32],
-                    "fc_units": 64, "dropout": 0.5,
-                    "lrn": [["alpha", 0.0001], ["beta", 0.75], ["bias", 2.0],
-                            ["depth_radius", 2]]},
-           "grouping": "towers", "class_names": ["a", "b"], "image_size": 67, "resize": 76,
-           "mean": "image", "data": "folder:/data"}
+    old = {
+        "spec": {
+            "num_classes": 10,
+            "image_size": 67,
+            "filters": [12, 32, 48, 48, 32],
+            "fc_units": 64,
+            "dropout": 0.5,
+            "lrn": [["alpha", 0.0001], ["beta", 0.75], ["bias", 2.0], ["depth_radius", 2]],
+        },
+        "grouping": "towers",
+        "class_names": ["a", "b"],
+        "image_size": 67,
+        "resize": 76,
+        "mean": "image",
+        "data": "folder:/data",
+    }
     (tmp_path / "model.json").write_text(json.dumps(old))
     Stats(mean_rgb=(1.0, 2.0, 3.0), mean_image=np.ones((76, 76, 3))).save(tmp_path)
     assert load_network(tmp_path) == network()
@@ -82,25 +102,33 @@ def test_workdir_of_0_1_still_evaluates_and_exports(tmp_path):
     model = build_from_spec(spec, "towers", None, seed=3)
     work = tmp_path / "old"
     tf.train.Checkpoint(model=model, layers=checkpoint_layers(model)).save(
-        str(work / "checkpoints" / "ckpt"))
+        str(work / "checkpoints" / "ckpt")
+    )
     classes = tuple(f"c{i}" for i in range(10))
-    save_record(work, NetworkRecord(spec, "towers", classes, Preprocessing(67, 76, "none")),
-                RunInfo("folder:x"))
+    save_record(
+        work,
+        NetworkRecord(spec, "towers", classes, Preprocessing(67, 76, "none")),
+        RunInfo("folder:x"),
+    )
     record = json.loads((work / "model.json").read_text())
     for key in ("activation", "pooling", "lrn_across_groups"):
         del record["spec"][key]
     del record["resize_mode"]
     (work / "model.json").write_text(json.dumps(record))
     for i in range(2):
-        write_image(tmp_path / "data" / f"c{i}" / "0.png", np.full((50, 70, 3), 90 * i,
-                                                                   np.uint8))
-    scored = last_json(run_cli("evaluate", f"--workdir={work}",
-                               f"--data=folder:{tmp_path / 'data'}", "--split=all", "--json"))
+        write_image(tmp_path / "data" / f"c{i}" / "0.png", np.full((50, 70, 3), 90 * i, np.uint8))
+    scored = last_json(
+        run_cli(
+            "evaluate",
+            f"--workdir={work}",
+            f"--data=folder:{tmp_path / 'data'}",
+            "--split=all",
+            "--json",
+        )
+    )
     assert scored["num_images"] == 2
-    assert run_cli("export", f"--workdir={work}",
-                   f"--export_dir={tmp_path / 'm'}").returncode == 0
+    assert run_cli("export", f"--workdir={work}", f"--export_dir={tmp_path / 'm'}").returncode == 0
     x = random_images(2, 67)
     np.save(tmp_path / "x.npy", x)
     (got,) = clean_process_probabilities([(tmp_path / "m" / "1", tmp_path / "x.npy")])
-    np.testing.assert_allclose(got, tf.nn.softmax(model(x, training=False)).numpy(),
-                               atol=1e-5)
+    np.testing.assert_allclose(got, tf.nn.softmax(model(x, training=False)).numpy(), atol=1e-5)

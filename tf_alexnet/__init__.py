@@ -77,8 +77,13 @@ _API = {
 }
 # Names that would be those of subpackages or commands (tf_alexnet.train is the train
 # command's package) are exported under another.
-_RENAMED = {"load_export": "load", "restore": "restore_model", "train_model": "train",
-            "evaluate_model": "evaluate", "prepare_shards": "prepare"}
+_RENAMED = {
+    "load_export": "load",
+    "restore": "restore_model",
+    "train_model": "train",
+    "evaluate_model": "evaluate",
+    "prepare_shards": "prepare",
+}
 
 
 def __getattr__(name):

@@ -45,7 +45,8 @@ class TensorFlowInfo(std_logging.Filter):
 
     def filter(self, record):
         return record.levelno >= std_logging.WARNING or (
-            f"{os.sep}tensorflow{os.sep}" not in record.pathname)
+            f"{os.sep}tensorflow{os.sep}" not in record.pathname
+        )
 
 
 def config(prog, config_class, flag_values, argv=None, quiet=False, **given):
@@ -80,13 +81,11 @@ HELPFULL = ("--helpfull", "-helpfull")
 def command_help(doc, flag_values, full=False):
     """The command's docstring and its own flags (those flags.define made), with absl's
     flags after them when `full`."""
-    lines = [textwrap.dedent(doc or "").strip(), "", "Flags (--name=value; the default after "
-             "=):"]
+    lines = [textwrap.dedent(doc or "").strip(), "", "Flags (--name=value; the default after =):"]
     for flag in flag_values.get_flags_for_module(flags_lib.MODULE):
         default = flag.default_as_str.strip("'") if flag.default_as_str else ""
         lines.append(f"  --{flag.name}={default}")
-        lines += textwrap.wrap(flag.help, 88, initial_indent="      ",
-                               subsequent_indent="      ")
+        lines += textwrap.wrap(flag.help, 88, initial_indent="      ", subsequent_indent="      ")
     if full:
         lines += ["", "absl's flags:"]
         for module, module_flags in sorted(flag_values.flags_by_module_dict().items()):

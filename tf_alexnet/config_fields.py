@@ -18,9 +18,17 @@ def setting(default, help, choices=None, within=None, flag=None, aliases=(), ite
     a tuple). within: the allowed range in interval notation, "[1, )", "(0, 1)". flag: the
     flag's name when not the field's; False: not a flag. aliases: old flag names still
     accepted. item: the type of a tuple's items."""
-    return dataclasses.field(default=default, metadata=dict(
-        help=help, choices=tuple(choices) if choices else None, within=within, flag=flag,
-        aliases=tuple(aliases), item=item))
+    return dataclasses.field(
+        default=default,
+        metadata=dict(
+            help=help,
+            choices=tuple(choices) if choices else None,
+            within=within,
+            flag=flag,
+            aliases=tuple(aliases),
+            item=item,
+        ),
+    )
 
 
 def nested(config_class, **defaults):
@@ -56,8 +64,7 @@ def _outside(value, within):
     """Why `value` is outside the interval `within` ("[1, )"), or None."""
     low, high = (part.strip() for part in within[1:-1].split(","))
     if low and (value < float(low) or (within[0] == "(" and value == float(low))):
-        return (f"in {within}" if high else
-                f"{'>=' if within[0] == '[' else '>'} {low}")
+        return f"in {within}" if high else f"{'>=' if within[0] == '[' else '>'} {low}"
     if high and (value > float(high) or (within[-1] == ")" and value == float(high))):
         return f"in {within}" if low else f"{'<=' if within[-1] == ']' else '<'} {high}"
     return None

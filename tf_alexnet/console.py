@@ -21,21 +21,25 @@ import tempfile
 
 from tf_alexnet.import_hook import ImportHook
 
-NOISE = re.compile("|".join([
-    r"All log messages before absl::InitializeLog\(\) is called",
-    r"\] oneDNN custom operations are on",
-    r"cudart_stub\.cc:\d+\] Could not find cuda drivers",
-    r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized",
-    r"^To enable the following instructions: .*rebuild TensorFlow",
-    r"Unable to register cu(DNN|FFT|BLAS) factory",
-    r"computation_placer\.cc:\d+\] computation placer already registered",
-    r"TF-TRT Warning: Could not find TensorRT",
-    r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU",
-    # The TFLite converter's notes to its developers (tf_alexnet/export/tflite.py: convert).
-    r"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)",
-    r"^fully_quantize: \d+, inference_type: ",
-    r"flatbuffer_export\.cc:\d+\] Skipping runtime version metadata",
-]))
+NOISE = re.compile(
+    "|".join(
+        [
+            r"All log messages before absl::InitializeLog\(\) is called",
+            r"\] oneDNN custom operations are on",
+            r"cudart_stub\.cc:\d+\] Could not find cuda drivers",
+            r"cpu_feature_guard\.cc:\d+\] This TensorFlow binary is optimized",
+            r"^To enable the following instructions: .*rebuild TensorFlow",
+            r"Unable to register cu(DNN|FFT|BLAS) factory",
+            r"computation_placer\.cc:\d+\] computation placer already registered",
+            r"TF-TRT Warning: Could not find TensorRT",
+            r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU",
+            # The TFLite converter's notes to its developers (tf_alexnet/export/tflite.py: convert).
+            r"tf_tfl_flatbuffer_helpers\.cc:\d+\] Ignored (output_format|drop_control_dependency)",
+            r"^fully_quantize: \d+, inference_type: ",
+            r"flatbuffer_export\.cc:\d+\] Skipping runtime version metadata",
+        ]
+    )
+)
 NO_DRIVER_NOISE = re.compile(r"failed call to cuInit")
 
 
@@ -44,8 +48,7 @@ def has_nvidia_driver():
 
 
 def is_noise(line):
-    return bool(NOISE.search(line) or (NO_DRIVER_NOISE.search(line)
-                                       and not has_nvidia_driver()))
+    return bool(NOISE.search(line) or (NO_DRIVER_NOISE.search(line) and not has_nvidia_driver()))
 
 
 @contextlib.contextmanager
@@ -63,8 +66,11 @@ def filtered_stderr():
             os.dup2(saved, 2)
             os.close(saved)
             captured.seek(0)
-            kept = [line for line in captured.read().decode(errors="replace").splitlines(True)
-                    if not is_noise(line)]
+            kept = [
+                line
+                for line in captured.read().decode(errors="replace").splitlines(True)
+                if not is_noise(line)
+            ]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()

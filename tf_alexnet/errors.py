@@ -53,8 +53,11 @@ def describe(error):
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     if lines and lines[0] == "in user code:":
         return lines[-1][:400]
-    lines = [line for line in lines if not line.startswith(_BOILERPLATE_LINES)
-             and not line.startswith(_BOILERPLATE_STARTS)]
+    lines = [
+        line
+        for line in lines
+        if not line.startswith(_BOILERPLATE_LINES) and not line.startswith(_BOILERPLATE_STARTS)
+    ]
     return lines[0][:400] if lines else type(error).__name__
 
 

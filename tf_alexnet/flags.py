@@ -17,8 +17,12 @@ from tf_alexnet.config_fields import describe_range, flag_name, nested_class
 
 FLAGS = flags.FLAGS
 MODULE = "tf_alexnet.flags"  # the module the flags are registered under (a command's own)
-_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float,
-           str: flags.DEFINE_string}
+_DEFINE = {
+    bool: flags.DEFINE_bool,
+    int: flags.DEFINE_integer,
+    float: flags.DEFINE_float,
+    str: flags.DEFINE_string,
+}
 
 
 def _fields(config_class):
@@ -48,8 +52,9 @@ def define(config_class, flag_values=FLAGS, exclude=()):
     for name, (field, default) in flag_fields(config_class, exclude).items():
         meta = field.metadata
         kwargs = dict(flag_values=flag_values, module_name=MODULE)
-        text = meta["help"] + (f" Must be {describe_range(meta['within'])}."
-                               if meta["within"] else "")
+        text = meta["help"] + (
+            f" Must be {describe_range(meta['within'])}." if meta["within"] else ""
+        )
         if isinstance(default, tuple):
             choices = f" Items: {'|'.join(meta['choices'])}." if meta["choices"] else ""
             flags.DEFINE_list(name, [str(v) for v in default], text + choices, **kwargs)
@@ -82,8 +87,9 @@ def _build(config_class, flag_values, given, defaults=None):
     for field, inner in _fields(config_class):
         name = flag_name(field)
         if inner:
-            values[field.name] = _build(inner, flag_values, {},
-                                        getattr(field.default_factory, "keywords", {}))
+            values[field.name] = _build(
+                inner, flag_values, {}, getattr(field.default_factory, "keywords", {})
+            )
         elif name and name in flag_values:
             value = flag_values[name].value
             if isinstance(field.default, tuple):
@@ -110,8 +116,11 @@ def given_flags(config, flag_values=None):
     """The flags given: those present on the command line (`flag_values`), or, for a config
     built in Python, those whose value differs from the class's default."""
     if flag_values is not None:
-        return {name for name in config_flags(config)
-                if name in flag_values and flag_values[name].present}
+        return {
+            name
+            for name in config_flags(config)
+            if name in flag_values and flag_values[name].present
+        }
     default = config_flags(type(config)())
     return {name for name, value in config_flags(config).items() if value != default[name]}
 
@@ -129,8 +138,11 @@ def flagfile_text(config, header=(), leave_out=()):
     """A flagfile of `config`'s values (every flag, `leave_out` excepted), after the comment
     lines `header`: `--flagfile THIS` gives the same config."""
     lines = [f"# {line}" for line in header]
-    lines += [f"--{name}={flag_text(value)}" for name, value in sorted(
-        config_flags(config).items()) if name not in leave_out]
+    lines += [
+        f"--{name}={flag_text(value)}"
+        for name, value in sorted(config_flags(config).items())
+        if name not in leave_out
+    ]
     return "\n".join(lines) + "\n"
 
 

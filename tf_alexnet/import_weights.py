@@ -23,9 +23,17 @@ def define_flags(flag_values):
 def main(argv, flag_values):
     config = cli.config("import_weights", ImportConfig, flag_values, argv, quiet=True)
     model = cli.run("import_weights", lambda: import_weights(config))
-    print(json.dumps(dict(workdir=config.workdir, classes=len(model.class_names),
-                          filters=list(model.spec.filters), image_size=model.spec.image_size,
-                          mean=model.preprocessing.mean)))
+    print(
+        json.dumps(
+            dict(
+                workdir=config.workdir,
+                classes=len(model.class_names),
+                filters=list(model.spec.filters),
+                image_size=model.spec.image_size,
+                mean=model.preprocessing.mean,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

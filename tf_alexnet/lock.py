@@ -23,8 +23,10 @@ def exclusive(directory, holder="trainer"):
         except BlockingIOError:
             f.seek(0)
             pid = (f.read().split() or ["unknown"])[-1]
-            raise WorkdirError(f"{directory} is in use by another {holder} (process {pid}); "
-                               "wait for it to finish or use another directory.") from None
+            raise WorkdirError(
+                f"{directory} is in use by another {holder} (process {pid}); "
+                "wait for it to finish or use another directory."
+            ) from None
         f.seek(0)
         f.truncate()
         f.write(f"{os.getpid()}\n")

@@ -30,8 +30,7 @@ def define_flags(flag_values):
 def main(argv, flag_values):
     if not argv[1:]:
         raise app.UsageError("Give one or more image files (or folders) after the flags.")
-    config = cli.config("predict", PredictConfig, flag_values, quiet=True,
-                        images=tuple(argv[1:]))
+    config = cli.config("predict", PredictConfig, flag_values, quiet=True, images=tuple(argv[1:]))
     if config.rest_body:  # no model needed: the request body for TF Serving's REST API
         try:
             encoded = [open(path, "rb").read() for path in image_paths(config.images)]
@@ -49,9 +48,16 @@ def main(argv, flag_values):
             else:
                 print(f"{path}: error: {error}", file=sys.stderr)
             continue
-        top = np.argsort(-probs)[:config.top_k]
-        predictions = [{"class": model.class_names[i], "name": model.display_names[i],
-                        "index": int(i), "probability": float(probs[i])} for i in top]
+        top = np.argsort(-probs)[: config.top_k]
+        predictions = [
+            {
+                "class": model.class_names[i],
+                "name": model.display_names[i],
+                "index": int(i),
+                "probability": float(probs[i]),
+            }
+            for i in top
+        ]
         if config.json:
             print(json.dumps({"image": path, "predictions": predictions}))
         else:

@@ -15,10 +15,15 @@ import sys
 from tf_alexnet.import_hook import ImportHook
 
 # The modules whose import registers a class (@keras.saving.register_keras_serializable).
-KERAS_MODULES = ("tf_alexnet.model.layers", "tf_alexnet.model.preprocessor",
-                 "tf_alexnet.model.alexnet", "tf_alexnet.model.ensemble",
-                 "tf_alexnet.model.augmentation", "tf_alexnet.train.optim",
-                 "tf_alexnet.experiment.four_layer")
+KERAS_MODULES = (
+    "tf_alexnet.model.layers",
+    "tf_alexnet.model.preprocessor",
+    "tf_alexnet.model.alexnet",
+    "tf_alexnet.model.ensemble",
+    "tf_alexnet.model.augmentation",
+    "tf_alexnet.train.optim",
+    "tf_alexnet.experiment.four_layer",
+)
 
 
 def register():

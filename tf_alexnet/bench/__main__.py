@@ -18,8 +18,12 @@ from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.bench import measure
 from tf_alexnet.command_configs import BenchConfig
 
-COMMANDS = {"model": measure.bench_model, "data": measure.bench_data,
-            "train": measure.bench_train, "inference": measure.bench_inference}
+COMMANDS = {
+    "model": measure.bench_model,
+    "data": measure.bench_data,
+    "train": measure.bench_train,
+    "inference": measure.bench_inference,
+}
 EXCLUDE = ("num_classes",)
 
 
@@ -29,8 +33,7 @@ def define_flags(flag_values):
 
 def main(argv, flag_values):
     if len(argv) != 2 or argv[1] not in COMMANDS:
-        raise app.UsageError(f"usage: python -m tf_alexnet.bench {{{'|'.join(COMMANDS)}}} "
-                             "[flags]")
+        raise app.UsageError(f"usage: python -m tf_alexnet.bench {{{'|'.join(COMMANDS)}}} [flags]")
     COMMANDS[argv[1]](cli.config("bench", BenchConfig, flag_values, command=argv[1]))
 
 

@@ -53,7 +53,7 @@ def matmul_gflops(n=4096, repeats=10):
     for _ in range(repeats):
         r = f(a)
     r.numpy()
-    return 2 * n ** 3 * repeats / (time.perf_counter() - start) / 1e9
+    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def time_steps(step, args, steps, warmup):
@@ -70,10 +70,14 @@ def time_steps(step, args, steps, warmup):
 def bench_model(cfg):
     peak = matmul_gflops()
     size = cfg.augment.image_size
-    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {cfg.augment.batch_size}, "
-          f"image {size}, oneDNN={os.environ['TF_ENABLE_ONEDNN_OPTS']}")
-    print(f"{'grouping':9s} {'GFLOP/img':>9s} {'train img/s':>12s} {'limit':>6s} {'ratio':>6s} "
-          f"{'infer img/s':>12s} {'limit':>6s} {'ratio':>6s}")
+    print(
+        f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {cfg.augment.batch_size}, "
+        f"image {size}, oneDNN={os.environ['TF_ENABLE_ONEDNN_OPTS']}"
+    )
+    print(
+        f"{'grouping':9s} {'GFLOP/img':>9s} {'train img/s':>12s} {'limit':>6s} {'ratio':>6s} "
+        f"{'infer img/s':>12s} {'limit':>6s} {'ratio':>6s}"
+    )
     n = cfg.augment.batch_size
     x = tf.random.uniform([n, size, size, 3], -120, 130)
     for grouping in cfg.groupings:
@@ -83,9 +87,12 @@ def bench_model(cfg):
         infer = tf.function(lambda x: model(x, training=False))
         infer_ips = n * time_steps(infer, (x,), cfg.steps, cfg.warmup)
         train_limit, infer_limit = peak * 1e9 / (3 * flops), peak * 1e9 / flops
-        print(f"{grouping:9s} {flops / 1e9:9.2f} {train_ips:12.1f} {train_limit:6.1f} "
-              f"{train_ips / train_limit:6.0%} {infer_ips:12.1f} {infer_limit:6.1f} "
-              f"{infer_ips / infer_limit:6.0%}", flush=True)
+        print(
+            f"{grouping:9s} {flops / 1e9:9.2f} {train_ips:12.1f} {train_limit:6.1f} "
+            f"{train_ips / train_limit:6.0%} {infer_ips:12.1f} {infer_limit:6.1f} "
+            f"{infer_ips / infer_limit:6.0%}",
+            flush=True,
+        )
     print("limit = matmul peak / FLOPs per image (forward; x3 for a train step)")
 
 
@@ -110,14 +117,17 @@ def bench_data(cfg):
     and of the same pipeline doing that augmentation on the host too."""
     ds, data = train_dataset(cfg.source, cfg.augment, cfg.split)
     augment = make_augment_on_device(cfg.augment, data.stats)
-    host = ds.map(lambda features, labels: (augment(features), labels),
-                  num_parallel_calls=tf.data.AUTOTUNE)
-    for name, dataset in (("augmentation on the device", ds),
-                          ("augmentation on the host", host)):
+    host = ds.map(
+        lambda features, labels: (augment(features), labels), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    for name, dataset in (("augmentation on the device", ds), ("augmentation on the host", host)):
         rate, core_us = pipeline_rate(dataset, cfg)
-        print(f"{cfg.source.source} split={cfg.split}, {name}: {rate:.0f} images/s, "
-              f"{core_us:.0f} core-us/image ({cfg.augment.resize}->{cfg.augment.image_size} "
-              f"crops, batch {cfg.augment.batch_size}, {os.cpu_count()} cores)", flush=True)
+        print(
+            f"{cfg.source.source} split={cfg.split}, {name}: {rate:.0f} images/s, "
+            f"{core_us:.0f} core-us/image ({cfg.augment.resize}->{cfg.augment.image_size} "
+            f"crops, batch {cfg.augment.batch_size}, {os.cpu_count()} cores)",
+            flush=True,
+        )
 
 
 class ResidentBatch:
@@ -126,11 +136,15 @@ class ResidentBatch:
 
     def __init__(self, n, size, crop, classes=1000, seed=0):
         g = tf.random.Generator.from_seed(seed)
-        self.batch = ({"image": tf.cast(g.uniform([n, size, size, 3], 0, 256, tf.int32),
-                                        tf.uint8),
-                       "offset": g.uniform([n, 2], 0, size - crop + 1, tf.int32),
-                       "flip": g.uniform([n]) < 0.5, "alpha": g.normal([n, 3]) * 0.1},
-                      g.uniform([n], 0, classes, tf.int32))
+        self.batch = (
+            {
+                "image": tf.cast(g.uniform([n, size, size, 3], 0, 256, tf.int32), tf.uint8),
+                "offset": g.uniform([n, 2], 0, size - crop + 1, tf.int32),
+                "flip": g.uniform([n]) < 0.5,
+                "alpha": g.normal([n, 3]) * 0.1,
+            },
+            g.uniform([n], 0, classes, tf.int32),
+        )
 
     def __iter__(self):
         return self
@@ -151,10 +165,10 @@ def train_step_ips(cfg, model, steps_per_call=1):
     n, size = cfg.augment.batch_size, cfg.augment.image_size
     optimizer, _ = make_optimizer(TrainConfig(augment=cfg.augment), 10000, 10**6)
     sums = tf.Variable(tf.zeros([3]))
-    augment = make_augment_on_device(dataclasses.replace(cfg.augment, mean="channel"),
-                                     Stats())
-    step = make_train_step(model, optimizer, tf.distribute.get_strategy(), n, sums, augment,
-                           cfg.xla)
+    augment = make_augment_on_device(dataclasses.replace(cfg.augment, mean="channel"), Stats())
+    step = make_train_step(
+        model, optimizer, tf.distribute.get_strategy(), n, sums, augment, cfg.xla
+    )
     batch = ResidentBatch(n, cfg.augment.resize, size, model.output_shape[-1])
     count = tf.constant(steps_per_call)
 
@@ -162,21 +176,32 @@ def train_step_ips(cfg, model, steps_per_call=1):
         step(batch, count)
         return sums
 
-    return n * steps_per_call * time_steps(run, (), max(1, cfg.steps // steps_per_call),
-                                           cfg.warmup)
+    return n * steps_per_call * time_steps(run, (), max(1, cfg.steps // steps_per_call), cfg.warmup)
 
 
 def loop_config(cfg, grouping, workdir):
     """The TrainConfig of the measured train run: synthetic:random data, no evaluation, one
     checkpoint at the end, "auto" settings resolved for this machine."""
     steps = cfg.warmup + cfg.steps
-    return resolve_auto(TrainConfig(
-        source=dataclasses.replace(cfg.source, source="synthetic:random",
-                                   synthetic_examples=steps * cfg.augment.batch_size),
-        augment=dataclasses.replace(cfg.augment, mean="channel"), workdir=workdir,
-        grouping=grouping, tower_devices="none", eval_split="",
-        train_steps=steps, log_every_steps=steps, checkpoint_every_steps=steps, xla=cfg.xla,
-        steps_per_loop=cfg.steps_per_loop))
+    return resolve_auto(
+        TrainConfig(
+            source=dataclasses.replace(
+                cfg.source,
+                source="synthetic:random",
+                synthetic_examples=steps * cfg.augment.batch_size,
+            ),
+            augment=dataclasses.replace(cfg.augment, mean="channel"),
+            workdir=workdir,
+            grouping=grouping,
+            tower_devices="none",
+            eval_split="",
+            train_steps=steps,
+            log_every_steps=steps,
+            checkpoint_every_steps=steps,
+            xla=cfg.xla,
+            steps_per_loop=cfg.steps_per_loop,
+        )
+    )
 
 
 def bench_train(cfg):
@@ -185,9 +210,11 @@ def bench_train(cfg):
     the loop cost."""
     peak = matmul_gflops()
     n, size = cfg.augment.batch_size, cfg.augment.image_size
-    print(f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {n}, image {size}; host->device "
-          f"{bytes_per_image(cfg.augment.resize):,} bytes per image (uint8 square + its "
-          "augmentation draws)")
+    print(
+        f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {n}, image {size}; host->device "
+        f"{bytes_per_image(cfg.augment.resize):,} bytes per image (uint8 square + its "
+        "augmentation draws)"
+    )
     for grouping in cfg.groupings:
         config = loop_config(cfg, grouping, tempfile.mkdtemp(prefix="tf_alexnet_bench_"))
         # (a) python -m tf_alexnet.train itself: pipeline, prefetch, loop, timed after its
@@ -198,19 +225,28 @@ def bench_train(cfg):
             model = build_alexnet(image_size=size, grouping=grouping, seed=0)
             bare = train_step_ips(cfg, model, per_call)
         limit = peak * 1e9 / (3 * 2 * model_macs(model))
-        print(f"{grouping:9s} train loop {loop:8.1f} img/s  bare step {bare:8.1f} img/s  "
-              f"loop/bare {loop / bare:.0%}  ({per_call} step(s) per call; fp32 limit "
-              f"{limit:.1f} img/s, bare/limit {bare / limit:.0%})", flush=True)
+        print(
+            f"{grouping:9s} train loop {loop:8.1f} img/s  bare step {bare:8.1f} img/s  "
+            f"loop/bare {loop / bare:.0%}  ({per_call} step(s) per call; fp32 limit "
+            f"{limit:.1f} img/s, bare/limit {bare / limit:.0%})",
+            flush=True,
+        )
 
 
 def _paper_export(directory):
     """The (untrained) paper model, exported with float32 and int8 TFLite:
     speed does not depend on the weights' values."""
-    model = build_from_spec(AlexNetSpec(), "towers", None, seed=0,
-                            class_names=tuple(f"class_{i}" for i in range(1000)),
-                            preprocessing=Preprocessing())
-    version = export_model(model, os.path.join(directory, "alexnet"),
-                           run=RunInfo("synthetic:random"))
+    model = build_from_spec(
+        AlexNetSpec(),
+        "towers",
+        None,
+        seed=0,
+        class_names=tuple(f"class_{i}" for i in range(1000)),
+        preprocessing=Preprocessing(),
+    )
+    version = export_model(
+        model, os.path.join(directory, "alexnet"), run=RunInfo("synthetic:random")
+    )
     export_tflite(version, ["float32", "int8"], calibration=8)
     return os.path.join(directory, "alexnet")
 
@@ -223,14 +259,18 @@ def bench_inference(cfg):
     n, size = cfg.augment.batch_size, model.size
     x = tf.random.uniform([n, size, size, 3], -120, 130)
     signature = model.signatures["predict_preprocessed"]
-    ips = n * time_steps(lambda x: signature(images=x)["probabilities"], (x,), cfg.steps,
-                         cfg.warmup)
+    ips = n * time_steps(
+        lambda x: signature(images=x)["probabilities"], (x,), cfg.steps, cfg.warmup
+    )
     peak = matmul_gflops()
-    keras_model = build_alexnet(image_size=size, num_classes=len(model.class_names),
-                                grouping="towers")
+    keras_model = build_alexnet(
+        image_size=size, num_classes=len(model.class_names), grouping="towers"
+    )
     limit = peak * 1e9 / (2 * model_macs(keras_model))
-    print(f"SavedModel {model.path}: {ips:.1f} images/s at batch {n} (limit {limit:.1f}, "
-          f"ratio {ips / limit:.0%})")
+    print(
+        f"SavedModel {model.path}: {ips:.1f} images/s at batch {n} (limit {limit:.1f}, "
+        f"ratio {ips / limit:.0%})"
+    )
     version = os.path.basename(model.path)
     for q in ("float32", "int8"):
         path = os.path.join(os.path.dirname(model.path), f"{version}_{q}.tflite")
@@ -245,9 +285,15 @@ def bench_inference(cfg):
         for _ in range(cfg.steps):
             runner(one)
         ms = (time.perf_counter() - start) / cfg.steps * 1000
-        print(f"TFLite {q}: {ms:.1f} ms per image (batch 1, {runner.num_threads} "
-              "thread(s))", flush=True)
+        print(
+            f"TFLite {q}: {ms:.1f} ms per image (batch 1, {runner.num_threads} thread(s))",
+            flush=True,
+        )
 
 
-COMMANDS = {"model": bench_model, "data": bench_data, "train": bench_train,
-            "inference": bench_inference}
+COMMANDS = {
+    "model": bench_model,
+    "data": bench_data,
+    "train": bench_train,
+    "inference": bench_inference,
+}

@@ -28,11 +28,15 @@ def make_square(augment, max_pixels=DEFAULT_MAX_PIXELS):
 
     def square(x):
         if x.dtype != tf.string:
-            x = tf.cond(tf.reduce_all(tf.shape(x)[:2] == size),
-                        lambda: tf.cast(x, tf.uint8), lambda: general(x))
+            x = tf.cond(
+                tf.reduce_all(tf.shape(x)[:2] == size),
+                lambda: tf.cast(x, tf.uint8),
+                lambda: general(x),
+            )
         else:
             x = general(x)
         return tf.ensure_shape(x, [size, size, 3])
+
     return square
 
 
@@ -54,8 +58,11 @@ def make_batch_draws(augment, seed):
         key = tf.stack([tf.cast(seed, tf.int64), tf.cast(first, tf.int64)])
         keys = tf.random.experimental.stateless_split(key, 3)
         offset = tf.random.stateless_uniform([n, 2], keys[0], 0, positions, tf.int32)
-        flip = (tf.random.stateless_uniform([n], keys[1]) < 0.5 if augment.flip
-                else tf.zeros([n], tf.bool))
+        flip = (
+            tf.random.stateless_uniform([n], keys[1]) < 0.5
+            if augment.flip
+            else tf.zeros([n], tf.bool)
+        )
         alpha = tf.random.stateless_normal([n, 3], keys[2]) * augment.pca_sigma
         return {"offset": offset, "flip": flip, "alpha": alpha}
 

@@ -30,8 +30,11 @@ def _crc_of_file(path):
 
 def _record_crcs(path, record_bytes):
     with open(path, "rb") as f:
-        return [zlib.crc32(record) for record in iter(lambda: f.read(record_bytes), b"")
-                if len(record) == record_bytes]
+        return [
+            zlib.crc32(record)
+            for record in iter(lambda: f.read(record_bytes), b"")
+            if len(record) == record_bytes
+        ]
 
 
 def write_checksums(directory, split, shard_paths):
@@ -56,18 +59,23 @@ def _shard_problem(path, entry, record_bytes):
         return None
     recorded = entry.get("record_crc32")
     if recorded is None:
-        return (f"{path}: {size} bytes, CRC-32 {_crc_of_file(path):08x}; prepare wrote "
-                f"{entry['bytes']} bytes, CRC-32 {entry['crc32']:08x}")
+        return (
+            f"{path}: {size} bytes, CRC-32 {_crc_of_file(path):08x}; prepare wrote "
+            f"{entry['bytes']} bytes, CRC-32 {entry['crc32']:08x}"
+        )
     found = _record_crcs(path, record_bytes)
     for index, (got, want) in enumerate(zip(found, recorded)):
         if got != want:
             return f"{path}: record {index} differs from what prepare wrote"
     if len(found) > len(recorded):
-        return (f"{path}: holds {len(found)} records, {len(found) - len(recorded)} more "
-                f"than the {len(recorded)} prepare wrote")
+        return (
+            f"{path}: holds {len(found)} records, {len(found) - len(recorded)} more "
+            f"than the {len(recorded)} prepare wrote"
+        )
     if len(found) < len(recorded) or size % record_bytes:
-        return (f"{path}: ends early: {len(found)} whole records of the {len(recorded)} "
-                "prepare wrote")
+        return (
+            f"{path}: ends early: {len(found)} whole records of the {len(recorded)} prepare wrote"
+        )
     return f"{path}: its bytes differ from what prepare wrote"
 
 
@@ -77,8 +85,10 @@ def verify(directory):
     form = read_format(directory)
     tables = sorted(glob.glob(os.path.join(directory, "*.checksums.json")))
     if not tables:
-        return [f"{directory}: no *.checksums.json (prepared by tf_alexnet before 0.3): "
-                "nothing to verify against"], 0
+        return [
+            f"{directory}: no *.checksums.json (prepared by tf_alexnet before 0.3): "
+            "nothing to verify against"
+        ], 0
     problems, checked = [], 0
     for table in tables:
         with open(table) as f:

@@ -18,8 +18,10 @@ def mean_tensor(stats, mode, size):
             mean = tf.image.resize(mean, [size, size], antialias=True).numpy()
         return tf.constant(mean)
     if mode == "image":
-        raise ValueError(f"--mean=image needs a mean image (mean_image.npy beside "
-                         f"stats.json); {stats.source} has none. Use --mean=channel.")
+        raise ValueError(
+            f"--mean=image needs a mean image (mean_image.npy beside "
+            f"stats.json); {stats.source} has none. Use --mean=channel."
+        )
     return tf.constant(np.asarray(stats.mean_rgb, np.float32))
 
 
@@ -28,7 +30,7 @@ def ten_crops(image, crop):
     size = tf.shape(image)[0]
     far, mid = size - crop, (size - crop) // 2
     offsets = [(0, 0), (0, far), (far, 0), (far, far), (mid, mid)]
-    crops = tf.stack([image[t:t + crop, l:l + crop] for t, l in offsets])
+    crops = tf.stack([image[t : t + crop, l : l + crop] for t, l in offsets])
     return tf.concat([crops, tf.reverse(crops, [2])], 0)
 
 
@@ -44,6 +46,6 @@ def make_eval_preprocess(preprocessing, crops="center", max_pixels=DEFAULT_MAX_P
         if crops == "ten":
             return tf.ensure_shape(ten_crops(image, crop), [10, crop, crop, 3])
         off = (size - crop) // 2
-        return tf.ensure_shape(image[off:off + crop, off:off + crop], [crop, crop, 3])
+        return tf.ensure_shape(image[off : off + crop, off : off + crop], [crop, crop, 3])
 
     return preprocess

@@ -41,15 +41,18 @@ def check_image_file(path):
 
 def _jpeg_ratio(side, size):
     """Index of the largest libjpeg scale 1/1, 1/2, 1/4, 1/8 that keeps side >= size."""
-    return (tf.cast(side >= 2 * size, tf.int32) + tf.cast(side >= 4 * size, tf.int32)
-            + tf.cast(side >= 8 * size, tf.int32))
+    return (
+        tf.cast(side >= 2 * size, tf.int32)
+        + tf.cast(side >= 4 * size, tf.int32)
+        + tf.cast(side >= 8 * size, tf.int32)
+    )
 
 
 def center_square(image):
     shape = tf.shape(image)
     side = tf.minimum(shape[0], shape[1])
     top, left = (shape[0] - side) // 2, (shape[1] - side) // 2
-    return image[top:top + side, left:left + side]
+    return image[top : top + side, left : left + side]
 
 
 def _resize_square(image, size, squash=False):
@@ -62,7 +65,8 @@ def _resize_square(image, size, squash=False):
     return tf.cond(
         tf.shape(square)[0] == size,
         lambda: tf.cast(square, tf.float32),
-        lambda: tf.image.resize(tf.cast(square, tf.float32), [size, size], antialias=True))
+        lambda: tf.image.resize(tf.cast(square, tf.float32), [size, size], antialias=True),
+    )
 
 
 def decode_image(encoded):
@@ -81,12 +85,11 @@ def image_pixels(encoded):
     def number(start, length, big_endian):
         shifts = tf.range(length, dtype=tf.int64) * 8
         shifts = shifts[::-1] if big_endian else shifts
-        return tf.reduce_sum(tf.bitwise.left_shift(head[start:start + length], shifts))
+        return tf.reduce_sum(tf.bitwise.left_shift(head[start : start + length], shifts))
 
     def bmp():
         height = number(22, 4, False)
-        return number(18, 4, False) * tf.abs(tf.where(height >= 2 ** 31, height - 2 ** 32,
-                                                      height))
+        return number(18, 4, False) * tf.abs(tf.where(height >= 2**31, height - 2**32, height))
 
     def kind(magic):
         return tf.strings.substr(encoded, 0, len(magic)) == magic
@@ -95,10 +98,15 @@ def image_pixels(encoded):
         shape = tf.cast(tf.image.extract_jpeg_shape(encoded), tf.int64)
         return shape[0] * shape[1]
 
-    return tf.case([(tf.io.is_jpeg(encoded), jpeg),
-                    (kind(MAGIC["png"]), lambda: number(16, 4, True) * number(20, 4, True)),
-                    (kind(MAGIC["gif"]), lambda: number(6, 2, False) * number(8, 2, False)),
-                    (kind(MAGIC["bmp"]), bmp)], default=lambda: tf.constant(0, tf.int64))
+    return tf.case(
+        [
+            (tf.io.is_jpeg(encoded), jpeg),
+            (kind(MAGIC["png"]), lambda: number(16, 4, True) * number(20, 4, True)),
+            (kind(MAGIC["gif"]), lambda: number(6, 2, False) * number(8, 2, False)),
+            (kind(MAGIC["bmp"]), bmp),
+        ],
+        default=lambda: tf.constant(0, tf.int64),
+    )
 
 
 def decode_square(encoded, size, max_pixels=DEFAULT_MAX_PIXELS, squash=False):
@@ -106,8 +114,10 @@ def decode_square(encoded, size, max_pixels=DEFAULT_MAX_PIXELS, squash=False):
     `squash`ed). An image of more than `max_pixels` (from its header) fails like a corrupt
     one."""
     check = tf.debugging.assert_less_equal(
-        image_pixels(encoded), tf.constant(int(max_pixels), tf.int64),
-        message=f"image larger than {max_pixels / 1e6:g} megapixels (--max_megapixels)")
+        image_pixels(encoded),
+        tf.constant(int(max_pixels), tf.int64),
+        message=f"image larger than {max_pixels / 1e6:g} megapixels (--max_megapixels)",
+    )
     with tf.control_dependencies([check]):
         encoded = tf.identity(encoded)
 
@@ -116,12 +126,14 @@ def decode_square(encoded, size, max_pixels=DEFAULT_MAX_PIXELS, squash=False):
         ratio = _jpeg_ratio(tf.minimum(shape[0], shape[1]), size)
         if squash:  # Caffe resized the full-size pixels
             ratio = tf.constant(0)
-        branches = [lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r)
-                    for r in (1, 2, 4, 8)]
+        branches = [
+            lambda r=r: tf.io.decode_jpeg(encoded, channels=3, ratio=r) for r in (1, 2, 4, 8)
+        ]
         return _resize_square(tf.switch_case(ratio, branches), size, squash)
 
-    return tf.cond(tf.io.is_jpeg(encoded), jpeg,
-                   lambda: _resize_square(decode_image(encoded), size, squash))
+    return tf.cond(
+        tf.io.is_jpeg(encoded), jpeg, lambda: _resize_square(decode_image(encoded), size, squash)
+    )
 
 
 def to_square(image_or_encoded, size, max_pixels=DEFAULT_MAX_PIXELS, squash=False):

@@ -18,12 +18,17 @@ def class_folders(root, only=()):
     """The class folder names of `root`, sorted; `only`: just these (each must exist)."""
     if not os.path.isdir(root):
         raise DataError(f"folder:{root}: no such directory.")
-    names = sorted(name for name in os.listdir(root) if not name.startswith(".")
-                   and os.path.isdir(os.path.join(root, name)))  # hidden ones: .git, .thumbs
+    names = sorted(
+        name
+        for name in os.listdir(root)
+        if not name.startswith(".") and os.path.isdir(os.path.join(root, name))
+    )  # hidden ones: .git, .thumbs
     missing = [name for name in only if name not in names]
     if missing:
-        raise DataError(f"folder:{root}: no class folder {', '.join(missing)} (--classes); "
-                        f"it has {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}.")
+        raise DataError(
+            f"folder:{root}: no class folder {', '.join(missing)} (--classes); "
+            f"it has {', '.join(names[:20])}{' ...' if len(names) > 20 else ''}."
+        )
     return [name for name in names if not only or name in only]
 
 
@@ -33,8 +38,11 @@ def list_folder(root, on_bad_image="skip", only=()):
     classes, files, labels, bad = [], [], [], []
     for name in class_folders(root, only):
         class_dir = os.path.join(root, name)
-        paths = sorted(p for p in glob.glob(os.path.join(class_dir, "**", "*"), recursive=True)
-                       if os.path.isfile(p))
+        paths = sorted(
+            p
+            for p in glob.glob(os.path.join(class_dir, "**", "*"), recursive=True)
+            if os.path.isfile(p)
+        )
         if not paths:
             logging.warning("folder:%s: class folder %r is empty; skipped.", root, name)
             continue
@@ -57,8 +65,10 @@ def list_folder(root, on_bad_image="skip", only=()):
         labels += [len(classes)] * len(good)
         classes.append(name)
     if not files:
-        raise DataError(f"folder:{root}: no images found (expected one subfolder per class "
-                        f"holding {'/'.join(IMAGE_EXTENSIONS)} files).")
+        raise DataError(
+            f"folder:{root}: no images found (expected one subfolder per class "
+            f"holding {'/'.join(IMAGE_EXTENSIONS)} files)."
+        )
     return files, labels, tuple(classes), bad
 
 
@@ -82,9 +92,9 @@ def in_validation(path, root, fraction):
 def per_class_subset(files, labels, root, count):
     """`count` files of each label (all of a smaller class): those first in the order of a
     hash of their paths under root, a subset fixed by the files alone; listing order kept."""
+
     def rank(path):
-        return zlib.crc32(("subset/" + os.path.relpath(path, root).replace(os.sep, "/")
-                           ).encode())
+        return zlib.crc32(("subset/" + os.path.relpath(path, root).replace(os.sep, "/")).encode())
 
     chosen = set()
     for label in set(labels):
@@ -99,19 +109,19 @@ def folder_files(config, root, split):
     splits = folder_splits(root)
     if splits:
         if split not in splits:
-            raise DataError(f"folder:{root} has no {split!r} split; it has "
-                            f"{sorted(splits)}.")
-        files, labels, classes, bad = list_folder(splits[split], config.on_bad_image,
-                                                  config.classes)
+            raise DataError(f"folder:{root} has no {split!r} split; it has {sorted(splits)}.")
+        files, labels, classes, bad = list_folder(
+            splits[split], config.on_bad_image, config.classes
+        )
         if split == "train" and config.train_per_class:
-            files, labels = per_class_subset(files, labels, splits[split],
-                                             config.train_per_class)
+            files, labels = per_class_subset(files, labels, splits[split], config.train_per_class)
         return files, labels, classes, bad
     files, labels, classes, bad = list_folder(root, config.on_bad_image, config.classes)
     if split in ("train", "validation"):
+
         def mine(path):
-            return in_validation(path, root, config.validation_fraction) == (
-                split == "validation")
+            return in_validation(path, root, config.validation_fraction) == (split == "validation")
+
         keep = [mine(f) for f in files]
         files = [f for f, k in zip(files, keep) if k]
         labels = [l for l, k in zip(labels, keep) if k]
@@ -119,8 +129,10 @@ def folder_files(config, root, split):
         if split == "train" and config.train_per_class:
             files, labels = per_class_subset(files, labels, root, config.train_per_class)
     elif split != "all":
-        raise DataError(f"folder:{root} has no split folders; use split train, validation "
-                        "(carved by --validation_fraction) or all.")
+        raise DataError(
+            f"folder:{root} has no split folders; use split train, validation "
+            "(carved by --validation_fraction) or all."
+        )
     return files, labels, classes, bad
 
 
@@ -130,5 +142,11 @@ def open_folder(config, root, split):
         raise DataError(f"folder:{root}: split {split!r} is empty.")
     ds = tf.data.Dataset.from_tensor_slices((files, tf.constant(labels, tf.int32)))
     stats = os.path.join(root, "stats.json")
-    return Source(ds, classes, len(files), stats if os.path.exists(stats) else "",
-                  tuple(bad), load=tf.io.read_file)
+    return Source(
+        ds,
+        classes,
+        len(files),
+        stats if os.path.exists(stats) else "",
+        tuple(bad),
+        load=tf.io.read_file,
+    )

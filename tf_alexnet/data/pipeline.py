@@ -30,10 +30,11 @@ _PARALLEL = dict(num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 @dataclasses.dataclass(frozen=True)
 class DataInfo:
     """What a pipeline knows about its split."""
+
     class_names: tuple
-    num_examples: int              # -1 when unknown
-    stats: Stats                   # the statistics its transform uses
-    bad_files: tuple = ()          # (path, reason) left out when listed
+    num_examples: int  # -1 when unknown
+    stats: Stats  # the statistics its transform uses
+    bad_files: tuple = ()  # (path, reason) left out when listed
     opened: object = dataclasses.field(default=None, compare=False, repr=False)  # Source
 
 
@@ -42,12 +43,14 @@ def open_split(source, split, size):
     pixels square."""
     kind, arg = parse_spec(source.source)
     if source.classes and kind != "folder":
-        raise DataError(f"--classes selects class folders of a folder: source, not of "
-                        f"{source.source}.")
+        raise DataError(
+            f"--classes selects class folders of a folder: source, not of {source.source}."
+        )
     if kind == "synthetic":
         return open_synthetic(source, arg, split, size)
     return {"tfds": open_tfds, "folder": open_folder, "tfrecord": open_records}[kind](
-        source, arg, split)
+        source, arg, split
+    )
 
 
 def resolve_stats(setting, opened):
@@ -70,10 +73,10 @@ def _drop_bad(ds, source, training):
 
 def _info(source, opened, stats, split, fresh):
     if opened.bad_files and fresh:
-        logging.warning("%s: %d bad image(s) left out of split %r.", source.source,
-                        len(opened.bad_files), split)
-    return DataInfo(opened.class_names, opened.num_examples, stats, opened.bad_files,
-                    opened)
+        logging.warning(
+            "%s: %d bad image(s) left out of split %r.", source.source, len(opened.bad_files), split
+        )
+    return DataInfo(opened.class_names, opened.num_examples, stats, opened.bad_files, opened)
 
 
 def _square_fn(augment, source, opened):
@@ -99,7 +102,8 @@ def check_square_size(source, opened, augment):
             f"{want}x{want} (--image_size {augment.image_size}, --resize_size "
             f"{augment.resize_size}). Prepare shards of that size (python -m "
             f"tf_alexnet.prepare --resize_size {want} ...), or train with --resize_size "
-            f"{side}.")
+            f"{side}."
+        )
 
 
 def train_dataset(source, augment, split="train", start_example=0, opened=None):
@@ -125,8 +129,10 @@ def train_dataset(source, augment, split="train", start_example=0, opened=None):
     else:
         ds = _shuffled_batches(source, augment, opened, start_example)
     ds = ds.enumerate()
-    ds = ds.map(lambda b, xy: ({"image": xy[0], **draws(start_example + b * batch, batch)},
-                               xy[1]), **_PARALLEL)
+    ds = ds.map(
+        lambda b, xy: ({"image": xy[0], **draws(start_example + b * batch, batch)}, xy[1]),
+        **_PARALLEL,
+    )
     return ds.prefetch(tf.data.AUTOTUNE), _info(source, opened, stats, split, fresh)
 
 
@@ -143,12 +149,16 @@ def _permuted_batches(records, batch, seed, start_example):
     def read(first):
         position = first + tf.range(batch, dtype=tf.int64)
         epoch = position // n
-        keys = tf.stack([tf.fill([batch], tf.constant(seed, tf.int64)), epoch,
-                         tf.zeros([batch], tf.int64)], axis=1)
-        index = tf.raw_ops.RandomIndexShuffle(index=position % n, seed=keys,
-                                              max_index=tf.constant(n - 1, tf.int64))
+        keys = tf.stack(
+            [tf.fill([batch], tf.constant(seed, tf.int64)), epoch, tf.zeros([batch], tf.int64)],
+            axis=1,
+        )
+        index = tf.raw_ops.RandomIndexShuffle(
+            index=position % n, seed=keys, max_index=tf.constant(n - 1, tf.int64)
+        )
         return records.read(index)
-    return tf.data.Dataset.range(start_example, 2 ** 62, batch).map(read, **_PARALLEL)
+
+    return tf.data.Dataset.range(start_example, 2**62, batch).map(read, **_PARALLEL)
 
 
 def _shuffled_batches(source, augment, opened, start_example):
@@ -193,14 +203,18 @@ def eval_dataset(source, evaluation, split, preprocessing=None, sample=False, op
     size = preprocessing.resize if preprocessing else Preprocessing().resize
     fresh, opened = opened is None, opened or open_split(source, split, size)
     preprocessing = preprocessing or Preprocessing(stats=resolve_stats("auto", opened))
-    transform = crops.make_eval_preprocess(preprocessing, evaluation.eval_crops,
-                                           source.max_megapixels * 1e6)
+    transform = crops.make_eval_preprocess(
+        preprocessing, evaluation.eval_crops, source.max_megapixels * 1e6
+    )
     load = opened.load or (lambda x: x)
     ds = opened.dataset
     if sample:  # file names (folders) are cheap to shuffle all; records, 1,000 at a time
         # The same order on every pass: repeated evaluations score the same sample.
-        ds = ds.shuffle(max(1, opened.num_examples) if opened.load else 1000, seed=source.seed,
-                        reshuffle_each_iteration=False)
+        ds = ds.shuffle(
+            max(1, opened.num_examples) if opened.load else 1000,
+            seed=source.seed,
+            reshuffle_each_iteration=False,
+        )
     ds = _drop_bad(ds.map(lambda x, y: (transform(load(x)), y), **_PARALLEL), source, False)
     if evaluation.cache_eval:
         ds = ds.cache()
@@ -214,8 +228,11 @@ def explain_failure(source, splits, error, size=None):
     (at `size`, default the paper's 256), or the first shard whose records do not read.
     None when there is nothing to add."""
     size = size or Preprocessing().resize
-    if (source.on_bad_image != "fail" or not source.source or not isinstance(
-            error, (tf.errors.InvalidArgumentError, tf.errors.DataLossError))):
+    if (
+        source.on_bad_image != "fail"
+        or not source.source
+        or not isinstance(error, (tf.errors.InvalidArgumentError, tf.errors.DataLossError))
+    ):
         return None
     kind, arg = parse_spec(source.source)
     for split in filter(None, splits):
@@ -232,6 +249,8 @@ def explain_failure(source, splits, error, size=None):
                     for _ in tf.data.TFRecordDataset(shard):
                         read += 1
                 except tf.errors.DataLossError as e:
-                    return (f"{shard}: record {read + 1} cannot be read ({describe(e)}) "
-                            "(--on_bad_image=fail).")
+                    return (
+                        f"{shard}: record {read + 1} cannot be read ({describe(e)}) "
+                        "(--on_bad_image=fail)."
+                    )
     return None

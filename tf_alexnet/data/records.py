@@ -39,8 +39,10 @@ SHARD_FEATURES = {
 def read_classes(directory):
     path = os.path.join(directory, "classes.txt")
     if not os.path.exists(path):
-        raise DataError(f"tfrecord:{directory}: no classes.txt; write shards with "
-                        "`python -m tf_alexnet.prepare`.")
+        raise DataError(
+            f"tfrecord:{directory}: no classes.txt; write shards with "
+            "`python -m tf_alexnet.prepare`."
+        )
     with open(path) as f:
         return tuple(line.strip() for line in f if line.strip())
 
@@ -48,9 +50,10 @@ def read_classes(directory):
 @dataclasses.dataclass(frozen=True)
 class ShardFormat:
     """What format.json says of a directory's shards."""
-    image_format: str = "jpeg"     # jpeg | raw
-    size: int = None               # the squares' side; None: JPEG shards from before format.json
-    fixed: bool = False            # raw pixels in fixed-length records (.raw), not TFRecords
+
+    image_format: str = "jpeg"  # jpeg | raw
+    size: int = None  # the squares' side; None: JPEG shards from before format.json
+    fixed: bool = False  # raw pixels in fixed-length records (.raw), not TFRecords
 
     @property
     def extension(self):
@@ -62,8 +65,9 @@ class ShardFormat:
         return self.size * self.size * 3 + 4
 
     def to_json(self):
-        return dict(format=self.image_format, size=self.size,
-                    **({"layout": "fixed"} if self.fixed else {}))
+        return dict(
+            format=self.image_format, size=self.size, **({"layout": "fixed"} if self.fixed else {})
+        )
 
 
 def raw_record_dtype(size):
@@ -79,8 +83,12 @@ def read_format(directory):
         return ShardFormat()
     d = read_json(path, DataError)
     layout = d.get("layout")  # absent: TFRecords
-    if (d.get("format") not in ("jpeg", "raw") or not isinstance(d.get("size"), int)
-            or layout not in (None, "fixed") or (layout and d["format"] != "raw")):
+    if (
+        d.get("format") not in ("jpeg", "raw")
+        or not isinstance(d.get("size"), int)
+        or layout not in (None, "fixed")
+        or (layout and d["format"] != "raw")
+    ):
         raise DataError(f"{path}: damaged ({d}).")
     return ShardFormat(d["format"], d["size"], layout == "fixed")
 
@@ -119,10 +127,12 @@ def _check_jpeg_size(directory, shard, form, parse):
         except tf.errors.OpError:
             return  # a damaged record: the reader names it
         if shape[:2] != [form.size, form.size]:
-            raise DataError(f"{os.path.join(directory, FORMAT_JSON)} says {form.size}x"
-                            f"{form.size} squares, but {shard} holds {shape[0]}x{shape[1]} "
-                            f"JPEGs: mend its \"size\" ({shape[0]}) or prepare the shards "
-                            "again.")
+            raise DataError(
+                f"{os.path.join(directory, FORMAT_JSON)} says {form.size}x"
+                f"{form.size} squares, but {shard} holds {shape[0]}x{shape[1]} "
+                f"JPEGs: mend its \"size\" ({shape[0]}) or prepare the shards "
+                "again."
+            )
 
 
 def _check_record_size(directory, shard, records, record_bytes):
@@ -133,9 +143,11 @@ def _check_record_size(directory, shard, records, record_bytes):
     side = math.isqrt(max(0, (size // records - 4) // 3))
     if size % records == 0 and side * side * 3 + 4 == size // records != record_bytes:
         said = math.isqrt((record_bytes - 4) // 3)
-        raise DataError(f"{os.path.join(directory, FORMAT_JSON)} says {said}x{said} squares, "
-                        f"but {shard} holds {records} records of {side}x{side} ({size} "
-                        f"bytes): mend its \"size\" ({side}) or prepare the shards again.")
+        raise DataError(
+            f"{os.path.join(directory, FORMAT_JSON)} says {said}x{said} squares, "
+            f"but {shard} holds {records} records of {side}x{side} ({size} "
+            f"bytes): mend its \"size\" ({side}) or prepare the shards again."
+        )
 
 
 def checked_shards(config, directory, split, files, record_bytes=0):
@@ -155,16 +167,19 @@ def checked_shards(config, directory, split, files, record_bytes=0):
         if record_bytes and want:
             _check_record_size(directory, shard, want, record_bytes)
         if want is not None and count > want:
-            problems.append(f"{shard} holds {count} records, {count - want} more than the "
-                            f"{want} prepare wrote")
+            problems.append(
+                f"{shard} holds {count} records, {count - want} more than the {want} prepare wrote"
+            )
         elif cut or (want is not None and count != want):
             of = f" of {want}" if want is not None else ""
             problems.append(f"{shard} ends early: read {count}{of} records")
     announced = os.path.join(directory, f"{split}.count")
     total = int(open(announced).read()) if os.path.exists(announced) else -1
     if not problems and total >= 0 and sum(found.values()) != total:
-        problems.append(f"tfrecord:{directory} split {split!r}: read {sum(found.values())} of "
-                        f"the {total} records {split}.count announces")
+        problems.append(
+            f"tfrecord:{directory} split {split!r}: read {sum(found.values())} of "
+            f"the {total} records {split}.count announces"
+        )
     for problem in problems:
         if config.on_bad_image == "fail":
             raise DataError(f"{problem} (--on_bad_image=fail).")
@@ -182,24 +197,36 @@ def open_records(config, directory, split):
     records, total = checked_shards(config, directory, split, files, record_bytes)
     # Bytes after a shard's whole records: a raw shard cut inside a record (the reader
     # refuses a body that is not a multiple of the record, so that part is its "footer").
-    tails = [os.path.getsize(f) - records[f] * record_bytes if record_bytes else 0
-             for f in files]
+    tails = [os.path.getsize(f) - records[f] * record_bytes if record_bytes else 0 for f in files]
     ds = tf.data.Dataset.from_tensor_slices(
-        (files, tf.constant([records[f] for f in files], tf.int64), tf.constant(tails, tf.int64)))
+        (files, tf.constant([records[f] for f in files], tf.int64), tf.constant(tails, tf.int64))
+    )
     if split == "train":
         ds = ds.shuffle(len(files), seed=config.seed)
     if form.fixed:
+
         def records_of(f, n, tail):
             return tf.data.FixedLengthRecordDataset(f, record_bytes, footer_bytes=tail)
     else:
+
         def records_of(f, n, tail):
             return tf.data.TFRecordDataset(f).take(n)
 
     def read(f, n, tail):  # (record, shard, index in the shard): labels are checked by name
-        return tf.data.Dataset.zip((records_of(f, n, tail), tf.data.Dataset.from_tensors(
-            f).repeat(), tf.data.Dataset.range(n)))
-    ds = ds.interleave(read, cycle_length=min(len(files), 8),
-                       num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return tf.data.Dataset.zip(
+            (
+                records_of(f, n, tail),
+                tf.data.Dataset.from_tensors(f).repeat(),
+                tf.data.Dataset.range(n),
+            )
+        )
+
+    ds = ds.interleave(
+        read,
+        cycle_length=min(len(files), 8),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
 
     parse, check = record_parser(form), (len(classes), config.on_bad_image)
     if form.image_format == "jpeg" and form.size:
@@ -213,16 +240,18 @@ def open_records(config, directory, split):
         return labels.checked_batch(*parse(records), shards, indices, *check)
 
     stats = os.path.join(directory, "stats.json")
-    return Source(labels.checked_records(ds.map(parse_one, num_parallel_calls=tf.data.AUTOTUNE),
-                                         *check),
-                  classes, total, stats_path=stats if os.path.exists(stats) else "",
-                  square_jpeg=form.size if form.image_format == "jpeg" and form.size else 0,
-                  square_size=form.size or 0,
-                  # Training reads fixed-length raw shards by index, others a batch at a time.
-                  records=None if form.fixed else ds,
-                  parse_batch=None if form.fixed else parse_batch,
-                  random_access=raw_reader(files, records, form.size, check) if form.fixed
-                  else None)
+    return Source(
+        labels.checked_records(ds.map(parse_one, num_parallel_calls=tf.data.AUTOTUNE), *check),
+        classes,
+        total,
+        stats_path=stats if os.path.exists(stats) else "",
+        square_jpeg=form.size if form.image_format == "jpeg" and form.size else 0,
+        square_size=form.size or 0,
+        # Training reads fixed-length raw shards by index, others a batch at a time.
+        records=None if form.fixed else ds,
+        parse_batch=None if form.fixed else parse_batch,
+        random_access=raw_reader(files, records, form.size, check) if form.fixed else None,
+    )
 
 
 def _aligned_empty(shape):
@@ -232,7 +261,7 @@ def _aligned_empty(shape):
     n = int(np.prod(shape))
     raw = np.empty(n + 64, np.uint8)
     start = -raw.ctypes.data % 64
-    return raw[start:start + n].reshape(shape)
+    return raw[start : start + n].reshape(shape)
 
 
 def raw_reader(files, counts, size, check=(0, "skip")):
@@ -264,13 +293,16 @@ def raw_reader(files, counts, size, check=(0, "skip")):
 
     def read(indices):
         images, found, shard, local = tf.numpy_function(
-            gather, [indices], (tf.uint8, tf.int32, tf.int32, tf.int64), stateful=False)
+            gather, [indices], (tf.uint8, tf.int32, tf.int32, tf.int64), stateful=False
+        )
         n = indices.shape[0]
         images, found = tf.ensure_shape(images, [n, size, size, 3]), tf.ensure_shape(found, [n])
         if check[0]:
-            images, found = labels.checked_batch(images, found, tf.gather(names, shard),
-                                                 local, *check)
+            images, found = labels.checked_batch(
+                images, found, tf.gather(names, shard), local, *check
+            )
         return images, found
+
     return RandomAccess(int(starts[-1]), read)
 
 
@@ -286,9 +318,11 @@ def record_parser(form):
         def parse_fixed(records):
             # decode_raw's fixed_length keeps the first `pixels` bytes: one copy, no slice.
             image = tf.io.decode_raw(records, tf.uint8, fixed_length=pixels)
-            label = tf.io.decode_raw(tf.strings.substr(records, pixels, 4), tf.int32,
-                                     little_endian=True)
+            label = tf.io.decode_raw(
+                tf.strings.substr(records, pixels, 4), tf.int32, little_endian=True
+            )
             return tf.reshape(image, [-1, form.size, form.size, 3]), tf.reshape(label, [-1])
+
         return parse_fixed
 
     def parse(records):
@@ -297,4 +331,5 @@ def record_parser(form):
         if form.image_format == "raw":
             image = tf.reshape(tf.io.decode_raw(image, tf.uint8), [-1, form.size, form.size, 3])
         return image, tf.cast(ex["image/class/label"], tf.int32)
+
     return parse

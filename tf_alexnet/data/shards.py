@@ -57,8 +57,9 @@ def write_format(output, form):
         with open(path) as f:
             have = json.load(f)
         if have != want:
-            raise DataError(f"{output} holds shards of {have}; this run writes {want}. Use "
-                            "another --output.")
+            raise DataError(
+                f"{output} holds shards of {have}; this run writes {want}. Use another --output."
+            )
     with open(path, "w") as f:
         json.dump(want, f)
 
@@ -76,15 +77,20 @@ def make_processor(size, quality, max_pixels, squash=False):
     quality is 0 (raw shards), pixel sums, outer products, the square itself as float64 for
     the mean image). `squash`: the whole image resized to the square (Caffe's
     convert_imageset), not its central square."""
+
     @tf.function(input_signature=[tf.TensorSpec([], tf.string)])
     def process(encoded):
         square = decode_square(encoded, size, max_pixels, squash)
         pixels = tf.round(tf.clip_by_value(square, 0.0, 255.0))
-        jpeg = (tf.io.encode_jpeg(tf.cast(pixels, tf.uint8), quality=quality) if quality
-                else tf.constant(""))
+        jpeg = (
+            tf.io.encode_jpeg(tf.cast(pixels, tf.uint8), quality=quality)
+            if quality
+            else tf.constant("")
+        )
         # Statistics of what is stored (the re-encoded pixels would add JPEG noise only).
         flat = tf.reshape(tf.cast(pixels, tf.float64) / 255.0, [-1, 3])
         return jpeg, tf.reduce_sum(flat, 0), tf.matmul(flat, flat, transpose_a=True), pixels
+
     return process
 
 
@@ -124,8 +130,7 @@ class _ExampleWriter(tf.io.TFRecordWriter):
 def write_shard(source, split, index, num_shards, cfg, process, progress):
     """Writes one shard (if not already complete); returns its statistics' file."""
     form = shard_format(cfg.image_format, cfg.augment.resize)
-    name = os.path.join(cfg.output,
-                        f"{split}-{index:05d}-of-{num_shards:05d}{form.extension}")
+    name = os.path.join(cfg.output, f"{split}-{index:05d}-of-{num_shards:05d}{form.extension}")
     stats_path = name + ".stats.npz"
     if os.path.exists(name) and os.path.exists(stats_path):
         progress(int(np.load(stats_path)["examples"]))
@@ -138,15 +143,17 @@ def write_shard(source, split, index, num_shards, cfg, process, progress):
     writer = _FixedRecordWriter(name + ".tmp") if form.fixed else _ExampleWriter(name + ".tmp")
     with writer:
         for position, (x, label) in enumerate(source.dataset.shard(num_shards, index)):
-            file_name = (x.numpy().decode() if source.load else
-                         f"{split}[{position * num_shards + index}]")
+            file_name = (
+                x.numpy().decode() if source.load else f"{split}[{position * num_shards + index}]"
+            )
             try:
                 jpeg, psum, pouter, square = process(load(x))
             except (tf.errors.InvalidArgumentError, tf.errors.NotFoundError) as e:
                 reason = describe(e)[:300]
                 if cfg.source.on_bad_image == "fail":
-                    raise DataError(f"Bad image {file_name}: {reason} "
-                                    "(--on_bad_image=fail).") from None
+                    raise DataError(
+                        f"Bad image {file_name}: {reason} (--on_bad_image=fail)."
+                    ) from None
                 logging.warning("Skipping bad image %s: %s", file_name, reason)
                 bad.append(f"{file_name}\t{reason}")
                 progress(1)
@@ -161,8 +168,16 @@ def write_shard(source, split, index, num_shards, cfg, process, progress):
             outer += pouter.numpy()
             image_sum += square.numpy()
             progress(1)
-    np.savez(stats_path, examples=count + len(bad), images=count, pixels=pixels, sum=s,
-             outer=outer, image_sum=image_sum, bad=np.array(bad, dtype=str))
+    np.savez(
+        stats_path,
+        examples=count + len(bad),
+        images=count,
+        pixels=pixels,
+        sum=s,
+        outer=outer,
+        image_sum=image_sum,
+        bad=np.array(bad, dtype=str),
+    )
     os.replace(name + ".tmp", name)
     return stats_path
 
@@ -180,8 +195,14 @@ def combine_stats(paths):
     order = np.argsort(eigval)[::-1]
     eigval, eigvec = eigval[order], eigvec[:, order]
     mean_image = (sum(p["image_sum"] for p in parts) / images).astype(np.float32)
-    stats = Stats(tuple(mean * 255), tuple(np.sqrt(np.diag(cov)) * 255), tuple(eigval),
-                  tuple(map(tuple, eigvec)), mean_image, source="prepare")
+    stats = Stats(
+        tuple(mean * 255),
+        tuple(np.sqrt(np.diag(cov)) * 255),
+        tuple(eigval),
+        tuple(map(tuple, eigvec)),
+        mean_image,
+        source="prepare",
+    )
     return stats, dict(num_images=images, covariance=cov.tolist())
 
 
@@ -195,9 +216,12 @@ def prepare(cfg):
 def _prepare(cfg):
     splits = cfg.splits or default_splits(cfg.source)
     workers = cfg.workers or os.cpu_count() or 1
-    process = make_processor(cfg.augment.resize,
-                             cfg.jpeg_quality if cfg.image_format == "jpeg" else 0,
-                             cfg.source.max_megapixels * 1e6, cfg.augment.squash)
+    process = make_processor(
+        cfg.augment.resize,
+        cfg.jpeg_quality if cfg.image_format == "jpeg" else 0,
+        cfg.source.max_megapixels * 1e6,
+        cfg.augment.squash,
+    )
     sources = {split: open_split(cfg.source, split, cfg.augment.resize) for split in splits}
     classes = next(iter(sources.values())).class_names
     for split, source in sources.items():
@@ -207,8 +231,9 @@ def _prepare(cfg):
         f.write("".join(c + "\n" for c in classes))
     write_format(cfg.output, shard_format(cfg.image_format, cfg.augment.resize))
     total = sum(max(s.num_examples, 0) for s in sources.values())
-    bar = keras.utils.Progbar(total or None, unit_name="image",
-                              verbose=1 if sys.stdout.isatty() else 2)
+    bar = keras.utils.Progbar(
+        total or None, unit_name="image", verbose=1 if sys.stdout.isatty() else 2
+    )
     lock, done = threading.Lock(), [0]
 
     def progress(n):
@@ -221,8 +246,10 @@ def _prepare(cfg):
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for split, source in sources.items():
             n = cfg.num_shards or max(1, math.ceil(max(source.num_examples, 1) / 1000))
-            futures = [pool.submit(write_shard, source, split, k, n, cfg, process, progress)
-                       for k in range(n)]
+            futures = [
+                pool.submit(write_shard, source, split, k, n, cfg, process, progress)
+                for k in range(n)
+            ]
             stats_files[split] = [f.result() for f in futures]
     # A file bad in the listing is listed once, whichever split it fell in.
     bad = sorted({f"{path}\t{reason}" for s in sources.values() for path, reason in s.bad_files})
@@ -233,18 +260,24 @@ def _prepare(cfg):
         bad += [b for part in parts for b in part["bad"].tolist()]
         with open(os.path.join(cfg.output, f"{split}.count"), "w") as f:
             f.write(f"{counts[split]}\n")
-        shards = {os.path.basename(p[:-len(".stats.npz")]): int(part["images"])
-                  for p, part in zip(paths, parts)}
+        shards = {
+            os.path.basename(p[: -len(".stats.npz")]): int(part["images"])
+            for p, part in zip(paths, parts)
+        }
         with open(os.path.join(cfg.output, f"{split}.shards.json"), "w") as f:
             json.dump(shards, f, indent=1)
-        write_checksums(cfg.output, split, [p[:-len(".stats.npz")] for p in paths])
+        write_checksums(cfg.output, split, [p[: -len(".stats.npz")] for p in paths])
     with open(os.path.join(cfg.output, "bad_files.txt"), "w") as f:
         f.write("".join(b + "\n" for b in bad))
     stats_split = "train" if "train" in stats_files else next(iter(stats_files))
     stats, extra = combine_stats(stats_files[stats_split])
     extra.update(split=stats_split, bad_files=len(bad))
     stats.save(cfg.output, **extra)
-    logging.info("Wrote %s: %d images in %s, %d bad file(s).", cfg.output,
-                 sum(counts.values()),
-                 "/".join(stats_files), len(bad))
+    logging.info(
+        "Wrote %s: %d images in %s, %d bad file(s).",
+        cfg.output,
+        sum(counts.values()),
+        "/".join(stats_files),
+        len(bad),
+    )
     return {**stats.to_json(), **extra}

@@ -17,13 +17,15 @@ import tensorflow as tf
 from tf_alexnet.config import DATA_KINDS
 from tf_alexnet.errors import DataError
 
+
 @dataclasses.dataclass
 class Source:
     """One split of a data source, opened."""
-    dataset: tf.data.Dataset          # unbatched (uint8 image or encoded string, int32 label)
+
+    dataset: tf.data.Dataset  # unbatched (uint8 image or encoded string, int32 label)
     class_names: tuple
-    num_examples: int = -1            # -1 when unknown
-    stats_path: str = ""              # stats.json of the source, if it has one
+    num_examples: int = -1  # -1 when unknown
+    stats_path: str = ""  # stats.json of the source, if it has one
     bad_files: tuple = ()
     # Turns a dataset element's first item into the image or encoded string. Folder sources
     # hold file names until after shuffling, so that shuffle buffers and resume skips are
@@ -47,6 +49,7 @@ class Source:
 class RandomAccess:
     """Records readable by index: read(indices int64 [n], each in 0..count-1) -> (uint8
     squares [n, S, S, 3], int32 labels [n])."""
+
     count: int
     read: object
 
@@ -55,6 +58,8 @@ def parse_spec(spec):
     """(kind, argument) of a source spec such as "folder:/data/photos"."""
     kind, sep, arg = spec.partition(":")
     if not sep or kind not in DATA_KINDS:
-        raise DataError(f"Unknown data source {spec!r}: use tfds:NAME, folder:PATH, "
-                        "tfrecord:DIR, synthetic:shapes or synthetic:random.")
+        raise DataError(
+            f"Unknown data source {spec!r}: use tfds:NAME, folder:PATH, "
+            "tfrecord:DIR, synthetic:shapes or synthetic:random."
+        )
     return kind, arg

@@ -15,11 +15,13 @@ from tf_alexnet.files import replaced
 # ImageNet statistics as fb.resnet.torch publishes them (datasets/imagenet.lua): per-channel
 # mean and std of pixels in [0, 1], and the PCA of the RGB covariance used for lighting.
 IMAGENET_MEAN_RGB = (123.675, 116.28, 103.53)  # 0..255 (0.485, 0.456, 0.406) * 255
-IMAGENET_STD_RGB = (58.395, 57.12, 57.375)     # 0..255 (0.229, 0.224, 0.225) * 255
+IMAGENET_STD_RGB = (58.395, 57.12, 57.375)  # 0..255 (0.229, 0.224, 0.225) * 255
 IMAGENET_EIGVAL = (0.2175, 0.0188, 0.0045)
-IMAGENET_EIGVEC = ((-0.5675, 0.7192, 0.4009),  # rows; the columns are the eigenvectors
-                   (-0.5808, -0.0045, -0.8140),
-                   (-0.5836, -0.6948, 0.4203))
+IMAGENET_EIGVEC = (
+    (-0.5675, 0.7192, 0.4009),  # rows; the columns are the eigenvectors
+    (-0.5808, -0.0045, -0.8140),
+    (-0.5836, -0.6948, 0.4203),
+)
 STATS_JSON, MEAN_IMAGE = "stats.json", "mean_image.npy"
 
 
@@ -32,6 +34,7 @@ class Stats:
     is a mean image, `mean_image.npy` beside it. prepare, training workdirs and exports all
     write and read them through `save` and `load`.
     """
+
     mean_rgb: tuple = IMAGENET_MEAN_RGB
     std_rgb: tuple = IMAGENET_STD_RGB
     pca_eigenvalues: tuple = IMAGENET_EIGVAL
@@ -40,16 +43,24 @@ class Stats:
     source: str = dataclasses.field(default="imagenet", compare=False)  # where they came from
 
     def to_json(self):
-        return dict(mean_rgb=list(self.mean_rgb), std_rgb=list(self.std_rgb),
-                    pca_eigenvalues=list(self.pca_eigenvalues),
-                    pca_eigenvectors=[list(r) for r in self.pca_eigenvectors],
-                    source=self.source)
+        return dict(
+            mean_rgb=list(self.mean_rgb),
+            std_rgb=list(self.std_rgb),
+            pca_eigenvalues=list(self.pca_eigenvalues),
+            pca_eigenvectors=[list(r) for r in self.pca_eigenvectors],
+            source=self.source,
+        )
 
     @classmethod
     def from_json(cls, d, mean_image=None, source=None):
-        return cls(tuple(d["mean_rgb"]), tuple(d["std_rgb"]), tuple(d["pca_eigenvalues"]),
-                   tuple(map(tuple, d["pca_eigenvectors"])), mean_image,
-                   source=source or d.get("source", ""))
+        return cls(
+            tuple(d["mean_rgb"]),
+            tuple(d["std_rgb"]),
+            tuple(d["pca_eigenvalues"]),
+            tuple(map(tuple, d["pca_eigenvectors"])),
+            mean_image,
+            source=source or d.get("source", ""),
+        )
 
     @classmethod
     def load(cls, path):
@@ -58,8 +69,9 @@ class Stats:
         d = read_json(path, DataError)
         mean_path = os.path.join(os.path.dirname(path), MEAN_IMAGE)
         try:
-            mean_image = (np.load(mean_path).astype(np.float32) if os.path.exists(mean_path)
-                          else None)
+            mean_image = (
+                np.load(mean_path).astype(np.float32) if os.path.exists(mean_path) else None
+            )
             return cls.from_json(d, mean_image, source=path)
         except (KeyError, TypeError) as e:
             raise DataError(f"{path}: damaged, no {e} entry.") from None
@@ -83,8 +95,9 @@ class Stats:
 class Preprocessing:
     """What the evaluation transform of a trained model needs: the network's input side,
     the square it is cropped from, what is subtracted, and the statistics."""
+
     image_size: int = 227
     resize: int = 256
-    mean: str = "auto"             # auto | image | channel | none
+    mean: str = "auto"  # auto | image | channel | none
     stats: Stats = Stats()
-    resize_mode: str = "shorter"   # shorter side to `resize` + center square | squash (Caffe)
+    resize_mode: str = "shorter"  # shorter side to `resize` + center square | squash (Caffe)

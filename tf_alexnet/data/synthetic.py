@@ -20,22 +20,23 @@ def _mask(kind, dx, dy, r):
     adx, ady = tf.abs(dx), tf.abs(dy)
     dist = tf.sqrt(dx * dx + dy * dy)
     masks = [
-        dist < r,                                                   # disk
-        tf.maximum(adx, ady) < 0.8 * r,                             # square
-        (dy < 0.7 * r) & (adx < 0.55 * (dy + r)) & (dy > -r),       # triangle, apex up
-        (dist < r) & (dist > 0.55 * r),                             # ring
+        dist < r,  # disk
+        tf.maximum(adx, ady) < 0.8 * r,  # square
+        (dy < 0.7 * r) & (adx < 0.55 * (dy + r)) & (dy > -r),  # triangle, apex up
+        (dist < r) & (dist > 0.55 * r),  # ring
         ((adx < 0.3 * r) & (ady < r)) | ((ady < 0.3 * r) & (adx < r)),  # plus
-        adx + ady < r,                                              # diamond
-        (adx < r) & (ady < 0.3 * r),                                # bar
-        (ady < r) & (adx < ady * 0.9) ,                             # hourglass
+        adx + ady < r,  # diamond
+        (adx < r) & (ady < 0.3 * r),  # bar
+        (ady < r) & (adx < ady * 0.9),  # hourglass
     ]
     return tf.stack(masks)[kind]
 
 
 def shapes_example(index, seed, split, size, num_classes):
     """The index-th (uint8 image [size, size, 3], label) of the shapes set."""
-    key = tf.stack([tf.cast(seed, tf.int64) * 3 + _SPLIT_IDS.get(split, 3),
-                    tf.cast(index, tf.int64)])
+    key = tf.stack(
+        [tf.cast(seed, tf.int64) * 3 + _SPLIT_IDS.get(split, 3), tf.cast(index, tf.int64)]
+    )
     seeds = tf.random.experimental.stateless_split(key, 6)
     label = tf.random.stateless_uniform([], seeds[0], 0, num_classes, tf.int32)
     size_f = float(size)
@@ -57,11 +58,12 @@ def shapes_example(index, seed, split, size, num_classes):
 def shapes_dataset(split, num_examples, size, seed, num_classes=6):
     """tf.data.Dataset of (uint8 image, int32 label) for a split of the shapes set."""
     if not 2 <= num_classes <= len(SHAPE_NAMES):
-        raise DataError(f"synthetic:shapes has 2 to {len(SHAPE_NAMES)} classes, "
-                         f"not {num_classes}.")
+        raise DataError(f"synthetic:shapes has 2 to {len(SHAPE_NAMES)} classes, not {num_classes}.")
     return tf.data.Dataset.range(num_examples).map(
         lambda i: shapes_example(i, seed, split, size, num_classes),
-        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
 
 
 RANDOM_POOL = 256  # distinct noise images that synthetic:random cycles through
@@ -73,11 +75,13 @@ def random_dataset(num_examples, size, seed, num_classes):
     The first RANDOM_POOL examples are drawn once and cached, then repeated: drawing 200k
     random numbers per image would cost the 2-core machine's step a few percent of its CPU,
     and a throughput bound should measure the model and the loop, not the noise."""
+
     def example(i):
         key = tf.stack([tf.cast(seed, tf.int64), i])
         image = tf.random.stateless_uniform([size, size, 3], key, 0, 256, tf.int32)
         label = tf.random.stateless_uniform([], key + 1, 0, num_classes, tf.int32)
         return tf.cast(image, tf.uint8), label
+
     pool = tf.data.Dataset.range(min(num_examples, RANDOM_POOL)).map(example).cache()
     return pool.repeat().take(num_examples)
 
@@ -94,5 +98,4 @@ def open_synthetic(config, name, split, size):
         classes = config.num_classes or 1000
         ds = random_dataset(n, size, config.seed + (split != "train"), classes)
         return Source(ds, tuple(f"class_{i}" for i in range(classes)), n)
-    raise DataError(f"Unknown synthetic source {name!r}: use synthetic:shapes or "
-                    "synthetic:random.")
+    raise DataError(f"Unknown synthetic source {name!r}: use synthetic:shapes or synthetic:random.")

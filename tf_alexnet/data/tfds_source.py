@@ -16,15 +16,19 @@ def open_tfds(config, name, split):
     try:
         builder = tfds.builder(name, data_dir=config.tfds_data_dir or None)
     except Exception as e:  # tfds raises DatasetNotFoundError and others
-        raise DataError(f"tfds:{name}: not a TFDS dataset ({type(e).__name__}: "
-                        f"{str(e).splitlines()[0]}).") from None
+        raise DataError(
+            f"tfds:{name}: not a TFDS dataset ({type(e).__name__}: {str(e).splitlines()[0]})."
+        ) from None
     if not builder.is_prepared():
         manual = config.tfds_manual_dir or os.path.join(
             config.tfds_data_dir or os.path.expanduser("~/tensorflow_datasets"),
-            "downloads", "manual")
+            "downloads",
+            "manual",
+        )
         try:
             builder.download_and_prepare(
-                download_config=tfds.download.DownloadConfig(manual_dir=manual))
+                download_config=tfds.download.DownloadConfig(manual_dir=manual)
+            )
         except AssertionError as e:  # tfds: "Manual directory ... does not exist or is empty"
             raise DataError(
                 f"tfds:{name} needs a manual download: put the ImageNet tars "
@@ -41,10 +45,15 @@ def open_tfds(config, name, split):
     features = builder.info.features
     if "image" not in features or "label" not in features:
         raise DataError(f"tfds:{name} has no 'image' and 'label' features.")
-    ds = builder.as_dataset(split=split_name, shuffle_files=split == "train",
-                            decoders={"image": tfds.decode.SkipDecoding()},
-                            read_config=tfds.ReadConfig(shuffle_seed=config.seed))
-    ds = ds.map(lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = builder.as_dataset(
+        split=split_name,
+        shuffle_files=split == "train",
+        decoders={"image": tfds.decode.SkipDecoding()},
+        read_config=tfds.ReadConfig(shuffle_seed=config.seed),
+    )
+    ds = ds.map(
+        lambda ex: (ex["image"], tf.cast(ex["label"], tf.int32)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     size = splits[split_name].num_examples if split_name in splits else -1
     return Source(ds, tuple(features["label"].names), size)

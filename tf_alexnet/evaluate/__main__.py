@@ -28,14 +28,19 @@ def define_flags(flag_values):
 def main(argv, flag_values):
     config = cli.config("evaluate", EvalConfig, flag_values, argv, quiet=True)
     given = flags_lib.given_flags(config, flag_values)
-    result = cli.run("evaluate", lambda: evaluate(config, given),
-                     lambda e: explain_failure(config.source, (config.split,), e))
+    result = cli.run(
+        "evaluate",
+        lambda: evaluate(config, given),
+        lambda e: explain_failure(config.source, (config.split,), e),
+    )
     if config.json:
         print(json.dumps(result))
     else:
-        print(f"{result['model']} on {result['data']} [{result['split']}], "
-              f"{result['num_images']} images, {result['crops']} crop(s): "
-              f"{describe_errors(result)}")
+        print(
+            f"{result['model']} on {result['data']} [{result['split']}], "
+            f"{result['num_images']} images, {result['crops']} crop(s): "
+            f"{describe_errors(result)}"
+        )
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ def label_map(data_classes, model_classes):
     index = {name: i for i, name in enumerate(model_classes)}
     unknown = [name for name in data_classes if name not in index]
     if unknown:
-        raise DataError(f"{len(unknown)} class(es) of the data are unknown to the model: "
-                        f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''}.")
+        raise DataError(
+            f"{len(unknown)} class(es) of the data are unknown to the model: "
+            f"{unknown[:5]}{' ...' if len(unknown) > 5 else ''}."
+        )
     return np.array([index[name] for name in data_classes], np.int32)
 
 
@@ -35,22 +37,25 @@ def score(predict_fn, dataset, mapping=None, max_examples=0):
         ranked = np.argsort(-probs, axis=1)[:, :5]
         top1 += int(np.sum(ranked[:, 0] == labels))
         top5 += int(np.sum(np.any(ranked == labels[:, None], axis=1)))
-        loss += float(-np.sum(np.log(np.maximum(probs[np.arange(len(labels)), labels],
-                                                1e-12))))
+        loss += float(-np.sum(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-12))))
         seen += len(labels)
         if max_examples and seen >= max_examples:
             break
     if seen == 0:
         raise DataError("The evaluation split is empty.")
-    result = dict(top1_error=1.0 - top1 / seen, top5_error=1.0 - top5 / seen,
-                  loss=loss / seen, num_images=seen)
+    result = dict(
+        top1_error=1.0 - top1 / seen,
+        top5_error=1.0 - top5 / seen,
+        loss=loss / seen,
+        num_images=seen,
+    )
     if classes <= 5:
         del result["top5_error"]
     return result
 
 
 def describe_errors(result):
-    """"top-1 error 0.1234, top-5 error 0.0123" (top-5 only where it was scored)."""
+    """ "top-1 error 0.1234, top-5 error 0.0123" (top-5 only where it was scored)."""
     text = f"top-1 error {result['top1_error']:.4f}"
     if "top5_error" in result:
         text += f", top-5 error {result['top5_error']:.4f}"

@@ -26,8 +26,10 @@ from tf_alexnet.experiment.claims import CLAIMS
 
 
 def stopped(signum, frame):
-    raise WorkdirError(f"stopped by {signal.Signals(signum).name} between runs; the runs "
-                       "finished so far are kept: rerun the same command to go on.")
+    raise WorkdirError(
+        f"stopped by {signal.Signals(signum).name} between runs; the runs "
+        "finished so far are kept: rerun the same command to go on."
+    )
 
 
 def define_flags(flag_values):
@@ -38,8 +40,11 @@ def main(argv, flag_values):
     names = list(CLAIMS) if argv[1:] == ["all"] else argv[1:]
     unknown = [n for n in names if n not in CLAIMS]
     if not names or unknown:
-        raise app.UsageError(f"Name claims to rerun ({', '.join(CLAIMS)}) or all"
-                             + (f"; unknown: {', '.join(unknown)}" if unknown else "") + ".")
+        raise app.UsageError(
+            f"Name claims to rerun ({', '.join(CLAIMS)}) or all"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            + "."
+        )
     config = cli.config("experiment", ExperimentConfig, flag_values, claims=tuple(names))
     # Between runs (listing data, scoring, drawing) SIGTERM ends with a line too; a run's
     # training has its own handler (save, then stop).
@@ -56,8 +61,10 @@ def main(argv, flag_values):
 
     rows, results = cli.run("experiment", rerun)
     print(table.markdown(rows, results))
-    print(f"This command: {time.perf_counter() - started:.0f} s (training minutes of the "
-          "runs, however many sessions they took, are in the table).")
+    print(
+        f"This command: {time.perf_counter() - started:.0f} s (training minutes of the "
+        "runs, however many sessions they took, are in the table)."
+    )
     print(json.dumps(rows))
 
 

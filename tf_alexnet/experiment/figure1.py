@@ -32,10 +32,10 @@ from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.experiment.four_layer import four_layer_net
 from tf_alexnet.train.optim import PaperSGD
 
-THRESHOLD = 0.25        # Figure 1's training error
+THRESHOLD = 0.25  # Figure 1's training error
 BATCH = 128
 SWEEP_EPOCHS = 3
-BEYOND = 2              # epochs trained after reaching THRESHOLD (the curve's end)
+BEYOND = 2  # epochs trained after reaching THRESHOLD (the curve's end)
 
 
 def _folder(config):
@@ -53,8 +53,9 @@ def training_photos(config):
     # A folder without split folders: all its photos (the paper's whole training set).
     source = dataclasses.replace(config.source, train_per_class=0)
     split = "all" if source.source.startswith("folder:") else "train"
-    ds, _ = eval_dataset(source, EvalDataConfig(batch_size=500), split,
-                         Preprocessing(32, 32, "none"))
+    ds, _ = eval_dataset(
+        source, EvalDataConfig(batch_size=500), split, Preprocessing(32, 32, "none")
+    )
     images, labels = [], []
     for x, y in ds:
         images.append(np.clip(np.round(x.numpy()), 0, 255).astype(np.uint8))
@@ -77,9 +78,11 @@ def _epoch_data(images, labels, mean, seed, epoch, limit):
 
 def _compiled(activation, seed, rate):
     model = four_layer_net(activation, seed)
-    model.compile(optimizer=PaperSGD(rate, momentum=0.9, decay=0.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=PaperSGD(rate, momentum=0.9, decay=0.0),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -93,20 +96,32 @@ def train_curve(config, directory, activation, seed, rate, epochs, until=None):
     model_path = os.path.join(directory, "model.keras")
     history = read_json(history_path, WorkdirError) if os.path.exists(history_path) else {}
     if history and (history.get("rate"), history.get("seed"), history.get("activation")) != (
-            rate, seed, activation):
-        raise WorkdirError(f"{directory} was made with other settings ({history.get('rate')}, "
-                           f"{history.get('seed')}); move it away to run it again.")
+        rate,
+        seed,
+        activation,
+    ):
+        raise WorkdirError(
+            f"{directory} was made with other settings ({history.get('rate')}, "
+            f"{history.get('seed')}); move it away to run it again."
+        )
     curve, seconds = history.get("curve", []), history.get("seconds", 0.0)
-    model = (keras.models.load_model(model_path) if curve and os.path.exists(model_path)
-             else _compiled(activation, seed, rate))
+    model = (
+        keras.models.load_model(model_path)
+        if curve and os.path.exists(model_path)
+        else _compiled(activation, seed, rate)
+    )
     limit = config.figure1_images
     while len(curve) < epochs:
         reached = [e for e, err in curve if until is not None and err <= until]
         if reached and curve[-1][0] >= reached[0] + BEYOND:
             break
         epoch, started = len(curve), time.perf_counter()
-        fitted = model.fit(_epoch_data(images, labels, mean, seed, epoch, limit),
-                           epochs=epoch + 1, initial_epoch=epoch, verbose=0)
+        fitted = model.fit(
+            _epoch_data(images, labels, mean, seed, epoch, limit),
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            verbose=0,
+        )
         seconds += time.perf_counter() - started
         error = 1.0 - float(fitted.history["accuracy"][-1])
         if not np.isfinite(fitted.history["loss"][-1]):
@@ -115,8 +130,16 @@ def train_curve(config, directory, activation, seed, rate, epochs, until=None):
         os.makedirs(directory, exist_ok=True)
         model.save(model_path)
         with open(history_path, "w") as f:
-            json.dump(dict(activation=activation, seed=seed, rate=rate, curve=curve,
-                           seconds=round(seconds, 1)), f)
+            json.dump(
+                dict(
+                    activation=activation,
+                    seed=seed,
+                    rate=rate,
+                    curve=curve,
+                    seconds=round(seconds, 1),
+                ),
+                f,
+            )
         if error >= 1.0 - 1e-9:
             break
     return curve, seconds
@@ -128,8 +151,9 @@ def sweep(config, activation):
     errors = {}
     for rate in config.figure1_rates:
         directory = os.path.join(_folder(config), "sweep", f"{activation}-lr{rate:g}")
-        curve, seconds = train_curve(config, directory, activation, 0, rate,
-                                     min(SWEEP_EPOCHS, config.figure1_epochs))
+        curve, seconds = train_curve(
+            config, directory, activation, 0, rate, min(SWEEP_EPOCHS, config.figure1_epochs)
+        )
         errors[rate] = (curve[-1][1], seconds)
     best = min(errors, key=lambda r: (errors[r][0], r))
     return errors, best
@@ -141,13 +165,17 @@ def figure1_results(config):
     for activation in ("relu", "tanh"):
         errors, best = sweep(config, activation)
         out["sweep"][activation] = dict(
-            errors={f"{r:g}": e for r, (e, _) in errors.items()}, rate=best,
-            seconds=round(sum(t for _, t in errors.values()), 1))
+            errors={f"{r:g}": e for r, (e, _) in errors.items()},
+            rate=best,
+            seconds=round(sum(t for _, t in errors.values()), 1),
+        )
         out[activation] = []
         for seed in range(config.seeds):
             directory = os.path.join(_folder(config), f"{activation}-seed{seed}")
-            curve, seconds = train_curve(config, directory, activation, seed, best,
-                                         config.figure1_epochs, until=THRESHOLD)
-            out[activation].append(dict(seed=seed, rate=best, curve=curve,
-                                        seconds=round(seconds, 1)))
+            curve, seconds = train_curve(
+                config, directory, activation, seed, best, config.figure1_epochs, until=THRESHOLD
+            )
+            out[activation].append(
+                dict(seed=seed, rate=best, curve=curve, seconds=round(seconds, 1))
+            )
     return out

@@ -23,7 +23,7 @@ import numpy as np
 # (layer, filters, init std of its weights)
 CONVS = (("conv1", 32, 1e-4), ("conv2", 32, 1e-2), ("conv3", 64, 1e-2))
 FC_STD = 1e-2
-RNORM = dict(size=3, scale=5e-5, power=0.75)   # layer-params-18pct.cfg
+RNORM = dict(size=3, scale=5e-5, power=0.75)  # layer-params-18pct.cfg
 ACTIVATIONS = ("relu", "tanh")
 
 
@@ -41,11 +41,10 @@ class SameMapNormalization(keras.layers.Layer):
         ops = keras.ops
         window = ops.ones((self.size, self.size, x.shape[-1], 1), dtype=x.dtype)
         total = ops.depthwise_conv(ops.square(x), window, strides=1, padding="same")
-        return x / ops.power(1.0 + self.scale / self.size ** 2 * total, self.power)
+        return x / ops.power(1.0 + self.scale / self.size**2 * total, self.power)
 
     def get_config(self):
-        return {**super().get_config(), "size": self.size, "scale": self.scale,
-                "power": self.power}
+        return {**super().get_config(), "size": self.size, "scale": self.scale, "power": self.power}
 
 
 def four_layer_net(activation="relu", seed=0, num_classes=10, name=None):
@@ -55,10 +54,15 @@ def four_layer_net(activation="relu", seed=0, num_classes=10, name=None):
 
     def conv(layer, filters, std):
         return keras.layers.Conv2D(
-            filters, 5, padding="same", name=layer,
-            kernel_initializer=keras.initializers.RandomNormal(0.0, std, seed=seed * 10 + len(
-                layer) + int(layer[-1])),
-            bias_initializer="zeros")
+            filters,
+            5,
+            padding="same",
+            name=layer,
+            kernel_initializer=keras.initializers.RandomNormal(
+                0.0, std, seed=seed * 10 + len(layer) + int(layer[-1])
+            ),
+            bias_initializer="zeros",
+        )
 
     (n1, f1, s1), (n2, f2, s2), (n3, f3, s3) = CONVS
     inputs = keras.Input((32, 32, 3), name="images")
@@ -73,8 +77,11 @@ def four_layer_net(activation="relu", seed=0, num_classes=10, name=None):
     x = keras.layers.AveragePooling2D(3, 2, padding="same", name="pool3")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     logits = keras.layers.Dense(
-        num_classes, name="fc10", bias_initializer="zeros",
-        kernel_initializer=keras.initializers.RandomNormal(0.0, FC_STD, seed=seed * 10 + 9))(x)
+        num_classes,
+        name="fc10",
+        bias_initializer="zeros",
+        kernel_initializer=keras.initializers.RandomNormal(0.0, FC_STD, seed=seed * 10 + 9),
+    )(x)
     return keras.Model(inputs, logits, name=name or f"four_layer_{activation}")
 
 
@@ -86,7 +93,7 @@ def same_map_norm_reference(x, size=3, scale=5e-5, power=0.75):
     out = np.empty_like(x)
     for i in range(h):
         for j in range(w):
-            window = x[:, max(0, i - half):i + half + 1, max(0, j - half):j + half + 1, :]
-            total = (window ** 2).sum(axis=(1, 2))
-            out[:, i, j, :] = x[:, i, j, :] / (1 + scale / size ** 2 * total) ** power
+            window = x[:, max(0, i - half) : i + half + 1, max(0, j - half) : j + half + 1, :]
+            total = (window**2).sum(axis=(1, 2))
+            out[:, i, j, :] = x[:, i, j, :] / (1 + scale / size**2 * total) ** power
     return out

@@ -49,29 +49,44 @@ def run_config(config, arm, seed=0):
     nested = {}
     for part in (AugmentConfig, SourceConfig):
         nested[part] = {k: fields.pop(k) for k in list(fields) if k in part.__dataclass_fields__}
-    source = dataclasses.replace(config.source, seed=config.source.seed + seed,
-                                 **nested[SourceConfig])
+    source = dataclasses.replace(
+        config.source, seed=config.source.seed + seed, **nested[SourceConfig]
+    )
     augment = AugmentConfig(**nested[AugmentConfig])
-    return TrainConfig(source=source, augment=augment,
-                       evaluation=EvalDataConfig(batch_size=augment.batch_size),
-                       workdir=run_dir(config, arm, seed), train_steps=config.train_steps,
-                       **fields).validate()
+    return TrainConfig(
+        source=source,
+        augment=augment,
+        evaluation=EvalDataConfig(batch_size=augment.batch_size),
+        workdir=run_dir(config, arm, seed),
+        train_steps=config.train_steps,
+        **fields,
+    ).validate()
 
 
 def _score(config, workdir, crops="center", split="validation", max_examples=0):
     evaluation = EvalDataConfig(batch_size=64, eval_crops=crops)
-    source = dataclasses.replace(config.source, train_per_class=(
-        config.train_per_class or REGIME["train_per_class"]))
-    return evaluate(EvalConfig(source=source, evaluation=evaluation, workdir=workdir,
-                               split=split, max_examples=max_examples))
+    source = dataclasses.replace(
+        config.source, train_per_class=(config.train_per_class or REGIME["train_per_class"])
+    )
+    return evaluate(
+        EvalConfig(
+            source=source,
+            evaluation=evaluation,
+            workdir=workdir,
+            split=split,
+            max_examples=max_examples,
+        )
+    )
 
 
 def _curves(workdir, steps_per_epoch):
     """{"train": [(epoch, training top-1 error of the interval ending there)], "heldout":
     [(epoch, top-1 error of the validation sample)]} from the event files."""
     curves = read_curves(workdir)
-    return {name: [(step / steps_per_epoch, value) for step, value in curves.get(key, [])]
-            for name, key in (("train", "train/top1_error"), ("heldout", "eval/top1_error"))}
+    return {
+        name: [(step / steps_per_epoch, value) for step, value in curves.get(key, [])]
+        for name, key in (("train", "train/top1_error"), ("heldout", "eval/top1_error"))
+    }
 
 
 # A kept run is this command's only when everything but the log and checkpoint cadence is
@@ -90,7 +105,8 @@ def check_kept(train_config):
     if changes:
         raise WorkdirError(
             f"{train_config.workdir} was made with other settings ({rerun.listed(changes)}): "
-            "not this command's run. Use another --root, or move it away to run it again.")
+            "not this command's run. Use another --root, or move it away to run it again."
+        )
 
 
 SPENT_JSON = "train_seconds.json"  # training seconds of the processes that did not finish
@@ -131,16 +147,25 @@ def run_one(config, arm, seed, ten_crops=False):
             raise WorkdirError(f"stopped at step {metrics['stopped_at']}; rerun to resume.")
         steps_per_epoch = max(1, opened.num_examples // train_config.augment.batch_size)
         scored = _score(config, train_config.workdir)
-        result = dict(arm=arm, seed=seed, changes=ARMS[arm], workdir=train_config.workdir,
-                      top1_error=scored["top1_error"], top5_error=scored.get("top5_error"),
-                      num_images=scored["num_images"], steps=metrics["step"],
-                      train_images=opened.num_examples, steps_per_epoch=steps_per_epoch,
-                      seconds=round(seconds, 1), curves=_curves(train_config.workdir,
-                                                                steps_per_epoch))
+        result = dict(
+            arm=arm,
+            seed=seed,
+            changes=ARMS[arm],
+            workdir=train_config.workdir,
+            top1_error=scored["top1_error"],
+            top5_error=scored.get("top5_error"),
+            num_images=scored["num_images"],
+            steps=metrics["step"],
+            train_images=opened.num_examples,
+            steps_per_epoch=steps_per_epoch,
+            seconds=round(seconds, 1),
+            curves=_curves(train_config.workdir, steps_per_epoch),
+        )
         # Overfitting: the error on the training photos, scored as the held-out ones
         # (center crop, no dropout), against the held-out error.
-        result["train_scored_top1_error"] = _score(config, train_config.workdir, "center",
-                                                   "train")["top1_error"]
+        result["train_scored_top1_error"] = _score(config, train_config.workdir, "center", "train")[
+            "top1_error"
+        ]
     if ten_crops:
         result["ten_top1_error"] = _score(config, train_config.workdir, "ten")["top1_error"]
     with open(path, "w") as f:
@@ -154,10 +179,20 @@ def _diverged(path, arm, seed, train_config, opened, why):
     counts it; the arm's rate is the regime's, the same for every arm)."""
     chance = 1.0 - 1.0 / max(2, len(opened.class_names))
     spent = read_json(os.path.join(train_config.workdir, SPENT_JSON), WorkdirError)
-    result = dict(arm=arm, seed=seed, changes=ARMS[arm], workdir=train_config.workdir,
-                  diverged=why, top1_error=chance, top5_error=None,
-                  train_scored_top1_error=chance, seconds=round(spent["seconds"], 1),
-                  steps=0, steps_per_epoch=1, curves=dict(train=[], heldout=[]))
+    result = dict(
+        arm=arm,
+        seed=seed,
+        changes=ARMS[arm],
+        workdir=train_config.workdir,
+        diverged=why,
+        top1_error=chance,
+        top5_error=None,
+        train_scored_top1_error=chance,
+        seconds=round(spent["seconds"], 1),
+        steps=0,
+        steps_per_epoch=1,
+        curves=dict(train=[], heldout=[]),
+    )
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
     logging.warning("Run %s seed %d diverged: %s", arm, seed, why)
@@ -173,8 +208,12 @@ def ensemble_result(config, arm, results):
         if kept.get("workdirs") == workdirs:
             return kept
     scored = _score(config, ",".join(workdirs))
-    result = dict(workdirs=workdirs, top1_error=scored["top1_error"],
-                  top5_error=scored.get("top5_error"), num_images=scored["num_images"])
+    result = dict(
+        workdirs=workdirs,
+        top1_error=scored["top1_error"],
+        top5_error=scored.get("top5_error"),
+        num_images=scored["num_images"],
+    )
     with open(path, "w") as f:
         json.dump(result, f, indent=1)
     return result
@@ -189,11 +228,11 @@ def run_all(config, claims):
         results[arm] = []
         for seed in seeds_of(config):
             try:
-                results[arm].append(run_one(config, arm, seed,
-                                            ten_crops=ten and arm == "baseline"))
+                results[arm].append(run_one(config, arm, seed, ten_crops=ten and arm == "baseline"))
             except (Error, NonFiniteLoss, OSError, tf.errors.OpError) as e:
-                raise WorkdirError(f"run {arm} seed {seed} ({run_dir(config, arm, seed)}): "
-                                   f"{describe(e)}") from None
+                raise WorkdirError(
+                    f"run {arm} seed {seed} ({run_dir(config, arm, seed)}): {describe(e)}"
+                ) from None
     if any(CLAIMS[c].measure == "ensemble" for c in claims):
         results["ensemble"] = ensemble_result(config, "baseline", results)
     return results

@@ -19,9 +19,11 @@ import os
 from tf_alexnet.experiment.claims import CLAIMS, CONVERGED_WITHIN
 from tf_alexnet.experiment.figure1 import THRESHOLD
 
-VERDICT_RULE = ("held: the difference is in the paper's direction by more than twice its "
-                "standard error; reversed: beyond that in the other direction; not shown: "
-                "within")
+VERDICT_RULE = (
+    "held: the difference is in the paper's direction by more than twice its "
+    "standard error; reversed: beyond that in the other direction; not shown: "
+    "within"
+)
 
 
 def summary(values):
@@ -35,7 +37,7 @@ def summary(values):
 def difference(paper_arm, other):
     """(mean(other) - mean(paper_arm), its standard error)."""
     (ma, sa, na), (mb, sb, nb) = summary(paper_arm), summary(other)
-    return mb - ma, math.sqrt(sa ** 2 / na + sb ** 2 / nb)
+    return mb - ma, math.sqrt(sa**2 / na + sb**2 / nb)
 
 
 def verdict(diff, se):
@@ -56,13 +58,14 @@ def _points(diff, se):
 
 
 def _top1(claim, results, key="top1_error", label="top-1 error"):
-    good, other = ([r[key] for r in results[arm] if r.get(key) is not None]
-                   for arm in claim.arms)
+    good, other = ([r[key] for r in results[arm] if r.get(key) is not None] for arm in claim.arms)
     if not good or not other:
         return f"{label}: no run of an arm trained", "not shown"
     diff, se = difference(good, other)
-    return (f"{label} {_pct(good)} ({claim.arms[0]}) vs. {_pct(other)} ({claim.arms[1]}): "
-            f"{_points(diff, se)}"), verdict(diff, se)
+    return (
+        f"{label} {_pct(good)} ({claim.arms[0]}) vs. {_pct(other)} ({claim.arms[1]}): "
+        f"{_points(diff, se)}"
+    ), verdict(diff, se)
 
 
 def gaps(runs):
@@ -73,8 +76,10 @@ def gaps(runs):
 def _gap(claim, results):
     good, other = (gaps(results[arm]) for arm in claim.arms)
     diff, se = difference(good, other)
-    return (f"held-out minus training error {_pct(good)} ({claim.arms[0]}) vs. {_pct(other)} "
-            f"({claim.arms[1]}): {_points(diff, se)}"), verdict(diff, se)
+    return (
+        f"held-out minus training error {_pct(good)} ({claim.arms[0]}) vs. {_pct(other)} "
+        f"({claim.arms[1]}): {_points(diff, se)}"
+    ), verdict(diff, se)
 
 
 def _top1_and_gap(claim, results):
@@ -87,9 +92,11 @@ def _towers(claim, results):
     text, held = _top1(claim, results)
     top5, _ = _top1(claim, results, "top5_error", "top-5")
     minutes = [[r["seconds"] / 60 for r in results[arm]] for arm in claim.arms]
-    return (f"{text}; {top5}; training minutes {summary(minutes[0])[0]:.1f} vs. "
-            f"{summary(minutes[1])[0]:.1f} (one process on 2 CPU cores: the paper's "
-            "time is of two GPUs)"), held
+    return (
+        f"{text}; {top5}; training minutes {summary(minutes[0])[0]:.1f} vs. "
+        f"{summary(minutes[1])[0]:.1f} (one process on 2 CPU cores: the paper's "
+        "time is of two GPUs)"
+    ), held
 
 
 def converged_epoch(curve, within=CONVERGED_WITHIN):
@@ -99,17 +106,21 @@ def converged_epoch(curve, within=CONVERGED_WITHIN):
 
 
 def _convergence(claim, results):
-    good, other = ([converged_epoch(r["curves"]["heldout"]) for r in results[arm]
-                    if r["curves"]["heldout"]] for arm in claim.arms)
+    good, other = (
+        [converged_epoch(r["curves"]["heldout"]) for r in results[arm] if r["curves"]["heldout"]]
+        for arm in claim.arms
+    )
     if not good or not other:
         return "no held-out curve of an arm", "not shown"
     # The paper's arm (with dropout) is the slower one: its claim is a larger number.
     diff, se = difference(other, good)
     ratio = summary(good)[0] / max(summary(other)[0], 1e-9)
-    return (f"epochs until the held-out error is within {100 * CONVERGED_WITHIN:.0f} point "
-            f"of its lowest: {summary(good)[0]:.1f} ± {summary(good)[1]:.1f} (with dropout) "
-            f"vs. {summary(other)[0]:.1f} ± {summary(other)[1]:.1f} (without), "
-            f"{diff:+.1f} ± {se:.1f} epochs, {ratio:.1f}x (paper: about 2x)"), verdict(diff, se)
+    return (
+        f"epochs until the held-out error is within {100 * CONVERGED_WITHIN:.0f} point "
+        f"of its lowest: {summary(good)[0]:.1f} ± {summary(good)[1]:.1f} (with dropout) "
+        f"vs. {summary(other)[0]:.1f} ± {summary(other)[1]:.1f} (without), "
+        f"{diff:+.1f} ± {se:.1f} epochs, {ratio:.1f}x (paper: about 2x)"
+    ), verdict(diff, se)
 
 
 def _ten_crops(claim, results):
@@ -117,9 +128,10 @@ def _ten_crops(claim, results):
     diffs = [r["top1_error"] - r["ten_top1_error"] for r in runs]
     mean, sd, n = summary(diffs)
     se = sd / math.sqrt(n)
-    return (f"top-1 error {_pct([r['top1_error'] for r in runs])} center crop vs. "
-            f"{_pct([r['ten_top1_error'] for r in runs])} 10 crops: {_points(mean, se)}"
-            ), verdict(mean, se)
+    return (
+        f"top-1 error {_pct([r['top1_error'] for r in runs])} center crop vs. "
+        f"{_pct([r['ten_top1_error'] for r in runs])} 10 crops: {_points(mean, se)}"
+    ), verdict(mean, se)
 
 
 def _ensemble(claim, results):
@@ -128,10 +140,12 @@ def _ensemble(claim, results):
     mean, sd, n = summary([r["top1_error"] for r in singles])
     se = sd / math.sqrt(n)
     diff = mean - ens["top1_error"]
-    return (f"top-1 error {_pct([r['top1_error'] for r in singles])} (one CNN, {n} seeds) vs. "
-            f"{100 * ens['top1_error']:.1f}% ({n} averaged): {_points(diff, se)}; top-5 "
-            f"{_pct([r['top5_error'] for r in singles])} vs. "
-            f"{100 * ens['top5_error']:.1f}%"), verdict(diff, se)
+    return (
+        f"top-1 error {_pct([r['top1_error'] for r in singles])} (one CNN, {n} seeds) vs. "
+        f"{100 * ens['top1_error']:.1f}% ({n} averaged): {_points(diff, se)}; top-5 "
+        f"{_pct([r['top5_error'] for r in singles])} vs. "
+        f"{100 * ens['top5_error']:.1f}%"
+    ), verdict(diff, se)
 
 
 def epochs_to(curve, threshold=THRESHOLD):
@@ -152,26 +166,40 @@ def _epochs_to_25(claim, results):
     diff, se = difference(relu, tanh)
     ratio = summary(tanh)[0] / max(summary(relu)[0], 1e-9)
     rates = {a: figure["sweep"][a]["rate"] for a in claim.arms}
-    note = "".join(f"; {missing[a]} {a} run(s) never reached 25% (counted at their last "
-                   "epoch: a lower bound)" for a in claim.arms if missing[a])
-    return (f"epochs to 25% training error {summary(relu)[0]:.1f} ± {summary(relu)[1]:.1f} "
-            f"(ReLU, rate {rates['relu']:g}) vs. {summary(tanh)[0]:.1f} ± "
-            f"{summary(tanh)[1]:.1f} (tanh, rate {rates['tanh']:g}): {ratio:.1f}x faster "
-            f"(paper: 6x), {diff:+.1f} ± {se:.1f} epochs{note}"), verdict(diff, se)
+    note = "".join(
+        f"; {missing[a]} {a} run(s) never reached 25% (counted at their last epoch: a lower bound)"
+        for a in claim.arms
+        if missing[a]
+    )
+    return (
+        f"epochs to 25% training error {summary(relu)[0]:.1f} ± {summary(relu)[1]:.1f} "
+        f"(ReLU, rate {rates['relu']:g}) vs. {summary(tanh)[0]:.1f} ± "
+        f"{summary(tanh)[1]:.1f} (tanh, rate {rates['tanh']:g}): {ratio:.1f}x faster "
+        f"(paper: 6x), {diff:+.1f} ± {se:.1f} epochs{note}"
+    ), verdict(diff, se)
 
 
-MEASURES = {"epochs_to_25": _epochs_to_25, "top1": _top1, "top1_and_gap": _top1_and_gap,
-            "gap": _gap, "convergence": _convergence, "ten_crops": _ten_crops,
-            "ensemble": _ensemble, "towers": _towers}
+MEASURES = {
+    "epochs_to_25": _epochs_to_25,
+    "top1": _top1,
+    "top1_and_gap": _top1_and_gap,
+    "gap": _gap,
+    "convergence": _convergence,
+    "ten_crops": _ten_crops,
+    "ensemble": _ensemble,
+    "towers": _towers,
+}
 
 
 def _minutes(claim, results):
     if claim.measure == "epochs_to_25":
         figure = results["figure1"]
         seconds = sum(r["seconds"] for a in claim.arms for r in figure[a]) + sum(
-            figure["sweep"][a]["seconds"] for a in claim.arms)
+            figure["sweep"][a]["seconds"] for a in claim.arms
+        )
         return seconds / 60, ", ".join(f"{a} x{len(figure[a])}" for a in claim.arms) + (
-            " + rate sweep")
+            " + rate sweep"
+        )
     seconds = sum(r.get("seconds", 0) for a in claim.arms for r in results[a])
     return seconds / 60, ", ".join(f"{a} x{len(results[a])}" for a in claim.arms)
 
@@ -180,14 +208,24 @@ def row(name, results):
     claim = CLAIMS[name]
     ours, said = MEASURES[claim.measure](claim, results)
     minutes, runs = _minutes(claim, results)
-    diverged = [f"{a} seed {r['seed']}" for a in claim.arms for r in results.get(a, [])
-                if isinstance(r, dict) and r.get("diverged")]
+    diverged = [
+        f"{a} seed {r['seed']}"
+        for a in claim.arms
+        for r in results.get(a, [])
+        if isinstance(r, dict) and r.get("diverged")
+    ]
     if diverged:
-        ours += (f"; diverged (loss not finite, counted at chance error): "
-                 f"{', '.join(diverged)}")
-    return dict(claim=name, where=claim.where, paper=claim.paper, ours=ours, verdict=said,
-                runs=runs, train_minutes=round(minutes, 1),
-                command=f"python -m tf_alexnet.experiment {name}")
+        ours += f"; diverged (loss not finite, counted at chance error): {', '.join(diverged)}"
+    return dict(
+        claim=name,
+        where=claim.where,
+        paper=claim.paper,
+        ours=ours,
+        verdict=said,
+        runs=runs,
+        train_minutes=round(minutes, 1),
+        command=f"python -m tf_alexnet.experiment {name}",
+    )
 
 
 def regime_line(results):
@@ -195,21 +233,27 @@ def regime_line(results):
     if "baseline" not in results:
         return ""
     runs = results["baseline"]
-    return (f"Regime: {runs[0].get('train_images', '?')} training photos, "
-            f"{runs[0]['steps'] / max(runs[0]['steps_per_epoch'], 1):.0f} epochs; the "
-            f"baseline's held-out error {_pct([r['top1_error'] for r in runs])}, its training "
-            f"photos' {_pct([r['train_scored_top1_error'] for r in runs])}: it overfits by "
-            f"{_pct(gaps(runs))[:-1]} points.\n")
+    return (
+        f"Regime: {runs[0].get('train_images', '?')} training photos, "
+        f"{runs[0]['steps'] / max(runs[0]['steps_per_epoch'], 1):.0f} epochs; the "
+        f"baseline's held-out error {_pct([r['top1_error'] for r in runs])}, its training "
+        f"photos' {_pct([r['train_scored_top1_error'] for r in runs])}: it overfits by "
+        f"{_pct(gaps(runs))[:-1]} points.\n"
+    )
 
 
 def markdown(rows, results):
-    lines = [regime_line(results),
-             "| claim | the paper | ours (mean ± sd over seeds; difference ± standard error) "
-             "| verdict | runs (train minutes, 2 cores) | command |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        regime_line(results),
+        "| claim | the paper | ours (mean ± sd over seeds; difference ± standard error) "
+        "| verdict | runs (train minutes, 2 cores) | command |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r['where']} | {r['paper']} | {r['ours']} | {r['verdict']} | "
-                     f"{r['runs']} ({r['train_minutes']}) | `{r['command']}` |")
+        lines.append(
+            f"| {r['where']} | {r['paper']} | {r['ours']} | {r['verdict']} | "
+            f"{r['runs']} ({r['train_minutes']}) | `{r['command']}` |"
+        )
     return "\n".join(lines) + f"\n\nVerdict: {VERDICT_RULE}.\n"
 
 
@@ -224,9 +268,14 @@ def figure1(results, path):
     fig, ax = plt.subplots(figsize=(5, 3.6), dpi=100)
     for act, style in (("relu", "-"), ("tanh", "--")):
         for i, run in enumerate(results["figure1"][act]):
-            ax.plot([e for e, _ in run["curve"]], [err for _, err in run["curve"]], style,
-                    color="black", linewidth=1.0,
-                    label=f"{'ReLU' if act == 'relu' else 'tanh'}" if i == 0 else None)
+            ax.plot(
+                [e for e, _ in run["curve"]],
+                [err for _, err in run["curve"]],
+                style,
+                color="black",
+                linewidth=1.0,
+                label=f"{'ReLU' if act == 'relu' else 'tanh'}" if i == 0 else None,
+            )
     ax.axhline(THRESHOLD, color="gray", linewidth=0.8, linestyle=":")
     ax.set_xlabel("Epochs")
     ax.set_ylabel("Training error rate")

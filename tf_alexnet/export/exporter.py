@@ -16,10 +16,16 @@ def export(config, report=print):
             raise ExportError(f"{config.export_dir}: no SavedModel versions to convert.")
         version_dir = os.path.join(config.export_dir, str(config.version or versions[-1]))
     else:
-        version_dir = export_saved_model(config.workdir, config.export_dir, config.version,
-                                         config.checkpoint or None, config.overwrite)
+        version_dir = export_saved_model(
+            config.workdir,
+            config.export_dir,
+            config.version,
+            config.checkpoint or None,
+            config.overwrite,
+        )
         report(f"SavedModel: {version_dir}")
-    for path in export_tflite(version_dir, config.tflite, config.calibration_images,
-                              config.calibration_data or None):
+    for path in export_tflite(
+        version_dir, config.tflite, config.calibration_images, config.calibration_data or None
+    ):
         report(f"TFLite: {path}")
     return version_dir

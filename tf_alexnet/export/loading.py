@@ -36,11 +36,16 @@ def resolve_export(path):
         return path
     if os.path.exists(os.path.join(path, "saved_model.pb")):
         return path
-    versions = [v for v in serving_versions(path)
-                if os.path.exists(os.path.join(path, str(v), "saved_model.pb"))]
+    versions = [
+        v
+        for v in serving_versions(path)
+        if os.path.exists(os.path.join(path, str(v), "saved_model.pb"))
+    ]
     if not versions:
-        raise ExportError(f"{path}: neither a SavedModel (no saved_model.pb) nor a TF Serving "
-                          "base directory (no integer version with one).")
+        raise ExportError(
+            f"{path}: neither a SavedModel (no saved_model.pb) nor a TF Serving "
+            "base directory (no integer version with one)."
+        )
     return os.path.join(path, str(versions[-1]))
 
 
@@ -51,8 +56,10 @@ def _loaded_or_error(path, load):
         return load()
     except (ValueError, IndexError, RuntimeError, tf.errors.OpError) as e:
         first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise ExportError(f"{path}: cannot be loaded, the file is damaged or not a model "
-                          f"({type(e).__name__}: {first}).") from None
+        raise ExportError(
+            f"{path}: cannot be loaded, the file is damaged or not a model "
+            f"({type(e).__name__}: {first})."
+        ) from None
 
 
 def _read_info(meta_path, extra_dir, what):
@@ -69,13 +76,17 @@ def _read_tflite_info(path):
     the file)."""
     meta_path = path + ".json"
     if not os.path.exists(meta_path):
-        raise ExportError(f"{path}: its sidecar {meta_path} (class names, input size) is "
-                          "missing; copy the two together.")
+        raise ExportError(
+            f"{path}: its sidecar {meta_path} (class names, input size) is "
+            "missing; copy the two together."
+        )
     raw = read_json(meta_path, ExportError)
     if raw.get("format") != TFLITE_FORMAT:
-        raise ExportError(f"{path}: made by an earlier tf_alexnet (float input, statistics "
-                          "beside it); convert it again: python -m tf_alexnet.export "
-                          "--tflite_only --export_dir BASE --tflite QUANTIZATION.")
+        raise ExportError(
+            f"{path}: made by an earlier tf_alexnet (float input, statistics "
+            "beside it); convert it again: python -m tf_alexnet.export "
+            "--tflite_only --export_dir BASE --tflite QUANTIZATION."
+        )
     return NetworkRecord.from_json(raw, Stats()), RunInfo.from_json(raw), raw
 
 
@@ -87,13 +98,13 @@ class Exported:
         self.is_tflite = self.path.endswith(".tflite")
         if self.is_tflite:
             self.network, self.run, raw = _read_tflite_info(self.path)
-            self._tflite = _loaded_or_error(self.path,
-                                            lambda: TFLiteRunner(self.path, num_threads))
+            self._tflite = _loaded_or_error(self.path, lambda: TFLiteRunner(self.path, num_threads))
             self.input_preprocessing = square_preprocessing(self.network.preprocessing)
             self._preprocess = make_eval_preprocess(self.input_preprocessing)
         else:
             self.network, self.run, raw = _read_info(
-                os.path.join(self.path, "assets.extra", META), None, self.path)
+                os.path.join(self.path, "assets.extra", META), None, self.path
+            )
             self._loaded = _loaded_or_error(self.path, lambda: tf.saved_model.load(self.path))
             self.signatures = self._loaded.signatures
             self.input_preprocessing = self.network.preprocessing
@@ -104,9 +115,10 @@ class Exported:
     def _probabilities(self, images):
         images = np.asarray(images, np.float32)
         if self.is_tflite:  # squares, one at a time (as on a device)
-            return np.concatenate([self._tflite(images[i:i + 1]) for i in range(len(images))])
-        return self.signatures["predict_preprocessed"](
-            images=tf.constant(images, tf.float32))["probabilities"].numpy()
+            return np.concatenate([self._tflite(images[i : i + 1]) for i in range(len(images))])
+        return self.signatures["predict_preprocessed"](images=tf.constant(images, tf.float32))[
+            "probabilities"
+        ].numpy()
 
     def predict_preprocessed(self, images):
         """Probabilities [N, C] of images [N, S, S, 3], or of [N, K, S, S, 3] crops averaged,
@@ -154,8 +166,11 @@ def image_paths(paths):
         found = []
         for root, dirs, names in os.walk(path):
             dirs[:] = [d for d in dirs if not d.startswith(".")]  # .thumbs/ and the like
-            found += [os.path.join(root, name) for name in names
-                      if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")]
+            found += [
+                os.path.join(root, name)
+                for name in names
+                if name.lower().endswith(IMAGE_EXTENSIONS) and not name.startswith(".")
+            ]
         found.sort()
         out += found or [path]
     return out

@@ -31,8 +31,9 @@ def serving_versions(base):
     """The integer version directories of a TF Serving base directory, ascending."""
     if not os.path.isdir(base):
         return []
-    return sorted(int(d) for d in os.listdir(base)
-                  if d.isdigit() and os.path.isdir(os.path.join(base, d)))
+    return sorted(
+        int(d) for d in os.listdir(base) if d.isdigit() and os.path.isdir(os.path.join(base, d))
+    )
 
 
 def _sample_jpeg(size=320):
@@ -51,12 +52,20 @@ def _write_version(out, model, run, version, model_name):
         f.write("".join(n.replace("\n", " ") + "\n" for n in names))
     module = serving.ServingModule(model, names_file, model.preprocessing)
     tf.saved_model.save(module, out, signatures=module.signatures())
-    save_record(os.path.join(out, "assets.extra"), model, run, META, display_names=names,
-                checkpoint=getattr(model, "checkpoint_path", ""), version=version,
-                signatures=list(serving.SIGNATURES))
+    save_record(
+        os.path.join(out, "assets.extra"),
+        model,
+        run,
+        META,
+        display_names=names,
+        checkpoint=getattr(model, "checkpoint_path", ""),
+        version=version,
+        signatures=list(serving.SIGNATURES),
+    )
     jpeg, image = _sample_jpeg()
-    warmup.write_warmup(out, model_name,
-                        warmup.warmup_requests(jpeg, model.preprocessing.image_size, image))
+    warmup.write_warmup(
+        out, model_name, warmup.warmup_requests(jpeg, model.preprocessing.image_size, image)
+    )
 
 
 def _restore(workdir, checkpoint):
@@ -65,14 +74,15 @@ def _restore(workdir, checkpoint):
     workdirs = workdir_list(workdir)
     if len(workdirs) > 1:
         if checkpoint:
-            raise ExportError("--checkpoint names one checkpoint; an ensemble (--workdir "
-                              "a,b,...) exports each run's newest.")
+            raise ExportError(
+                "--checkpoint names one checkpoint; an ensemble (--workdir "
+                "a,b,...) exports each run's newest."
+            )
         return restore_ensemble(workdirs), load_run_info(workdirs[0])
     return restore_model(workdir, checkpoint), load_run_info(workdir)
 
 
-def export_model(model, export_dir, version=0, overwrite=False, model_name=None,
-                 run=RunInfo()):
+def export_model(model, export_dir, version=0, overwrite=False, model_name=None, run=RunInfo()):
     """Writes the SavedModel version of a Keras model (an AlexNet, or an ensemble of them:
     their class names and preprocessing are the model's); returns its directory. A fused
     model is exported as the towers: Keras runs Conv2D(groups=2) as an XLA must-compile
@@ -85,14 +95,16 @@ def export_model(model, export_dir, version=0, overwrite=False, model_name=None,
     version = version or (versions[-1] + 1 if versions else 1)
     target = os.path.join(export_dir, str(version))
     if os.path.exists(target) and not overwrite:  # before any work
-        raise ExportError(f"{target} exists; pass --overwrite to replace it or choose "
-                          "another --version.")
+        raise ExportError(
+            f"{target} exists; pass --overwrite to replace it or choose another --version."
+        )
     os.makedirs(export_dir, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
     try:
         out = os.path.join(staging, "model")
-        _write_version(out, model, run, version,
-                       model_name or os.path.basename(os.path.normpath(export_dir)))
+        _write_version(
+            out, model, run, version, model_name or os.path.basename(os.path.normpath(export_dir))
+        )
         if os.path.exists(target):  # overwrite: the whole version, its TFLite files too
             shutil.rmtree(target)
             for stale in glob.glob(os.path.join(export_dir, f"{version}_*.tflite*")):
@@ -103,14 +115,16 @@ def export_model(model, export_dir, version=0, overwrite=False, model_name=None,
     return target
 
 
-def export_saved_model(workdir, export_dir, version=0, checkpoint=None, overwrite=False,
-                       model_name=None):
+def export_saved_model(
+    workdir, export_dir, version=0, checkpoint=None, overwrite=False, model_name=None
+):
     """Writes the SavedModel version of a workdir's checkpoint (or of several workdirs,
     "a,b,c", averaged); returns its directory."""
     versions = serving_versions(export_dir)
     target = os.path.join(export_dir, str(version or (versions[-1] + 1 if versions else 1)))
     if os.path.exists(target) and not overwrite:  # before restoring anything
-        raise ExportError(f"{target} exists; pass --overwrite to replace it or choose "
-                          "another --version.")
+        raise ExportError(
+            f"{target} exists; pass --overwrite to replace it or choose another --version."
+        )
     model, run = _restore(workdir, checkpoint)
     return export_model(model, export_dir, version, overwrite, model_name, run)

@@ -23,8 +23,13 @@ from tf_alexnet.data.crops import make_eval_preprocess, mean_tensor
 from tf_alexnet.model.predict import average_crops
 
 TOP_K = 5
-SIGNATURES = ("serving_default", "predict_images", "predict_images_uint8",
-              "predict_preprocessed", "serving_ten_crop")
+SIGNATURES = (
+    "serving_default",
+    "predict_images",
+    "predict_images_uint8",
+    "predict_preprocessed",
+    "serving_ten_crop",
+)
 
 
 class ServingModule(tf.Module):
@@ -44,8 +49,14 @@ class ServingModule(tf.Module):
         self.names_asset = tf.saved_model.Asset(names_file)
         self.names = tf.lookup.StaticHashTable(
             tf.lookup.TextFileInitializer(
-                self.names_asset, tf.int64, tf.lookup.TextFileIndex.LINE_NUMBER,
-                tf.string, tf.lookup.TextFileIndex.WHOLE_LINE), default_value="")
+                self.names_asset,
+                tf.int64,
+                tf.lookup.TextFileIndex.LINE_NUMBER,
+                tf.string,
+                tf.lookup.TextFileIndex.WHOLE_LINE,
+            ),
+            default_value="",
+        )
         self._center = make_eval_preprocess(preprocessing, crops="center")
         self._ten = make_eval_preprocess(preprocessing, crops="ten")
         s = self.size
@@ -55,12 +66,15 @@ class ServingModule(tf.Module):
 
         self.serving_default = function(self._center_crop, [None], tf.string, "image_bytes")
         self.serving_ten_crop = function(self._ten_crops, [None], tf.string, "image_bytes")
-        self.predict_images = function(self._center_crop, [None, None, None, 3], tf.float32,
-                                       "images")
-        self.predict_images_uint8 = function(self._center_crop, [None, None, None, 3],
-                                             tf.uint8, "images")
-        self.predict_preprocessed = function(self._from_preprocessed, [None, s, s, 3],
-                                             tf.float32, "images")
+        self.predict_images = function(
+            self._center_crop, [None, None, None, 3], tf.float32, "images"
+        )
+        self.predict_images_uint8 = function(
+            self._center_crop, [None, None, None, 3], tf.uint8, "images"
+        )
+        self.predict_preprocessed = function(
+            self._from_preprocessed, [None, s, s, 3], tf.float32, "images"
+        )
 
     def _from_squares(self, squares):
         """What TFLite converts: uint8 RGB squares [N, R, R, 3] (the image after the resize
@@ -70,17 +84,19 @@ class ServingModule(tf.Module):
         if self._mean is not None:
             images -= self._mean
         off = (self.resize - self.size) // 2
-        probabilities = self._probabilities(
-            images[:, off:off + self.size, off:off + self.size])
+        probabilities = self._probabilities(images[:, off : off + self.size, off : off + self.size])
         scores, indices = tf.math.top_k(probabilities, k=self.k)
-        return {"probabilities": probabilities, "top_k_indices": indices,
-                "top_k_scores": scores}
+        return {"probabilities": probabilities, "top_k_indices": indices, "top_k_scores": scores}
 
     def _outputs(self, probabilities):
         scores, indices = tf.math.top_k(probabilities, k=self.k)
         names = self.names.lookup(tf.cast(indices, tf.int64))
-        return {"probabilities": probabilities, "top_k_indices": indices,
-                "top_k_scores": scores, "top_k_names": names}
+        return {
+            "probabilities": probabilities,
+            "top_k_indices": indices,
+            "top_k_scores": scores,
+            "top_k_names": names,
+        }
 
     def _probabilities(self, images):
         return tf.nn.softmax(tf.cast(self._logits(images), tf.float32))
@@ -102,8 +118,12 @@ class ServingModule(tf.Module):
     def signatures(self):
         """{name: concrete function} to save; also tracks the captured tf.Variables."""
         # Saved as a plain function of the module too (not a signature), for TFLite.
-        self.tflite_predict = tf.function(self._from_squares, input_signature=[
-            tf.TensorSpec([None, self.resize, self.resize, 3], tf.uint8, name="squares")])
+        self.tflite_predict = tf.function(
+            self._from_squares,
+            input_signature=[
+                tf.TensorSpec([None, self.resize, self.resize, 3], tf.uint8, name="squares")
+            ],
+        )
         functions = {name: getattr(self, name).get_concrete_function() for name in SIGNATURES}
         captured = {}
         for fn in list(functions.values()) + [self.tflite_predict.get_concrete_function()]:

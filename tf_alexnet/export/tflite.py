@@ -32,8 +32,9 @@ from tf_alexnet.workdir.info import load_record
 def convert(saved_model_dir, quantization, representative_images=None):
     """Returns the .tflite bytes of the export's `tflite_predict` at `quantization`."""
     if quantization not in QUANTIZATIONS:
-        raise ValueError(f"Unknown TFLite quantization {quantization!r}; choose from "
-                         f"{','.join(QUANTIZATIONS)}.")
+        raise ValueError(
+            f"Unknown TFLite quantization {quantization!r}; choose from {','.join(QUANTIZATIONS)}."
+        )
     loaded = tf.saved_model.load(saved_model_dir)
     # `tflite_predict` (export/serving.py) has no class-name table, which has no builtin
     # TFLite op: names come from the .tflite's .json sidecar. Freezing turns the resource
@@ -58,8 +59,10 @@ def convert(saved_model_dir, quantization, representative_images=None):
 
         converter.representative_dataset = calibration
         # Integer kernels where they exist; LRN has none and stays float.
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
-                                               tf.lite.OpsSet.TFLITE_BUILTINS]
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            tf.lite.OpsSet.TFLITE_BUILTINS,
+        ]
     with filtered_stderr():
         return converter.convert()
 
@@ -95,7 +98,8 @@ class TFLiteRunner:
         kwargs = dict(num_threads=self.num_threads)
         if not delegates:
             kwargs["experimental_op_resolver_type"] = (
-                litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+                litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+            )
         if isinstance(self.source, bytes):
             self.interpreter = litert.Interpreter(model_content=self.source, **kwargs)
         else:
@@ -141,9 +145,12 @@ def square_preprocessing(preprocessing):
 def sidecar(raw, network, quantization, version):
     """The .tflite's sidecar: what to feed it, in numbers, and the class names."""
     p = network.preprocessing
-    rule = ("the whole image resized to {r}x{r}, aspect ratio not kept (bilinear, no "
-            "antialiasing)" if p.resize_mode == "squash" else "its central square (side = "
-            "the shorter side) resized to {r}x{r} (bilinear, antialiased)").format(r=p.resize)
+    rule = (
+        "the whole image resized to {r}x{r}, aspect ratio not kept (bilinear, no antialiasing)"
+        if p.resize_mode == "squash"
+        else "its central square (side = "
+        "the shorter side) resized to {r}x{r} (bilinear, antialiased)"
+    ).format(r=p.resize)
     # The same choice as data/crops.py: mean_tensor, which the graph subtracts.
     if p.mean == "none":
         inside = "subtracts nothing"
@@ -152,22 +159,39 @@ def sidecar(raw, network, quantization, version):
     else:
         inside = f"subtracts the per-channel mean {[round(v, 3) for v in p.stats.mean_rgb]}"
     return dict(
-        {k: v for k, v in raw.items() if k != "signatures"}, quantization=quantization,
-        saved_model=version, format=TFLITE_FORMAT,
-        input=dict(name="squares", dtype="uint8", shape=[-1, p.resize, p.resize, 3],
-                   channels="RGB", range=[0, 255], resize=rule),
+        {k: v for k, v in raw.items() if k != "signatures"},
+        quantization=quantization,
+        saved_model=version,
+        format=TFLITE_FORMAT,
+        input=dict(
+            name="squares",
+            dtype="uint8",
+            shape=[-1, p.resize, p.resize, 3],
+            channels="RGB",
+            range=[0, 255],
+            resize=rule,
+        ),
         inside=f"The model {inside}, takes the central {p.image_size}x{p.image_size} crop "
-               "and returns softmax probabilities.",
-        outputs=dict(output_0="probabilities [N, classes] in class_names order",
-                     output_1="top_k_indices [N, k] int32", output_2="top_k_scores [N, k]"))
+        "and returns softmax probabilities.",
+        outputs=dict(
+            output_0="probabilities [N, classes] in class_names order",
+            output_1="top_k_indices [N, k] int32",
+            output_2="top_k_scores [N, k]",
+        ),
+    )
 
 
 def calibration_images(network, run, count, data_spec=None):
     """A random sample of the training data as the .tflite's input (uint8 squares), for
     int8 calibration (a folder's first images would be of one or two classes only)."""
     source = SourceConfig(source=data_spec or run.source, synthetic_examples=max(count, 64))
-    ds, _ = eval_dataset(source, EvalDataConfig(batch_size=count), "train",
-                         square_preprocessing(network.preprocessing), sample=True)
+    ds, _ = eval_dataset(
+        source,
+        EvalDataConfig(batch_size=count),
+        "train",
+        square_preprocessing(network.preprocessing),
+        sample=True,
+    )
     images, _ = next(iter(ds))
     return np.clip(np.round(images.numpy()[:count]), 0, 255).astype(np.uint8)
 
@@ -177,8 +201,11 @@ def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
     extra = os.path.join(version_dir, "assets.extra")
     network, run, raw = load_record(extra, META)
     base, version = os.path.split(os.path.normpath(version_dir))
-    images = (calibration_images(network, run, calibration, data_spec) if "int8" in quantizations
-              else None)
+    images = (
+        calibration_images(network, run, calibration, data_spec)
+        if "int8" in quantizations
+        else None
+    )
     written = []
     for q in quantizations:
         model = convert(version_dir, q, images)

@@ -16,11 +16,13 @@ from tensorflow_serving.apis import model_pb2, predict_pb2, prediction_log_pb2
 def prediction_log(model_name, signature, inputs):
     """A serialized PredictionLog holding one PredictRequest of `inputs` ({name: array})."""
     request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature))
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=signature)
+    )
     for key, value in inputs.items():
         request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
     log = prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request))
+        predict_log=prediction_log_pb2.PredictLog(request=request)
+    )
     return log.SerializeToString()
 
 
@@ -47,6 +49,10 @@ def write_warmup(version_dir, model_name, requests):
 def rest_body(encoded_images, signature="serving_default"):
     """The JSON body of a TF Serving REST predict request (POST /v1/models/NAME:predict) for
     encoded images: binary strings travel as {"b64": ...} in the "instances" (row) format."""
-    return {"signature_name": signature,
-            "instances": [{"image_bytes": {"b64": base64.b64encode(data).decode("ascii")}}
-                          for data in encoded_images]}
+    return {
+        "signature_name": signature,
+        "instances": [
+            {"image_bytes": {"b64": base64.b64encode(data).decode("ascii")}}
+            for data in encoded_images
+        ],
+    }

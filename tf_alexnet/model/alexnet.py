@@ -36,6 +36,7 @@ import keras
 
 from tf_alexnet.data.stats import Preprocessing
 from tf_alexnet.model.class_names import ilsvrc_synsets
+
 # Module references, not names: Keras may load (and tf_alexnet/registration.py import this
 # module) while one of these is still half run.
 from tf_alexnet.model import network, preprocessor, pretrained
@@ -52,8 +53,10 @@ def _pooling_name(pool_window):
     if pool_window in POOLINGS:
         return pool_window
     if pool_window not in POOL_WINDOWS:
-        raise ValueError(f"pool_window {pool_window!r}: 3 (the paper's overlapping 3x3 / 2 "
-                         "pools) or 2 (2x2 / 2, §3.4's comparison).")
+        raise ValueError(
+            f"pool_window {pool_window!r}: 3 (the paper's overlapping 3x3 / 2 "
+            "pools) or 2 (2x2 / 2, §3.4's comparison)."
+        )
     return POOL_WINDOWS[pool_window]
 
 
@@ -64,8 +67,9 @@ def _preprocessor(preprocessing, image_size):
         return preprocessor.InputPreprocessor.of(preprocessing)
     if isinstance(preprocessing, preprocessor.InputPreprocessor):
         return preprocessor.InputPreprocessor.of(preprocessing.preprocessing)
-    settings = {k: v for k, v in dict(preprocessing).items()
-                if k not in ("name", "trainable", "dtype")}
+    settings = {
+        k: v for k, v in dict(preprocessing).items() if k not in ("name", "trainable", "dtype")
+    }
     return preprocessor.InputPreprocessor(**settings, name="preprocessor")
 
 
@@ -110,59 +114,119 @@ class AlexNet(keras.Model):
         the shorter side to 256 (for 227), the center crop.
     """
 
-    def __init__(self, num_classes=1000, image_size=227, *, include_top=True, weights=None,
-                 features="pool5", global_pool=None, classifier_activation=None,
-                 grouping="towers", tower_devices=None, lrn="paper", lrn_across_groups=False,
-                 activation="relu", pool_window=3, dropout=0.5, width=1.0, filters=None,
-                 fc_units=4096, removed=(), init="paper", seed=None, class_names=None,
-                 preprocessing=None, name="alexnet", **kwargs):
-        args = dict(num_classes=num_classes, image_size=image_size, grouping=grouping,
-                    lrn=lrn, lrn_across_groups=lrn_across_groups, activation=activation,
-                    pool_window=pool_window, dropout=dropout, width=width, filters=filters,
-                    fc_units=fc_units, removed=removed, class_names=class_names,
-                    preprocessing=preprocessing)
+    def __init__(
+        self,
+        num_classes=1000,
+        image_size=227,
+        *,
+        include_top=True,
+        weights=None,
+        features="pool5",
+        global_pool=None,
+        classifier_activation=None,
+        grouping="towers",
+        tower_devices=None,
+        lrn="paper",
+        lrn_across_groups=False,
+        activation="relu",
+        pool_window=3,
+        dropout=0.5,
+        width=1.0,
+        filters=None,
+        fc_units=4096,
+        removed=(),
+        init="paper",
+        seed=None,
+        class_names=None,
+        preprocessing=None,
+        name="alexnet",
+        **kwargs,
+    ):
+        args = dict(
+            num_classes=num_classes,
+            image_size=image_size,
+            grouping=grouping,
+            lrn=lrn,
+            lrn_across_groups=lrn_across_groups,
+            activation=activation,
+            pool_window=pool_window,
+            dropout=dropout,
+            width=width,
+            filters=filters,
+            fc_units=fc_units,
+            removed=removed,
+            class_names=class_names,
+            preprocessing=preprocessing,
+        )
         source = None
         if weights is not None:
             source = pretrained.read_pretrained(weights, args, AlexNet)
             args = pretrained.configured_by(source, args, AlexNet)
         if features not in FEATURES or global_pool not in GLOBAL_POOLS:
-            raise ValueError(f"features {features!r} / global_pool {global_pool!r}: choose "
-                             f"from {FEATURES} / {GLOBAL_POOLS}.")
+            raise ValueError(
+                f"features {features!r} / global_pool {global_pool!r}: choose "
+                f"from {FEATURES} / {GLOBAL_POOLS}."
+            )
         if global_pool and features != "pool5":
             raise ValueError("global_pool pools pool5's maps: it needs features='pool5'.")
         spec = AlexNetSpec(
-            int(args["num_classes"]), int(args["image_size"]),
-            tuple(int(f) for f in args["filters"]) if args["filters"] else
-            scaled_filters(args["width"]), int(args["fc_units"]), LRNParams.of(args["lrn"]),
-            float(args["dropout"]), bool(args["lrn_across_groups"]),
-            args["activation"], _pooling_name(args["pool_window"]),
-            tuple(sorted(args["removed"] or ())))
+            int(args["num_classes"]),
+            int(args["image_size"]),
+            tuple(int(f) for f in args["filters"])
+            if args["filters"]
+            else scaled_filters(args["width"]),
+            int(args["fc_units"]),
+            LRNParams.of(args["lrn"]),
+            float(args["dropout"]),
+            bool(args["lrn_across_groups"]),
+            args["activation"],
+            _pooling_name(args["pool_window"]),
+            tuple(sorted(args["removed"] or ())),
+        )
         if spec.activation not in ("relu", "tanh"):
             raise ValueError(f"activation {spec.activation!r}: choose from ('relu', 'tanh').")
         inputs, outputs = network.network_graph(
-            spec, args["grouping"], network.resolve_tower_devices(tower_devices), init, seed,
-            include_top, features, global_pool, classifier_activation)
+            spec,
+            args["grouping"],
+            network.resolve_tower_devices(tower_devices),
+            init,
+            seed,
+            include_top,
+            features,
+            global_pool,
+            classifier_activation,
+        )
         super().__init__(inputs=inputs, outputs=outputs, name=name, **kwargs)
         self._spec, self._grouping = spec, args["grouping"]
-        self._class_names = (tuple(str(c) for c in args["class_names"])
-                             if args["class_names"] is not None else None)
+        self._class_names = (
+            tuple(str(c) for c in args["class_names"]) if args["class_names"] is not None else None
+        )
         if self._class_names is not None and len(self._class_names) != spec.num_classes:
-            raise ValueError(f"{len(self._class_names)} class names for {spec.num_classes} "
-                             "classes.")
-        self._settings = dict(include_top=bool(include_top), features=features,
-                              global_pool=global_pool,
-                              classifier_activation=classifier_activation,
-                              tower_devices=(list(tower_devices) if isinstance(
-                                  tower_devices, (list, tuple)) else tower_devices),
-                              init=init, seed=seed)
+            raise ValueError(
+                f"{len(self._class_names)} class names for {spec.num_classes} classes."
+            )
+        self._settings = dict(
+            include_top=bool(include_top),
+            features=features,
+            global_pool=global_pool,
+            classifier_activation=classifier_activation,
+            tower_devices=(
+                list(tower_devices) if isinstance(tower_devices, (list, tuple)) else tower_devices
+            ),
+            init=init,
+            seed=seed,
+        )
         # Set past Keras' attribute tracking: the preprocessor is not a layer of the
         # network (model.layers, model.weights, checkpoints and count_params leave it out),
         # yet `.keras` files save and load it (keras/src/saving/saving_lib.py walks dir()).
-        object.__setattr__(self, "preprocessor", _preprocessor(args["preprocessing"],
-                                                               spec.image_size))
+        object.__setattr__(
+            self, "preprocessor", _preprocessor(args["preprocessing"], spec.image_size)
+        )
         if self.preprocessor.image_size != spec.image_size:
-            raise ValueError(f"preprocessing crops {self.preprocessor.image_size} px for a "
-                             f"network of {spec.image_size} px.")
+            raise ValueError(
+                f"preprocessing crops {self.preprocessor.image_size} px for a "
+                f"network of {spec.image_size} px."
+            )
         if source is not None:
             source.load_into(self)
 
@@ -196,26 +260,38 @@ class AlexNet(keras.Model):
     def set_preprocessing(self, preprocessing):
         """Replaces the preprocessor by that of a `Preprocessing` (a run's statistics)."""
         if preprocessing.image_size != self._spec.image_size:
-            raise ValueError(f"preprocessing crops {preprocessing.image_size} px for a "
-                             f"network of {self._spec.image_size} px.")
+            raise ValueError(
+                f"preprocessing crops {preprocessing.image_size} px for a "
+                f"network of {self._spec.image_size} px."
+            )
         object.__setattr__(self, "preprocessor", preprocessor.InputPreprocessor.of(preprocessing))
         return self
 
     def get_config(self):
         spec = self._spec
-        preprocessor = {k: v for k, v in self.preprocessor.get_config().items()
-                        if k not in ("name", "trainable", "dtype")}
-        return {"name": self.name, "trainable": self.trainable,
-                "num_classes": spec.num_classes, "image_size": spec.image_size,
-                **self._settings, "grouping": self._grouping,
-                "lrn": dataclasses.asdict(spec.lrn) if spec.lrn else "none",
-                "lrn_across_groups": spec.lrn_across_groups, "activation": spec.activation,
-                "pool_window": pool_window(spec.pooling), "dropout": spec.dropout,
-                "filters": list(spec.filters), "fc_units": spec.fc_units,
-                "removed": list(spec.removed),
-                "class_names": (list(self._class_names) if self._class_names is not None
-                                else None),
-                "preprocessing": preprocessor}
+        preprocessor = {
+            k: v
+            for k, v in self.preprocessor.get_config().items()
+            if k not in ("name", "trainable", "dtype")
+        }
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": spec.num_classes,
+            "image_size": spec.image_size,
+            **self._settings,
+            "grouping": self._grouping,
+            "lrn": dataclasses.asdict(spec.lrn) if spec.lrn else "none",
+            "lrn_across_groups": spec.lrn_across_groups,
+            "activation": spec.activation,
+            "pool_window": pool_window(spec.pooling),
+            "dropout": spec.dropout,
+            "filters": list(spec.filters),
+            "fc_units": spec.fc_units,
+            "removed": list(spec.removed),
+            "class_names": (list(self._class_names) if self._class_names is not None else None),
+            "preprocessing": preprocessor,
+        }
 
     @classmethod
     def from_config(cls, config):
@@ -227,18 +303,39 @@ def build_alexnet(num_classes=1000, image_size=227, **kwargs):
     return AlexNet(num_classes, image_size, **kwargs)
 
 
-def build_from_spec(spec, grouping, devices=None, init="paper", seed=None, name="alexnet",
-                    class_names=None, preprocessing=None):
+def build_from_spec(
+    spec,
+    grouping,
+    devices=None,
+    init="paper",
+    seed=None,
+    name="alexnet",
+    class_names=None,
+    preprocessing=None,
+):
     """The `AlexNet` of an `AlexNetSpec` (what resumed runs and imports use)."""
-    return AlexNet(**spec.alexnet_arguments(), grouping=grouping, tower_devices=devices,
-                   init=init, seed=seed, name=name, class_names=class_names,
-                   preprocessing=preprocessing)
+    return AlexNet(
+        **spec.alexnet_arguments(),
+        grouping=grouping,
+        tower_devices=devices,
+        init=init,
+        seed=seed,
+        name=name,
+        class_names=class_names,
+        preprocessing=preprocessing,
+    )
 
 
 def build_network(record, devices=None, init="paper", seed=None, name="alexnet"):
     """The AlexNet of a record of one (workdir/info.py's NetworkRecord: spec, grouping,
     class names, preprocessing), with initial weights."""
-    return build_from_spec(record.spec, record.grouping, devices, init, seed, name,
-                           class_names=record.class_names, preprocessing=record.preprocessing)
-
-
+    return build_from_spec(
+        record.spec,
+        record.grouping,
+        devices,
+        init,
+        seed,
+        name,
+        class_names=record.class_names,
+        preprocessing=record.preprocessing,
+    )

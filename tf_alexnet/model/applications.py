@@ -33,12 +33,15 @@ def decode_predictions(outputs, model, top=5):
     names = list(alexnet_of(model).class_names)
     outputs = np.asarray(keras.ops.convert_to_numpy(outputs), np.float64)
     if outputs.ndim != 2 or outputs.shape[1] != len(names):
-        raise ValueError(f"outputs of shape {outputs.shape}: expected [N, {len(names)}] "
-                         "(the model's classes).")
+        raise ValueError(
+            f"outputs of shape {outputs.shape}: expected [N, {len(names)}] (the model's classes)."
+        )
     if not np.allclose(outputs.sum(1), 1.0, atol=1e-3) or (outputs < 0).any():
         outputs = np.exp(outputs - outputs.max(1, keepdims=True))
         outputs /= outputs.sum(1, keepdims=True)
     shown = display_names(names)
     top = min(int(top), len(names))
-    return [[(names[i], shown[i], float(row[i])) for i in np.argsort(-row, kind="stable")[:top]]
-            for row in outputs]
+    return [
+        [(names[i], shown[i], float(row[i])) for i in np.argsort(-row, kind="stable")[:top]]
+        for row in outputs
+    ]

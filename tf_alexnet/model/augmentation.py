@@ -23,6 +23,7 @@ import numpy as np
 from tf_alexnet.data.augment import add_lighting, crop_and_flip, make_batch_draws
 from tf_alexnet.data.crops import mean_tensor
 from tf_alexnet.data.stats import Stats
+
 # A module reference, not a name: Keras may load (and tf_alexnet/registration.py import
 # this module) while tf_alexnet.model.preprocessor is still half run.
 from tf_alexnet.model import preprocessor
@@ -30,8 +31,10 @@ from tf_alexnet.model import preprocessor
 
 def _tensorflow_for_training(layer):
     if keras.backend.backend() != "tensorflow":
-        raise NotImplementedError(f"{layer.name}: the paper's random draws run on the "
-                                  "TensorFlow backend; train with KERAS_BACKEND=tensorflow.")
+        raise NotImplementedError(
+            f"{layer.name}: the paper's random draws run on the "
+            "TensorFlow backend; train with KERAS_BACKEND=tensorflow."
+        )
     import tensorflow as tf
 
     return tf
@@ -41,9 +44,12 @@ def _draws(layer, images, tf):
     """make_batch_draws' draws for this batch (keyed by the examples seen), and the count
     advanced by the batch."""
     side = images.shape[1]
-    augment = types.SimpleNamespace(resize=side, image_size=getattr(layer, "image_size", side),
-                                    flip=getattr(layer, "flip", False),
-                                    pca_sigma=getattr(layer, "sigma", 0.0))
+    augment = types.SimpleNamespace(
+        resize=side,
+        image_size=getattr(layer, "image_size", side),
+        flip=getattr(layer, "flip", False),
+        pca_sigma=getattr(layer, "sigma", 0.0),
+    )
     n = tf.shape(images)[0]
     first = tf.convert_to_tensor(layer.examples.value)
     draws = make_batch_draws(augment, layer.seed)(first, n)
@@ -57,8 +63,9 @@ class _Counting(keras.layers.Layer):
     def __init__(self, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.seed = int(seed)
-        self.examples = self.add_weight(shape=(), dtype="int64", initializer="zeros",
-                                        trainable=False, name="examples")
+        self.examples = self.add_weight(
+            shape=(), dtype="int64", initializer="zeros", trainable=False, name="examples"
+        )
         self.built = True
 
     def get_config(self):
@@ -73,8 +80,9 @@ class MeanSubtraction(keras.layers.Layer):
     def __init__(self, mean_shape=(3,), **kwargs):
         super().__init__(**kwargs)
         self.mean_shape = tuple(int(s) for s in mean_shape)
-        self.mean = self.add_weight(shape=self.mean_shape, initializer="zeros",
-                                    trainable=False, name="mean")
+        self.mean = self.add_weight(
+            shape=self.mean_shape, initializer="zeros", trainable=False, name="mean"
+        )
         self.built = True
 
     @classmethod
@@ -109,7 +117,7 @@ class RandomCropFlip(_Counting):
         if not training:
             side, crop = images.shape[1], self.image_size
             off = (side - crop) // 2
-            return images[:, off:off + crop, off:off + crop, :]
+            return images[:, off : off + crop, off : off + crop, :]
         tf = _tensorflow_for_training(self)
         draws = _draws(self, images, tf)
         return crop_and_flip(images, draws["offset"], draws["flip"], self.image_size)
@@ -131,8 +139,9 @@ class PCALighting(_Counting):
         super().__init__(seed, **kwargs)
         stats = Stats()
         self.eigenvalues = tuple(float(v) for v in (eigenvalues or stats.pca_eigenvalues))
-        self.eigenvectors = tuple(tuple(float(v) for v in row)
-                                  for row in (eigenvectors or stats.pca_eigenvectors))
+        self.eigenvectors = tuple(
+            tuple(float(v) for v in row) for row in (eigenvectors or stats.pca_eigenvectors)
+        )
         self.sigma = float(sigma)
 
     def call(self, images, training=None):
@@ -140,12 +149,20 @@ class PCALighting(_Counting):
             return images
         tf = _tensorflow_for_training(self)
         draws = _draws(self, images, tf)
-        return add_lighting(images, draws["alpha"], tf.constant(self.eigenvalues, tf.float32),
-                            tf.constant(self.eigenvectors, tf.float32))
+        return add_lighting(
+            images,
+            draws["alpha"],
+            tf.constant(self.eigenvalues, tf.float32),
+            tf.constant(self.eigenvectors, tf.float32),
+        )
 
     def get_config(self):
-        return {**super().get_config(), "eigenvalues": list(self.eigenvalues),
-                "eigenvectors": [list(r) for r in self.eigenvectors], "sigma": self.sigma}
+        return {
+            **super().get_config(),
+            "eigenvalues": list(self.eigenvalues),
+            "eigenvectors": [list(r) for r in self.eigenvectors],
+            "sigma": self.sigma,
+        }
 
 
 def paper_augmentation(model, *, seed=0, flip=True, pca_sigma=0.1, name="paper_augmentation"):
@@ -158,8 +175,17 @@ def paper_augmentation(model, *, seed=0, flip=True, pca_sigma=0.1, name="paper_a
 
     `seed`, `flip`, `pca_sigma` are train's --seed, --flip, --pca_sigma (0: no lighting)."""
     p = preprocessor.alexnet_of(model).preprocessing
-    return keras.Sequential([
-        MeanSubtraction.of(p),
-        RandomCropFlip(p.image_size, flip, seed, name="random_crop_flip"),
-        PCALighting(p.stats.pca_eigenvalues, p.stats.pca_eigenvectors, pca_sigma, seed,
-                    name="pca_lighting")], name=name)
+    return keras.Sequential(
+        [
+            MeanSubtraction.of(p),
+            RandomCropFlip(p.image_size, flip, seed, name="random_crop_flip"),
+            PCALighting(
+                p.stats.pca_eigenvalues,
+                p.stats.pca_eigenvectors,
+                pca_sigma,
+                seed,
+                name="pca_lighting",
+            ),
+        ],
+        name=name,
+    )

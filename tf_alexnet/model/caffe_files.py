@@ -28,8 +28,9 @@ def read_weights(config):
     except caffe_weights.WeightsError as e:
         raise caffe_weights.WeightsError(f"{config.prototxt}: {e}.") from None
     except Exception as e:  # text_format's ParseError
-        raise caffe_weights.WeightsError(f"{config.prototxt}: cannot be read as a Caffe "
-                                         f"prototxt ({str(e)[:200]}).") from None
+        raise caffe_weights.WeightsError(
+            f"{config.prototxt}: cannot be read as a Caffe prototxt ({str(e)[:200]})."
+        ) from None
 
 
 def _read_weights(config):
@@ -45,11 +46,13 @@ def _read_weights(config):
     except weight_files.ForbiddenGlobal as e:
         raise caffe_weights.WeightsError(
             f"{path}: refused: its pickle calls {e}, which a weights file never needs "
-            "(only numpy's array rebuilders are allowed); nothing of it was run.") from None
+            "(only numpy's array rebuilders are allowed); nothing of it was run."
+        ) from None
     except Exception as e:  # protobuf's DecodeError, pickle's errors, bad shapes
         raise caffe_weights.WeightsError(
             f"{path}: cannot be read as a {'Caffe model' if config.caffemodel else '.npy'} "
-            f"({type(e).__name__}: {str(e)[:200]}).") from None
+            f"({type(e).__name__}: {str(e)[:200]})."
+        ) from None
 
 
 def caffe_stats(mean_file):
@@ -61,17 +64,20 @@ def caffe_stats(mean_file):
     try:
         mean = caffe_format.read_mean(data)
     except Exception as e:
-        raise caffe_weights.WeightsError(f"{mean_file}: not a Caffe mean image "
-                                         f"({type(e).__name__}: {str(e)[:200]}).") from None
+        raise caffe_weights.WeightsError(
+            f"{mean_file}: not a Caffe mean image ({type(e).__name__}: {str(e)[:200]})."
+        ) from None
     if mean.ndim != 3 or mean.shape[-1] != 3 or not np.isfinite(mean).all():
         raise caffe_weights.WeightsError(
             f"{mean_file}: a mean image of shape {mean.shape} with "
             f"{int(np.size(mean) - np.count_nonzero(np.isfinite(mean)))} NaN or infinite "
-            "numbers; refused (a mean image is H x W x 3 finite pixels).")
+            "numbers; refused (a mean image is H x W x 3 finite pixels)."
+        )
     if mean.shape[:2] != (CAFFE_RESIZE, CAFFE_RESIZE):
         mean = tf.image.resize(mean, [CAFFE_RESIZE, CAFFE_RESIZE]).numpy()
-    return Stats(mean_rgb=tuple(float(m) for m in mean.mean((0, 1))), mean_image=mean,
-                 source=mean_file)
+    return Stats(
+        mean_rgb=tuple(float(m) for m in mean.mean((0, 1))), mean_image=mean, source=mean_file
+    )
 
 
 def caffe_preprocessing(spec, mean_file):
@@ -79,6 +85,10 @@ def caffe_preprocessing(spec, mean_file):
     (for 227), minus the mean image of `mean_file` (or bvlc_alexnet's mean pixel)."""
     stats = caffe_stats(mean_file)
     resize = int(round(spec.image_size * CAFFE_RESIZE / 227))  # 256 for bvlc_alexnet
-    return Preprocessing(spec.image_size, resize,
-                         "image" if stats.mean_image is not None else "channel", stats,
-                         resize_mode="squash")
+    return Preprocessing(
+        spec.image_size,
+        resize,
+        "image" if stats.mean_image is not None else "channel",
+        stats,
+        resize_mode="squash",
+    )

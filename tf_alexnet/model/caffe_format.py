@@ -52,57 +52,89 @@ def _deploy_messages(f):
     region = f.enum_type.add(name="NormRegion")
     region.value.add(name="ACROSS_CHANNELS", number=0)
     region.value.add(name="WITHIN_CHANNEL", number=1)
-    _message(f, "ConvolutionParameter", ("num_output", 1, _U32, _OPT, None, False),
-             ("pad", 3, _U32, _REP, None, False), ("kernel_size", 4, _U32, _REP, None, False),
-             ("group", 5, _U32, _OPT, None, False), ("stride", 6, _U32, _REP, None, False))
-    _message(f, "LRNParameter", ("local_size", 1, _U32, _OPT, None, False),
-             ("alpha", 2, _F.TYPE_FLOAT, _OPT, None, False),
-             ("beta", 3, _F.TYPE_FLOAT, _OPT, None, False),
-             ("norm_region", 4, _F.TYPE_ENUM, _OPT, ".caffe.NormRegion", False),
-             ("k", 5, _F.TYPE_FLOAT, _OPT, None, False))
-    _message(f, "PoolingParameter", ("kernel_size", 2, _U32, _OPT, None, False),
-             ("stride", 3, _U32, _OPT, None, False))
+    _message(
+        f,
+        "ConvolutionParameter",
+        ("num_output", 1, _U32, _OPT, None, False),
+        ("pad", 3, _U32, _REP, None, False),
+        ("kernel_size", 4, _U32, _REP, None, False),
+        ("group", 5, _U32, _OPT, None, False),
+        ("stride", 6, _U32, _REP, None, False),
+    )
+    _message(
+        f,
+        "LRNParameter",
+        ("local_size", 1, _U32, _OPT, None, False),
+        ("alpha", 2, _F.TYPE_FLOAT, _OPT, None, False),
+        ("beta", 3, _F.TYPE_FLOAT, _OPT, None, False),
+        ("norm_region", 4, _F.TYPE_ENUM, _OPT, ".caffe.NormRegion", False),
+        ("k", 5, _F.TYPE_FLOAT, _OPT, None, False),
+    )
+    _message(
+        f,
+        "PoolingParameter",
+        ("kernel_size", 2, _U32, _OPT, None, False),
+        ("stride", 3, _U32, _OPT, None, False),
+    )
     _message(f, "InnerProductParameter", ("num_output", 1, _U32, _OPT, None, False))
-    _message(f, "InputParameter",
-             ("shape", 1, _F.TYPE_MESSAGE, _REP, ".caffe.BlobShape", False))
-    params = {"convolution_param": (106, 10, "ConvolutionParameter"),
-              "inner_product_param": (117, 17, "InnerProductParameter"),
-              "lrn_param": (118, 18, "LRNParameter"),
-              "pooling_param": (121, 19, "PoolingParameter")}
-    return tuple(tuple((name, numbers[0 if new else 1], _F.TYPE_MESSAGE, _OPT,
-                        f".caffe.{numbers[2]}", False) for name, numbers in params.items())
-                 for new in (True, False))
+    _message(f, "InputParameter", ("shape", 1, _F.TYPE_MESSAGE, _REP, ".caffe.BlobShape", False))
+    params = {
+        "convolution_param": (106, 10, "ConvolutionParameter"),
+        "inner_product_param": (117, 17, "InnerProductParameter"),
+        "lrn_param": (118, 18, "LRNParameter"),
+        "pooling_param": (121, 19, "PoolingParameter"),
+    }
+    return tuple(
+        tuple(
+            (name, numbers[0 if new else 1], _F.TYPE_MESSAGE, _OPT, f".caffe.{numbers[2]}", False)
+            for name, numbers in params.items()
+        )
+        for new in (True, False)
+    )
 
 
 def _file():
-    f = descriptor_pb2.FileDescriptorProto(name="tf_alexnet_caffe.proto", package="caffe",
-                                           syntax="proto2")
+    f = descriptor_pb2.FileDescriptorProto(
+        name="tf_alexnet_caffe.proto", package="caffe", syntax="proto2"
+    )
     _message(f, "BlobShape", ("dim", 1, _F.TYPE_INT64, _REP, None, True))
     layer_params, v1_layer_params = _deploy_messages(f)
-    _message(f, "BlobProto",
-             ("num", 1, _F.TYPE_INT32, _OPT, None, False),
-             ("channels", 2, _F.TYPE_INT32, _OPT, None, False),
-             ("height", 3, _F.TYPE_INT32, _OPT, None, False),
-             ("width", 4, _F.TYPE_INT32, _OPT, None, False),
-             ("data", 5, _F.TYPE_FLOAT, _REP, None, True),
-             ("shape", 7, _F.TYPE_MESSAGE, _OPT, ".caffe.BlobShape", False),
-             ("double_data", 8, _F.TYPE_DOUBLE, _REP, None, True))
-    _message(f, "LayerParameter",
-             ("name", 1, _F.TYPE_STRING, _OPT, None, False),
-             ("type", 2, _F.TYPE_STRING, _OPT, None, False),
-             ("blobs", 7, _F.TYPE_MESSAGE, _REP, ".caffe.BlobProto", False),
-             ("input_param", 143, _F.TYPE_MESSAGE, _OPT, ".caffe.InputParameter", False),
-             *layer_params)
-    _message(f, "V1LayerParameter",
-             ("name", 4, _F.TYPE_STRING, _OPT, None, False),
-             ("blobs", 6, _F.TYPE_MESSAGE, _REP, ".caffe.BlobProto", False),
-             *v1_layer_params)
-    _message(f, "NetParameter",
-             ("name", 1, _F.TYPE_STRING, _OPT, None, False),
-             ("input_dim", 4, _F.TYPE_INT32, _REP, None, False),
-             ("input_shape", 8, _F.TYPE_MESSAGE, _REP, ".caffe.BlobShape", False),
-             ("layers", 2, _F.TYPE_MESSAGE, _REP, ".caffe.V1LayerParameter", False),
-             ("layer", 100, _F.TYPE_MESSAGE, _REP, ".caffe.LayerParameter", False))
+    _message(
+        f,
+        "BlobProto",
+        ("num", 1, _F.TYPE_INT32, _OPT, None, False),
+        ("channels", 2, _F.TYPE_INT32, _OPT, None, False),
+        ("height", 3, _F.TYPE_INT32, _OPT, None, False),
+        ("width", 4, _F.TYPE_INT32, _OPT, None, False),
+        ("data", 5, _F.TYPE_FLOAT, _REP, None, True),
+        ("shape", 7, _F.TYPE_MESSAGE, _OPT, ".caffe.BlobShape", False),
+        ("double_data", 8, _F.TYPE_DOUBLE, _REP, None, True),
+    )
+    _message(
+        f,
+        "LayerParameter",
+        ("name", 1, _F.TYPE_STRING, _OPT, None, False),
+        ("type", 2, _F.TYPE_STRING, _OPT, None, False),
+        ("blobs", 7, _F.TYPE_MESSAGE, _REP, ".caffe.BlobProto", False),
+        ("input_param", 143, _F.TYPE_MESSAGE, _OPT, ".caffe.InputParameter", False),
+        *layer_params,
+    )
+    _message(
+        f,
+        "V1LayerParameter",
+        ("name", 4, _F.TYPE_STRING, _OPT, None, False),
+        ("blobs", 6, _F.TYPE_MESSAGE, _REP, ".caffe.BlobProto", False),
+        *v1_layer_params,
+    )
+    _message(
+        f,
+        "NetParameter",
+        ("name", 1, _F.TYPE_STRING, _OPT, None, False),
+        ("input_dim", 4, _F.TYPE_INT32, _REP, None, False),
+        ("input_shape", 8, _F.TYPE_MESSAGE, _REP, ".caffe.BlobShape", False),
+        ("layers", 2, _F.TYPE_MESSAGE, _REP, ".caffe.V1LayerParameter", False),
+        ("layer", 100, _F.TYPE_MESSAGE, _REP, ".caffe.LayerParameter", False),
+    )
     return f
 
 
@@ -110,8 +142,8 @@ _POOL = descriptor_pool.DescriptorPool()
 _POOL.Add(_file())
 NetParameter, BlobProto, LayerParameter, V1LayerParameter, BlobShape = (
     message_factory.GetMessageClass(_POOL.FindMessageTypeByName(f"caffe.{name}"))
-    for name in ("NetParameter", "BlobProto", "LayerParameter", "V1LayerParameter",
-                 "BlobShape"))
+    for name in ("NetParameter", "BlobProto", "LayerParameter", "V1LayerParameter", "BlobShape")
+)
 
 
 def blob_array(blob):
@@ -135,8 +167,9 @@ def read_net(data):
     from either layer format."""
     net = NetParameter.FromString(data)
     layers = list(net.layer) or list(net.layers)
-    return {layer.name: [blob_array(b) for b in layer.blobs] for layer in layers
-            if len(layer.blobs)}
+    return {
+        layer.name: [blob_array(b) for b in layer.blobs] for layer in layers if len(layer.blobs)
+    }
 
 
 def write_net(weights, name="alexnet", old_format=False):
@@ -144,8 +177,13 @@ def write_net(weights, name="alexnet", old_format=False):
     or with `old_format` the V1 `layers` with num/channels/height/width blob shapes."""
     net = NetParameter(name=name)
     for layer_name, arrays in weights.items():
-        layer = net.layers.add(name=layer_name) if old_format else net.layer.add(
-            name=layer_name, type="Convolution" if arrays[0].ndim == 4 else "InnerProduct")
+        layer = (
+            net.layers.add(name=layer_name)
+            if old_format
+            else net.layer.add(
+                name=layer_name, type="Convolution" if arrays[0].ndim == 4 else "InnerProduct"
+            )
+        )
         for array in arrays:
             blob = layer.blobs.add()
             if old_format:

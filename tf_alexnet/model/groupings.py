@@ -54,10 +54,16 @@ def convert_grouping(model, target, tower_devices=None):
     """
     source = model.grouping
     if "none" in (source, target) and source != target:
-        raise ValueError(f"Cannot convert a {source!r} model to {target!r}: only the grouped "
-                         "models ('towers' and 'fused') are the same network.")
-    config = {**model.get_config(), "grouping": target, "tower_devices": tower_devices,
-              "preprocessing": model.preprocessing}
+        raise ValueError(
+            f"Cannot convert a {source!r} model to {target!r}: only the grouped "
+            "models ('towers' and 'fused') are the same network."
+        )
+    config = {
+        **model.get_config(),
+        "grouping": target,
+        "tower_devices": tower_devices,
+        "preprocessing": model.preprocessing,
+    }
     new = type(model).from_config(config)
     set_canonical_weights(new, target, canonical_weights(model, source))
     return new

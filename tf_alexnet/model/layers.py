@@ -95,12 +95,23 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
         normalization across both towers' channels).
     """
 
-    def __init__(self, depth_radius=None, bias=None, alpha=None, beta=None, preset="paper",
-                 groups=1, device=None, keep=None, **kwargs):
+    def __init__(
+        self,
+        depth_radius=None,
+        bias=None,
+        alpha=None,
+        beta=None,
+        preset="paper",
+        groups=1,
+        device=None,
+        keep=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         given = dict(depth_radius=depth_radius, bias=bias, alpha=alpha, beta=beta)
-        params = dataclasses.replace(LRNParams.of(preset),
-                                     **{k: v for k, v in given.items() if v is not None})
+        params = dataclasses.replace(
+            LRNParams.of(preset), **{k: v for k, v in given.items() if v is not None}
+        )
         self.depth_radius = int(params.depth_radius)
         self.bias = float(params.bias)
         self.alpha = float(params.alpha)
@@ -112,8 +123,9 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
     def build(self, input_shape):
         channels = input_shape[-1]
         if channels is not None and channels % self.groups:
-            raise ValueError(f"{self.name}: {channels} channels do not split in "
-                             f"{self.groups} groups.")
+            raise ValueError(
+                f"{self.name}: {channels} channels do not split in {self.groups} groups."
+            )
         super().build(input_shape)
 
     def call(self, inputs):
@@ -125,16 +137,24 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
                 # TF's LRN kernel has float32 and float16 versions only: bfloat16 runs in
                 # float32.
                 x = tf.cast(inputs, tf.float32) if inputs.dtype == tf.bfloat16 else inputs
+
                 def lrn(part):
                     return tf.nn.local_response_normalization(
-                        part, depth_radius=self.depth_radius, bias=self.bias,
-                        alpha=self.alpha, beta=self.beta)
+                        part,
+                        depth_radius=self.depth_radius,
+                        bias=self.bias,
+                        alpha=self.alpha,
+                        beta=self.beta,
+                    )
 
-                out = lrn(x) if self.groups == 1 else tf.concat(
-                    [lrn(p) for p in tf.split(x, self.groups, axis=-1)], axis=-1)
+                out = (
+                    lrn(x)
+                    if self.groups == 1
+                    else tf.concat([lrn(p) for p in tf.split(x, self.groups, axis=-1)], axis=-1)
+                )
                 out = tf.cast(out, inputs.dtype)
             if self.keep:
-                out = out[..., self.keep[0]:self.keep[1]]
+                out = out[..., self.keep[0] : self.keep[1]]
             return out
 
     def _lrn_ops(self, inputs):
@@ -146,9 +166,9 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
         size = channels // self.groups
         outs = []
         for g in range(self.groups):
-            part = x[..., g * size:(g + 1) * size]
+            part = x[..., g * size : (g + 1) * size]
             padded = ops.pad(ops.square(part), [[0, 0]] * (len(x.shape) - 1) + [[r, r]])
-            total = sum(padded[..., i:i + size] for i in range(2 * r + 1))
+            total = sum(padded[..., i : i + size] for i in range(2 * r + 1))
             outs.append(part / ops.power(self.bias + self.alpha * total, self.beta))
         out = outs[0] if len(outs) == 1 else ops.concatenate(outs, axis=-1)
         return ops.cast(out, inputs.dtype)
@@ -160,7 +180,14 @@ class LocalResponseNormalization(_OnDevice, keras.layers.Layer):
 
     def get_config(self):
         config = keras.layers.Layer.get_config(self)
-        config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha,
-                      beta=self.beta, preset="paper", groups=self.groups, device=self.device,
-                      keep=self.keep)
+        config.update(
+            depth_radius=self.depth_radius,
+            bias=self.bias,
+            alpha=self.alpha,
+            beta=self.beta,
+            preset="paper",
+            groups=self.groups,
+            device=self.device,
+            keep=self.keep,
+        )
         return config

@@ -48,9 +48,10 @@ def _initializers(layer, init, seed):
     # One fixed seed per layer name keeps a seeded model reproducible layer by layer.
     layer_seed = None if seed is None else seed * 1000 + sum(map(ord, layer))
     if std is None:
-        scale = 2.0 / HE_INPUT_STD ** 2 if layer.startswith("conv1") else 2.0
-        kernel = keras.initializers.VarianceScaling(scale, "fan_in", "truncated_normal",
-                                                    seed=layer_seed)
+        scale = 2.0 / HE_INPUT_STD**2 if layer.startswith("conv1") else 2.0
+        kernel = keras.initializers.VarianceScaling(
+            scale, "fan_in", "truncated_normal", seed=layer_seed
+        )
     else:
         kernel = keras.initializers.RandomNormal(0.0, std, seed=layer_seed)
     bias = bias_one if layer.rstrip("ab") in _BIAS_ONE else 0.0
@@ -64,16 +65,22 @@ class _LayerFactory:
         self.spec, self.placed, self.init, self.seed = spec, grouping == "towers", init, seed
 
     def conv(self, layer, filters, size, stride=1, padding="same", groups=1, device=None):
-        kwargs = dict(strides=stride, padding=padding, groups=groups,
-                      activation=self.spec.activation,
-                      name=layer, **_initializers(layer, self.init, self.seed))
+        kwargs = dict(
+            strides=stride,
+            padding=padding,
+            groups=groups,
+            activation=self.spec.activation,
+            name=layer,
+            **_initializers(layer, self.init, self.seed),
+        )
         if self.placed:
             return layers.PlacedConv2D(filters, size, device=device, **kwargs)
         return keras.layers.Conv2D(filters, size, **kwargs)
 
     def lrn(self, layer, groups=1, device=None, keep=None):
-        return layers.LocalResponseNormalization(**dataclasses.asdict(self.spec.lrn), groups=groups,
-                                          device=device, keep=keep, name=layer)
+        return layers.LocalResponseNormalization(
+            **dataclasses.asdict(self.spec.lrn), groups=groups, device=device, keep=keep, name=layer
+        )
 
     def pool(self, layer, device=None):
         window = pool_window(self.spec.pooling)
@@ -92,8 +99,10 @@ def _tower_lrn(make, name, towers, devices):
         return [make.lrn(name + h, device=d)(x) for h, d, x in zip("ab", devices, towers)]
     both = keras.layers.Concatenate(name=name + "_in")(towers)
     half = both.shape[-1] // 2
-    return [make.lrn(name + h, device=d, keep=keep)(both) for h, d, keep in
-            zip("ab", devices, ((0, half), (half, 2 * half)))]
+    return [
+        make.lrn(name + h, device=d, keep=keep)(both)
+        for h, d, keep in zip("ab", devices, ((0, half), (half, 2 * half)))
+    ]
 
 
 def _tower_features(make, inputs, devices):
@@ -125,6 +134,7 @@ def _single_features(make, inputs, groups):
     the network normalizes across all channels."""
     f1, f2, f3, f4, f5 = make.spec.filters
     lrn_groups = 1 if make.spec.lrn_across_groups else groups
+
     def lrn(name, x):
         return x if make.spec.lrn is None else make.lrn(name, lrn_groups)(x)
 
@@ -140,16 +150,19 @@ def _single_features(make, inputs, groups):
     return make.pool("pool5")(x)
 
 
-def network_graph(spec, grouping, devices, init, seed, include_top, features, global_pool,
-                  classifier_activation):
+def network_graph(
+    spec, grouping, devices, init, seed, include_top, features, global_pool, classifier_activation
+):
     """(inputs, outputs) of the network's functional graph."""
     if grouping not in GROUPINGS:
         raise ValueError(f"Unknown grouping {grouping!r}; choose one of {GROUPINGS}.")
     if devices and grouping != "towers":
         raise ValueError("tower_devices needs grouping='towers'.")
     if spec.image_size < MIN_IMAGE_SIZE:
-        raise ValueError(f"image_size {spec.image_size} is too small: AlexNet needs at least "
-                         f"{MIN_IMAGE_SIZE} pixels (227 for the paper's 55/27/13/6 maps).")
+        raise ValueError(
+            f"image_size {spec.image_size} is too small: AlexNet needs at least "
+            f"{MIN_IMAGE_SIZE} pixels (227 for the paper's 55/27/13/6 maps)."
+        )
     make = _LayerFactory(spec, grouping, init, seed)
     inputs = keras.Input((spec.image_size, spec.image_size, 3), name="images")
     if grouping == "towers":
@@ -157,19 +170,24 @@ def network_graph(spec, grouping, devices, init, seed, include_top, features, gl
     else:
         x = _single_features(make, inputs, 2 if grouping == "fused" else 1)
     if not include_top and features == "pool5":
-        pool = {"avg": keras.layers.GlobalAveragePooling2D,
-                "max": keras.layers.GlobalMaxPooling2D}.get(global_pool)
+        pool = {
+            "avg": keras.layers.GlobalAveragePooling2D,
+            "max": keras.layers.GlobalMaxPooling2D,
+        }.get(global_pool)
         return inputs, (pool(name="global_pool")(x) if pool else x)
     x = keras.layers.Flatten(name="flatten")(x)
     dropout_seed = None if seed is None else seed + 7
     for layer in ("fc6", "fc7"):
-        x = keras.layers.Dense(spec.fc_units, activation=spec.activation, name=layer,
-                               **_initializers(layer, init, seed))(x)
+        x = keras.layers.Dense(
+            spec.fc_units,
+            activation=spec.activation,
+            name=layer,
+            **_initializers(layer, init, seed),
+        )(x)
         if layer == "fc7" and not include_top:
             return inputs, x
         x = keras.layers.Dropout(spec.dropout, seed=dropout_seed, name="drop" + layer[2])(x)
     x = keras.layers.Dense(spec.num_classes, name="fc8", **_initializers("fc8", init, seed))(x)
     if classifier_activation:
-        x = keras.layers.Activation(classifier_activation, dtype="float32",
-                                    name="predictions")(x)
+        x = keras.layers.Activation(classifier_activation, dtype="float32", name="predictions")(x)
     return inputs, x

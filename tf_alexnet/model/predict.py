@@ -18,6 +18,7 @@ def average_crops(probabilities, images):
 
 def make_predict_fn(model):
     """tf.function: images [B, S, S, 3] or [B, 10, S, S, 3] -> probabilities [B, C]."""
+
     def probabilities(images):
         return tf.nn.softmax(tf.cast(model(images, training=False), tf.float32))
 

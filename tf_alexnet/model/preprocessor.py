@@ -32,29 +32,45 @@ class InputPreprocessor(keras.layers.Layer):
     Calling it (eagerly) runs the transform on a batch of images (`preprocess_input`).
     """
 
-    def __init__(self, image_size=227, resize=256, mean="auto", resize_mode="shorter",
-                 mean_rgb=None, std_rgb=None, pca_eigenvalues=None, pca_eigenvectors=None,
-                 mean_image_shape=None, stats_source="imagenet", **kwargs):
+    def __init__(
+        self,
+        image_size=227,
+        resize=256,
+        mean="auto",
+        resize_mode="shorter",
+        mean_rgb=None,
+        std_rgb=None,
+        pca_eigenvalues=None,
+        pca_eigenvectors=None,
+        mean_image_shape=None,
+        stats_source="imagenet",
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if mean not in config.MEAN_MODES or resize_mode not in RESIZE_MODES:
-            raise ValueError(f"mean {mean!r} / resize_mode {resize_mode!r}: choose from "
-                             f"{config.MEAN_MODES} / {RESIZE_MODES}.")
+            raise ValueError(
+                f"mean {mean!r} / resize_mode {resize_mode!r}: choose from "
+                f"{config.MEAN_MODES} / {RESIZE_MODES}."
+            )
         defaults = Stats()
         self.image_size, self.resize = int(image_size), int(resize)
         self.mean, self.resize_mode = mean, resize_mode
         self.mean_rgb = tuple(float(v) for v in (mean_rgb or defaults.mean_rgb))
         self.std_rgb = tuple(float(v) for v in (std_rgb or defaults.std_rgb))
-        self.pca_eigenvalues = tuple(float(v) for v in
-                                     (pca_eigenvalues or defaults.pca_eigenvalues))
-        self.pca_eigenvectors = tuple(tuple(float(v) for v in row) for row in
-                                      (pca_eigenvectors or defaults.pca_eigenvectors))
+        self.pca_eigenvalues = tuple(
+            float(v) for v in (pca_eigenvalues or defaults.pca_eigenvalues)
+        )
+        self.pca_eigenvectors = tuple(
+            tuple(float(v) for v in row) for row in (pca_eigenvectors or defaults.pca_eigenvectors)
+        )
         self.mean_image_shape = tuple(mean_image_shape) if mean_image_shape else None
         self.stats_source = stats_source
         self.mean_image = None
         if self.mean_image_shape:
-            self.mean_image = self.add_weight(shape=self.mean_image_shape, initializer="zeros",
-                                              trainable=False, name="mean_image")
+            self.mean_image = self.add_weight(
+                shape=self.mean_image_shape, initializer="zeros", trainable=False, name="mean_image"
+            )
         self.built = True
 
     @classmethod
@@ -62,10 +78,19 @@ class InputPreprocessor(keras.layers.Layer):
         """The layer of a `Preprocessing` (its mean image copied into the weight)."""
         stats = preprocessing.stats
         image = None if stats.mean_image is None else np.asarray(stats.mean_image, np.float32)
-        layer = cls(preprocessing.image_size, preprocessing.resize, preprocessing.mean,
-                    preprocessing.resize_mode, stats.mean_rgb, stats.std_rgb,
-                    stats.pca_eigenvalues, stats.pca_eigenvectors,
-                    None if image is None else image.shape, stats.source, name=name)
+        layer = cls(
+            preprocessing.image_size,
+            preprocessing.resize,
+            preprocessing.mean,
+            preprocessing.resize_mode,
+            stats.mean_rgb,
+            stats.std_rgb,
+            stats.pca_eigenvalues,
+            stats.pca_eigenvectors,
+            None if image is None else image.shape,
+            stats.source,
+            name=name,
+        )
         if image is not None:
             layer.mean_image.assign(image)
         return layer
@@ -73,10 +98,19 @@ class InputPreprocessor(keras.layers.Layer):
     @property
     def preprocessing(self):
         """The `Preprocessing` (with its `Stats`) the layer holds."""
-        image = None if self.mean_image is None else keras.ops.convert_to_numpy(
-            self.mean_image.value).astype(np.float32)
-        stats = Stats(self.mean_rgb, self.std_rgb, self.pca_eigenvalues,
-                      self.pca_eigenvectors, image, self.stats_source)
+        image = (
+            None
+            if self.mean_image is None
+            else keras.ops.convert_to_numpy(self.mean_image.value).astype(np.float32)
+        )
+        stats = Stats(
+            self.mean_rgb,
+            self.std_rgb,
+            self.pca_eigenvalues,
+            self.pca_eigenvectors,
+            image,
+            self.stats_source,
+        )
         return Preprocessing(self.image_size, self.resize, self.mean, stats, self.resize_mode)
 
     def call(self, images):
@@ -86,13 +120,19 @@ class InputPreprocessor(keras.layers.Layer):
         return (input_shape[0], self.image_size, self.image_size, 3)
 
     def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "resize": self.resize,
-                "mean": self.mean, "resize_mode": self.resize_mode,
-                "mean_rgb": list(self.mean_rgb), "std_rgb": list(self.std_rgb),
-                "pca_eigenvalues": list(self.pca_eigenvalues),
-                "pca_eigenvectors": [list(r) for r in self.pca_eigenvectors],
-                "mean_image_shape": list(self.mean_image_shape or ()) or None,
-                "stats_source": self.stats_source}
+        return {
+            **super().get_config(),
+            "image_size": self.image_size,
+            "resize": self.resize,
+            "mean": self.mean,
+            "resize_mode": self.resize_mode,
+            "mean_rgb": list(self.mean_rgb),
+            "std_rgb": list(self.std_rgb),
+            "pca_eigenvalues": list(self.pca_eigenvalues),
+            "pca_eigenvectors": [list(r) for r in self.pca_eigenvectors],
+            "mean_image_shape": list(self.mean_image_shape or ()) or None,
+            "stats_source": self.stats_source,
+        }
 
 
 def default_preprocessing(image_size):
@@ -107,16 +147,20 @@ def preprocess_images(images, preprocessing, crops="center"):
     0..255, or encoded JPEG/PNG/BMP/GIF bytes. The export's transform, number for number
     (tf_alexnet/data/crops.py: the same function the SavedModel and evaluation run)."""
     transform = make_eval_preprocess(preprocessing, crops)
-    single = (isinstance(images, (bytes, str, os.PathLike))
-              or (hasattr(images, "ndim") and images.ndim == 3))
+    single = isinstance(images, (bytes, str, os.PathLike)) or (
+        hasattr(images, "ndim") and images.ndim == 3
+    )
     items = [images] if single else list(images)
     out = []
     for image in items:
         if isinstance(image, (str, os.PathLike)):
             with open(image, "rb") as f:
                 image = f.read()
-        x = tf.constant(image) if isinstance(image, bytes) else tf.constant(
-            np.asarray(keras.ops.convert_to_numpy(image)))
+        x = (
+            tf.constant(image)
+            if isinstance(image, bytes)
+            else tf.constant(np.asarray(keras.ops.convert_to_numpy(image)))
+        )
         if x.dtype != tf.string and x.dtype != tf.uint8:
             x = tf.cast(x, tf.float32)
         out.append(transform(x).numpy())
@@ -129,6 +173,7 @@ def alexnet_of(model):
     preprocessor and class names."""
     for candidate in [model, *getattr(model, "layers", ())]:
         if isinstance(getattr(candidate, "preprocessor", None), InputPreprocessor) and hasattr(
-                candidate, "class_names"):
+            candidate, "class_names"
+        ):
             return candidate
     raise TypeError(f"{type(model).__name__} is not (and holds no) tf_alexnet.AlexNet.")

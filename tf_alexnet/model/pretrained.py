@@ -36,8 +36,17 @@ from tf_alexnet.workdir.checkpoints import restore_into
 from tf_alexnet.workdir.info import load_network
 
 # AlexNet's arguments that the source fixes.
-STRUCTURE = ("num_classes", "image_size", "lrn", "lrn_across_groups", "activation",
-             "pool_window", "fc_units", "filters", "removed")
+STRUCTURE = (
+    "num_classes",
+    "image_size",
+    "lrn",
+    "lrn_across_groups",
+    "activation",
+    "pool_window",
+    "fc_units",
+    "filters",
+    "removed",
+)
 
 
 class Pretrained:
@@ -51,36 +60,53 @@ class Pretrained:
         """Copies the source's weights into `model` (the layers `model` has)."""
         weights = canonical_weights(self.model, self.model.grouping)
         names = {layer.name.rstrip("ab") for layer in model.layers}
-        set_canonical_weights(model, model.grouping,
-                              {k: v for k, v in weights.items() if k in names})
+        set_canonical_weights(
+            model, model.grouping, {k: v for k, v in weights.items() if k in names}
+        )
 
 
 def configured_by(pretrained, args, cls):
     """`args` (those of AlexNet `cls`) with the source's network where they left it at the
     default."""
     source = pretrained.model
-    own = {**source.spec.alexnet_arguments(), "class_names": source.class_names,
-           "preprocessing": source.preprocessing, "grouping": source.grouping}
+    own = {
+        **source.spec.alexnet_arguments(),
+        "class_names": source.class_names,
+        "preprocessing": source.preprocessing,
+        "grouping": source.grouping,
+    }
     defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
     given = {k: v for k, v in args.items() if k in defaults and _differs(v, defaults[k])}
     if "width" in given and "filters" not in given:
         given["filters"] = scaled_filters(given.pop("width"))
     given.pop("width", None)
-    clashes = [f"{k}={given[k]!r} (the source's: {own[k]!r})" for k in STRUCTURE
-               if k in given and _differs(_canonical(k, given[k]), _canonical(k, own[k]))]
+    clashes = [
+        f"{k}={given[k]!r} (the source's: {own[k]!r})"
+        for k in STRUCTURE
+        if k in given and _differs(_canonical(k, given[k]), _canonical(k, own[k]))
+    ]
     if clashes:
-        hint = (" For other classes, take the features (include_top=False) and add your own "
-                "classifier, or fine-tune with `train --init_from`." if any(
-                    c.startswith("num_classes") for c in clashes) else "")
-        raise ValueError(f"weights={pretrained.path}: " + "; ".join(clashes)
-                         + ": the weights are of another network." + hint)
+        hint = (
+            " For other classes, take the features (include_top=False) and add your own "
+            "classifier, or fine-tune with `train --init_from`."
+            if any(c.startswith("num_classes") for c in clashes)
+            else ""
+        )
+        raise ValueError(
+            f"weights={pretrained.path}: "
+            + "; ".join(clashes)
+            + ": the weights are of another network."
+            + hint
+        )
     merged = {**args, **own, "width": 1.0}
     grouping = given.get("grouping", defaults["grouping"])
     if (grouping == "none") != (source.grouping == "none"):
         if "grouping" in given or source.grouping != "none":
-            raise ValueError(f"weights={pretrained.path}: a {source.grouping!r} network cannot "
-                             f"be loaded as {grouping!r} (only towers and fused are the same "
-                             "network).")
+            raise ValueError(
+                f"weights={pretrained.path}: a {source.grouping!r} network cannot "
+                f"be loaded as {grouping!r} (only towers and fused are the same "
+                "network)."
+            )
         grouping = "none"
     merged["grouping"] = grouping
     for key in ("dropout", "preprocessing"):
@@ -88,8 +114,10 @@ def configured_by(pretrained, args, cls):
             merged[key] = given[key]
     if "class_names" in given:
         if len(given["class_names"]) != source.spec.num_classes:
-            raise ValueError(f"weights={pretrained.path}: {len(given['class_names'])} class "
-                             f"names for its {source.spec.num_classes} classes.")
+            raise ValueError(
+                f"weights={pretrained.path}: {len(given['class_names'])} class "
+                f"names for its {source.spec.num_classes} classes."
+            )
         merged["class_names"] = given["class_names"]
     return merged
 
@@ -118,14 +146,20 @@ def read_pretrained(weights, args, cls):
     path = os.fspath(weights)
     if os.path.isdir(path):
         record = load_network(path)
-        model = cls(**record.spec.alexnet_arguments(), grouping=record.grouping,
-                    class_names=record.class_names, preprocessing=record.preprocessing)
+        model = cls(
+            **record.spec.alexnet_arguments(),
+            grouping=record.grouping,
+            class_names=record.class_names,
+            preprocessing=record.preprocessing,
+        )
         restore_into(model, path)
         return Pretrained(model, path)
     if not os.path.exists(path):
-        raise ValueError(f"weights={path}: no such file or workdir. AlexNet takes its weights "
-                         "from a training workdir, a .keras, .weights.h5, .caffemodel or .npy "
-                         "file (nothing is downloaded).")
+        raise ValueError(
+            f"weights={path}: no such file or workdir. AlexNet takes its weights "
+            "from a training workdir, a .keras, .weights.h5, .caffemodel or .npy "
+            "file (nothing is downloaded)."
+        )
     if path.endswith(".keras"):
         loaded = keras.models.load_model(path)
         found = [m for m in [loaded, *getattr(loaded, "layers", ())] if isinstance(m, cls)]
@@ -136,17 +170,24 @@ def read_pretrained(weights, args, cls):
         return Pretrained(_from_weights_h5(path, args, cls), path)
     if path.endswith((".caffemodel", ".npy")):
         return Pretrained(_from_caffe(path, cls), path)
-    raise ValueError(f"weights={path}: not a workdir, .keras, .weights.h5, .caffemodel or "
-                     ".npy file.")
+    raise ValueError(
+        f"weights={path}: not a workdir, .keras, .weights.h5, .caffemodel or .npy file."
+    )
 
 
 def _from_caffe(path, cls):
-    config = types.SimpleNamespace(caffemodel=path if path.endswith(".caffemodel") else "",
-                                   npy=path if path.endswith(".npy") else "", prototxt="")
+    config = types.SimpleNamespace(
+        caffemodel=path if path.endswith(".caffemodel") else "",
+        npy=path if path.endswith(".npy") else "",
+        prototxt="",
+    )
     weights, spec = read_weights(config)
-    model = cls(**spec.alexnet_arguments(), grouping="towers",
-                class_names=ilsvrc_synsets(spec.num_classes),
-                preprocessing=caffe_preprocessing(spec, None))
+    model = cls(
+        **spec.alexnet_arguments(),
+        grouping="towers",
+        class_names=ilsvrc_synsets(spec.num_classes),
+        preprocessing=caffe_preprocessing(spec, None),
+    )
     set_canonical_weights(model, "towers", weights)
     return model
 
@@ -174,8 +215,11 @@ def _from_weights_h5(path, args, cls):
     with h5py.File(path, "r") as f:
         if "layers" not in f:
             raise ValueError(f"weights={path}: not a Keras .weights.h5 file (no 'layers').")
-        shapes = {name: [group["vars"][k].shape for k in sorted(group["vars"])]
-                  for name, group in f["layers"].items() if "vars" in group}
+        shapes = {
+            name: [group["vars"][k].shape for k in sorted(group["vars"])]
+            for name, group in f["layers"].items()
+            if "vars" in group
+        }
     grouping = "towers" if any(n.startswith("placed_conv2d") for n in shapes) else "fused"
     layers = {}
     for group, layer in _h5_groups(cls, grouping).items():
@@ -187,16 +231,18 @@ def _from_weights_h5(path, args, cls):
         else:
             filters = [layers[f"conv{i}"][1][0] for i in range(1, 6)]
             grouping = "fused" if layers["conv2"][0][2] * 2 == filters[0] else "none"
-        found = dict(filters=filters, fc_units=layers["fc6"][1][0],
-                     num_classes=layers["fc8"][1][0])
+        found = dict(filters=filters, fc_units=layers["fc6"][1][0], num_classes=layers["fc8"][1][0])
     except KeyError as e:
-        raise ValueError(f"weights={path}: not the weights of an AlexNet with its classifier "
-                         f"(no {e} layer).") from None
+        raise ValueError(
+            f"weights={path}: not the weights of an AlexNet with its classifier (no {e} layer)."
+        ) from None
     model = cls(**{**args, "width": 1.0, **found, "grouping": grouping})
     try:
         model.load_weights(path)
     except ValueError as e:
-        raise ValueError(f"weights={path}: does not load into the network of its shapes and "
-                         f"the arguments given (image_size {model.spec.image_size}?): "
-                         f"{str(e)[:300]}") from None
+        raise ValueError(
+            f"weights={path}: does not load into the network of its shapes and "
+            f"the arguments given (image_size {model.spec.image_size}?): "
+            f"{str(e)[:300]}"
+        ) from None
     return model

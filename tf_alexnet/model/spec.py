@@ -38,6 +38,7 @@ INITS = {
 class LRNParams:
     """The arguments of `tf.nn.local_response_normalization`: n = 2 * depth_radius + 1
     channels in the window, k = bias; alpha multiplies each squared term (not divided by n)."""
+
     depth_radius: int = 2
     bias: float = 2.0
     alpha: float = 1e-4
@@ -53,12 +54,17 @@ class LRNParams:
             return value
         if isinstance(value, str):
             if value not in LRN_PRESETS:
-                raise ValueError(f"Unknown LRN preset {value!r}; choose one of "
-                                 f"{sorted(LRN_PRESETS)}.")
+                raise ValueError(
+                    f"Unknown LRN preset {value!r}; choose one of {sorted(LRN_PRESETS)}."
+                )
             return LRN_PRESETS[value]
         args = dict(value)  # a dict, or the sorted pairs older model.json files hold
-        return cls(int(args["depth_radius"]), float(args["bias"]), float(args["alpha"]),
-                   float(args["beta"]))
+        return cls(
+            int(args["depth_radius"]),
+            float(args["bias"]),
+            float(args["alpha"]),
+            float(args["beta"]),
+        )
 
 
 # Presets. The paper's §3.3 prints the formula with alpha = 1e-4 multiplying the sum of
@@ -78,8 +84,8 @@ def scaled_filters(width):
 
 
 LRN_CHOICES = tuple(LRN_PRESETS) + ("none",)  # none: no LRN layers (§3.3's ablation)
-REMOVABLE = ("conv3", "conv4")                 # §7: "removing any of the middle layers"
-ACTIVATIONS = ("relu", "tanh")                 # tanh: §3.1's saturating comparison
+REMOVABLE = ("conv3", "conv4")  # §7: "removing any of the middle layers"
+ACTIVATIONS = ("relu", "tanh")  # tanh: §3.1's saturating comparison
 POOLINGS = ("overlapping", "non_overlapping")  # 3x3 / 2 (the paper) or 2x2 / 2 (§3.4)
 
 
@@ -102,6 +108,7 @@ def feature_map_sizes(image_size, pooling="overlapping"):
 @dataclasses.dataclass(frozen=True)
 class AlexNetSpec:
     """What fixes the network's function: everything but grouping, placement and init."""
+
     num_classes: int = 1000
     image_size: int = 227
     filters: tuple = PAPER_FILTERS
@@ -111,50 +118,87 @@ class AlexNetSpec:
     # The paper normalizes each GPU's half on its own; Caffe's bvlc_alexnet across all
     # 96 / 256 channels of conv1 / conv2.
     lrn_across_groups: bool = False
-    activation: str = "relu"       # of conv1..conv5, fc6, fc7 (ACTIVATIONS)
-    pooling: str = "overlapping"   # pool1, pool2, pool5 (POOLINGS)
+    activation: str = "relu"  # of conv1..conv5, fc6, fc7 (ACTIVATIONS)
+    pooling: str = "overlapping"  # pool1, pool2, pool5 (POOLINGS)
     # Middle conv layers left out (§7's depth comparison; REMOVABLE). The first conv layer
     # after pool2 sees both towers' maps, whichever it is.
     removed: tuple = ()
 
     def __post_init__(self):
         if len(self.filters) != 5 or any(int(f) < 2 or int(f) % 2 for f in self.filters):
-            raise ValueError(f"filters {tuple(self.filters)}: five even counts of 2 or more "
-                             "(conv1..conv5; each splits in two towers).")
+            raise ValueError(
+                f"filters {tuple(self.filters)}: five even counts of 2 or more "
+                "(conv1..conv5; each splits in two towers)."
+            )
         unknown = [name for name in self.removed if name not in REMOVABLE]
         if unknown:
             raise ValueError(f"removed layers {unknown}: only {REMOVABLE} can be left out.")
 
     @classmethod
-    def create(cls, num_classes=1000, image_size=227, width=1.0, fc_units=4096, lrn="paper",
-               dropout=0.5, lrn_across_groups=False, activation="relu", pooling="overlapping",
-               filters=None, removed=()):
+    def create(
+        cls,
+        num_classes=1000,
+        image_size=227,
+        width=1.0,
+        fc_units=4096,
+        lrn="paper",
+        dropout=0.5,
+        lrn_across_groups=False,
+        activation="relu",
+        pooling="overlapping",
+        filters=None,
+        removed=(),
+    ):
         """The spec of `build_alexnet`'s arguments (`width` scales the conv filters, unless
         `filters` gives the five counts)."""
         if activation not in ACTIVATIONS or pooling not in POOLINGS:
-            raise ValueError(f"activation {activation!r} / pooling {pooling!r}: choose from "
-                             f"{ACTIVATIONS} / {POOLINGS}.")
+            raise ValueError(
+                f"activation {activation!r} / pooling {pooling!r}: choose from "
+                f"{ACTIVATIONS} / {POOLINGS}."
+            )
         filters = tuple(int(f) for f in filters) if filters else scaled_filters(width)
-        return cls(int(num_classes), int(image_size), filters, int(fc_units),
-                   LRNParams.of(lrn), float(dropout), bool(lrn_across_groups), activation,
-                   pooling, tuple(sorted(removed)))
+        return cls(
+            int(num_classes),
+            int(image_size),
+            filters,
+            int(fc_units),
+            LRNParams.of(lrn),
+            float(dropout),
+            bool(lrn_across_groups),
+            activation,
+            pooling,
+            tuple(sorted(removed)),
+        )
 
     def to_json(self):
         return dataclasses.asdict(self)
 
     def alexnet_arguments(self):
         """`AlexNet`'s keyword arguments that build this spec's network."""
-        return dict(num_classes=self.num_classes, image_size=self.image_size,
-                    filters=self.filters, fc_units=self.fc_units,
-                    lrn=dataclasses.asdict(self.lrn) if self.lrn else "none",
-                    lrn_across_groups=self.lrn_across_groups, dropout=self.dropout,
-                    activation=self.activation, pool_window=pool_window(self.pooling),
-                    removed=self.removed)
+        return dict(
+            num_classes=self.num_classes,
+            image_size=self.image_size,
+            filters=self.filters,
+            fc_units=self.fc_units,
+            lrn=dataclasses.asdict(self.lrn) if self.lrn else "none",
+            lrn_across_groups=self.lrn_across_groups,
+            dropout=self.dropout,
+            activation=self.activation,
+            pool_window=pool_window(self.pooling),
+            removed=self.removed,
+        )
 
     @classmethod
     def from_json(cls, d):
-        return cls(int(d["num_classes"]), int(d["image_size"]), tuple(d["filters"]),
-                   int(d["fc_units"]), LRNParams.of(d["lrn"]), float(d["dropout"]),
-                   bool(d.get("lrn_across_groups", False)),  # these three absent before 0.2
-                   d.get("activation", "relu"), d.get("pooling", "overlapping"),
-                   tuple(d.get("removed", ())))  # absent before 0.4
+        return cls(
+            int(d["num_classes"]),
+            int(d["image_size"]),
+            tuple(d["filters"]),
+            int(d["fc_units"]),
+            LRNParams.of(d["lrn"]),
+            float(d["dropout"]),
+            bool(d.get("lrn_across_groups", False)),  # these three absent before 0.2
+            d.get("activation", "relu"),
+            d.get("pooling", "overlapping"),
+            tuple(d.get("removed", ())),
+        )  # absent before 0.4

@@ -52,8 +52,10 @@ def _restricted_load(stream):
 def _from_npy(data):
     stream = io.BytesIO(data)
     version = np.lib.format.read_magic(stream)
-    read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                   (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    read_header = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }.get(version)
     if read_header is None:
         raise ValueError(f".npy format version {version} (1.0 and 2.0 are read)")
     _, _, dtype = read_header(stream)

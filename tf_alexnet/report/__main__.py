@@ -21,8 +21,9 @@ def main(argv, flag_values):
     config = cli.config("report", ReportConfig, flag_values, argv, quiet=True)
     given = flags_lib.given_flags(config, flag_values)
     report = cli.run("report", lambda: make_report(config, given))
-    print(json.dumps({k: report[k] for k in ("filters", "colourfulness", "top1_error",
-                                             "num_images")}))
+    print(
+        json.dumps({k: report[k] for k in ("filters", "colourfulness", "top1_error", "num_images")})
+    )
     print(f"Wrote {os.path.join(config.output, 'index.html')}")
 
 

@@ -42,8 +42,7 @@ def nearest_neighbours(queries, batches, k=6):
         index = seen + np.arange(len(images))
         all_d = np.concatenate([best_d, d], 1)
         all_i = np.concatenate([best_i, np.broadcast_to(index, d.shape)], 1)
-        pool = np.concatenate([best_x, np.broadcast_to(images, (len(queries),) + images.shape)],
-                              1)
+        pool = np.concatenate([best_x, np.broadcast_to(images, (len(queries),) + images.shape)], 1)
         order = np.argsort(all_d, 1, kind="stable")[:, :k]
         best_d = np.take_along_axis(all_d, order, 1)
         best_i = np.take_along_axis(all_i, order, 1)
@@ -61,8 +60,7 @@ def read_curves(workdir):
                 for value in event.summary.value:
                     if value.HasField("tensor") and not value.tensor.string_val:
                         number = float(tf.make_ndarray(value.tensor))
-                        curves.setdefault(f"{kind}/{value.tag}", []).append((event.step,
-                                                                             number))
+                        curves.setdefault(f"{kind}/{value.tag}", []).append((event.step, number))
     return {name: sorted(points) for name, points in curves.items()}
 
 
@@ -76,13 +74,17 @@ def confused_pairs(matrix, names, count=10):
     off = matrix.copy()
     np.fill_diagonal(off, 0)
     flat = np.argsort(-off, axis=None)[:count]
-    return [(names[i], names[j], int(off[i, j])) for i, j in zip(*np.unravel_index(
-        flat, off.shape)) if off[i, j] > 0]
+    return [
+        (names[i], names[j], int(off[i, j]))
+        for i, j in zip(*np.unravel_index(flat, off.shape))
+        if off[i, j] > 0
+    ]
 
 
 @dataclasses.dataclass
 class Scored:
     """The evaluated split: display images, labels, probabilities, fc7 vectors (a few)."""
+
     images: np.ndarray
     labels: np.ndarray
     probabilities: np.ndarray
@@ -96,8 +98,9 @@ def score_split(model, source, evaluation, split, keep=8):
     shown = dataclasses.replace(model.preprocessing, mean="none")
     # A seeded random order (the same for both): a folder lists one class after another.
     scored, data = eval_dataset(source, evaluation, split, model.preprocessing, sample=True)
-    display, _ = eval_dataset(source, evaluation, split, shown, sample=True,
-                              opened=data.opened)  # the split listed once
+    display, _ = eval_dataset(
+        source, evaluation, split, shown, sample=True, opened=data.opened
+    )  # the split listed once
     mapping = label_map(data.class_names, model.class_names)
     images, labels, probs, feats = [], [], [], []
     for (x, y), (raw, _) in zip(scored, display):
@@ -107,8 +110,12 @@ def score_split(model, source, evaluation, split, keep=8):
         if sum(len(i) for i in images) < keep:
             images.append(raw.numpy())
             feats.append(f.numpy())
-    return Scored(np.concatenate(images)[:keep], np.concatenate(labels),
-                  np.concatenate(probs), np.concatenate(feats)[:keep])
+    return Scored(
+        np.concatenate(images)[:keep],
+        np.concatenate(labels),
+        np.concatenate(probs),
+        np.concatenate(feats)[:keep],
+    )
 
 
 def training_neighbours(model, source, evaluation, queries, k, limit):

@@ -24,8 +24,9 @@ def plot_filters(towers, path):
     fig, axes = plt.subplots(len(towers), 1, figsize=(8, 2.2 * len(towers)), squeeze=False)
     for ax, (name, kernel) in zip(axes[:, 0], towers.items()):
         ax.imshow(filter_grid(kernel)[0].numpy(), interpolation="nearest")
-        ax.set_title(f"{name}: {kernel.shape[-1]} filters, colourfulness "
-                     f"{colourfulness(kernel):.3f}")
+        ax.set_title(
+            f"{name}: {kernel.shape[-1]} filters, colourfulness {colourfulness(kernel):.3f}"
+        )
         ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -61,8 +62,7 @@ def plot_neighbours(queries, neighbours, distances, path):
         for c in range(k + 1):
             image = queries[r] if c == 0 else neighbours[r, c - 1]
             axes[r, c].imshow(np.clip(image / 255.0, 0, 1))
-            axes[r, c].set_title("query" if c == 0 else f"{distances[r, c - 1]:.1f}",
-                                 fontsize=7)
+            axes[r, c].set_title("query" if c == 0 else f"{distances[r, c - 1]:.1f}", fontsize=7)
             axes[r, c].axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -72,9 +72,11 @@ def plot_neighbours(queries, neighbours, distances, path):
 def plot_curves(curves, path):
     """Loss, top-1/top-5 error (train and validation) and learning rate against step."""
     plt = _pyplot()
-    panels = [("loss", ["train/loss", "eval/loss"]),
-              ("error", ["train/top1_error", "eval/top1_error", "eval/top5_error"]),
-              ("learning rate", ["train/learning_rate"])]
+    panels = [
+        ("loss", ["train/loss", "eval/loss"]),
+        ("error", ["train/top1_error", "eval/top1_error", "eval/top5_error"]),
+        ("learning rate", ["train/learning_rate"]),
+    ]
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for ax, (title, names) in zip(axes, panels):
         for name in names:
@@ -105,23 +107,30 @@ def plot_confusion(matrix, names, path):
     plt.close(fig)
 
 
-FIGURES = (("filters.png", "conv1 filters by tower (the paper's Figure 3)"),
-           ("top5.png", "Top-5 classes of validation images, true class in red (Figure 4, left)"),
-           ("neighbours.png", "Nearest training images by fc7 distance (Figure 4, right)"),
-           ("curves.png", "Training curves"),
-           ("confusion.png", "Confusion matrix"))
+FIGURES = (
+    ("filters.png", "conv1 filters by tower (the paper's Figure 3)"),
+    ("top5.png", "Top-5 classes of validation images, true class in red (Figure 4, left)"),
+    ("neighbours.png", "Nearest training images by fc7 distance (Figure 4, right)"),
+    ("curves.png", "Training curves"),
+    ("confusion.png", "Confusion matrix"),
+)
 
 
 def write_html(directory, report):
     colour = ", ".join(f"{k}: {v:.3f}" for k, v in report["colourfulness"].items())
-    pairs = "".join(f"<li>{html.escape(a)} taken for {html.escape(b)}: {n}</li>"
-                    for a, b, n in report["most_confused"])
-    body = "".join(f"<h2>{html.escape(title)}</h2><img src='{name}' alt='{name}'>"
-                   for name, title in FIGURES)
+    pairs = "".join(
+        f"<li>{html.escape(a)} taken for {html.escape(b)}: {n}</li>"
+        for a, b, n in report["most_confused"]
+    )
+    body = "".join(
+        f"<h2>{html.escape(title)}</h2><img src='{name}' alt='{name}'>" for name, title in FIGURES
+    )
     with open(os.path.join(directory, "index.html"), "w") as f:
-        f.write(f"<!doctype html><html><head><meta charset='utf-8'><title>tf_alexnet report"
-                f"</title></head><body><h1>{html.escape(report['workdir'])}</h1>"
-                f"<p>{html.escape(report['checkpoint'])}; {report['split']}: "
-                f"{report['num_images']} images, top-1 error {report['top1_error']:.4f}; "
-                f"conv1 colourfulness {colour}</p>{body}"
-                f"<h2>Most confused pairs</h2><ul>{pairs}</ul></body></html>")
+        f.write(
+            f"<!doctype html><html><head><meta charset='utf-8'><title>tf_alexnet report"
+            f"</title></head><body><h1>{html.escape(report['workdir'])}</h1>"
+            f"<p>{html.escape(report['checkpoint'])}; {report['split']}: "
+            f"{report['num_images']} images, top-1 error {report['top1_error']:.4f}; "
+            f"conv1 colourfulness {colour}</p>{body}"
+            f"<h2>Most confused pairs</h2><ul>{pairs}</ul></body></html>"
+        )

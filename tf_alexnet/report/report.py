@@ -32,21 +32,30 @@ def make_report(config, given=None):
     report.json content. Without --data, the run's own data (workdir/info.py: run_data;
     `given` as evaluate's)."""
     model = restore_model(config.workdir)
-    source, split, _ = run_data(load_run_info(config.workdir), config.source, config.split, 0,
-                                given_flags(config) if given is None else given)
+    source, split, _ = run_data(
+        load_run_info(config.workdir),
+        config.source,
+        config.split,
+        0,
+        given_flags(config) if given is None else given,
+    )
     config = dataclasses.replace(config, source=source, split=split)
     os.makedirs(config.output, exist_ok=True)
     out = lambda name: os.path.join(config.output, name)  # noqa: E731
     names = list(model.class_names)
     towers = analysis.conv1_towers(model)
     figures.plot_filters(towers, out("filters.png"))
-    scored = analysis.score_split(model, config.source, config.evaluation, config.split,
-                                  keep=8)
+    scored = analysis.score_split(model, config.source, config.evaluation, config.split, keep=8)
     figures.plot_top5(scored, names, out("top5.png"))
     queries = min(5, len(scored.fc7))
     distances, images, _ = analysis.training_neighbours(
-        model, config.source, config.evaluation,
-        scored.fc7[:queries].astype(np.float64), 6, config.max_train_images)
+        model,
+        config.source,
+        config.evaluation,
+        scored.fc7[:queries].astype(np.float64),
+        6,
+        config.max_train_images,
+    )
     figures.plot_neighbours(scored.images[:queries], images, distances, out("neighbours.png"))
     curves = analysis.read_curves(config.workdir)
     figures.plot_curves(curves, out("curves.png"))
@@ -54,13 +63,18 @@ def make_report(config, given=None):
     matrix = analysis.confusion_matrix(scored.labels, predicted, len(names))
     figures.plot_confusion(matrix, names, out("confusion.png"))
     report = dict(
-        workdir=config.workdir, checkpoint=model.checkpoint_path, split=config.split,
+        workdir=config.workdir,
+        checkpoint=model.checkpoint_path,
+        split=config.split,
         filters={name: int(k.shape[-1]) for name, k in towers.items()},
         colourfulness={name: analysis.colourfulness(k) for name, k in towers.items()},
-        top1_error=float(np.mean(predicted != scored.labels)), num_images=len(predicted),
-        neighbour_distances=distances.tolist(), confusion=matrix.tolist(),
+        top1_error=float(np.mean(predicted != scored.labels)),
+        num_images=len(predicted),
+        neighbour_distances=distances.tolist(),
+        confusion=matrix.tolist(),
         most_confused=analysis.confused_pairs(matrix, names),
-        curves={name: len(points) for name, points in curves.items()})
+        curves={name: len(points) for name, points in curves.items()},
+    )
     with open(out("report.json"), "w") as f:
         json.dump(report, f, indent=1)
     figures.write_html(config.output, report)

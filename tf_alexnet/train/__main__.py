@@ -28,8 +28,9 @@ def main(argv, flag_values):
 
     def explain(error):
         logging.error("%s", error)
-        return explain_failure(config.source, (config.split, config.eval_split), error,
-                               config.augment.resize)
+        return explain_failure(
+            config.source, (config.split, config.eval_split), error, config.augment.resize
+        )
 
     result = cli.run("train", lambda: train(config), explain)
     print(json.dumps(result))

@@ -26,8 +26,10 @@ def is_chief(strategy):
     if resolver is None or not resolver.task_type:
         return True
     return resolver.task_type == "chief" or (
-        resolver.task_type == "worker" and resolver.task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict())
+        resolver.task_type == "worker"
+        and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
 
 
 def resolve_auto(config):
@@ -38,10 +40,11 @@ def resolve_auto(config):
     gpus = tf.config.list_physical_devices("GPU")
     precision = config.precision
     if precision == "auto":
-        capabilities = [tf.config.experimental.get_device_details(g).get(
-            "compute_capability") or (0, 0) for g in gpus]
-        precision = ("mixed_bfloat16" if gpus and min(capabilities) >= (8, 0)
-                     else "float32")
+        capabilities = [
+            tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0)
+            for g in gpus
+        ]
+        precision = "mixed_bfloat16" if gpus and min(capabilities) >= (8, 0) else "float32"
     steps = config.steps_per_loop or (50 if gpus else 1)
     return dataclasses.replace(config, precision=precision, steps_per_loop=steps)
 
@@ -52,16 +55,28 @@ def existing_devices(devices):
     and still trains where there are fewer."""
     if not devices:
         return devices
-    have = {(spec.device_type, spec.device_index) for spec in (
-        tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices())}
-    missing = [d for d in devices if (tf.DeviceSpec.from_string(d).device_type,
-                                      tf.DeviceSpec.from_string(d).device_index or 0)
-               not in have]
+    have = {
+        (spec.device_type, spec.device_index)
+        for spec in (tf.DeviceSpec.from_string(d.name) for d in tf.config.list_logical_devices())
+    }
+    missing = [
+        d
+        for d in devices
+        if (
+            tf.DeviceSpec.from_string(d).device_type,
+            tf.DeviceSpec.from_string(d).device_index or 0,
+        )
+        not in have
+    ]
     if not missing:
         return devices
-    logging.warning("--tower_devices %s: this machine has no %s (it has %s); both towers "
-                    "run on the default device.", ",".join(devices), ", ".join(missing),
-                    ", ".join(sorted(f"/{t}:{i}" for t, i in have)))
+    logging.warning(
+        "--tower_devices %s: this machine has no %s (it has %s); both towers "
+        "run on the default device.",
+        ",".join(devices),
+        ", ".join(missing),
+        ", ".join(sorted(f"/{t}:{i}" for t, i in have)),
+    )
     return None
 
 
@@ -81,6 +96,8 @@ def resolve_grouping(config, previous=None):
     if grouping == "towers" and default:
         devices = existing_devices(resolve_tower_devices(config.tower_devices))
     elif config.tower_devices not in ("auto", "none", ""):
-        raise ValueError("--tower_devices places the two towers of --grouping=towers under "
-                         "--strategy=default only.")
+        raise ValueError(
+            "--tower_devices places the two towers of --grouping=towers under "
+            "--strategy=default only."
+        )
     return grouping, devices

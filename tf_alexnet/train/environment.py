@@ -12,8 +12,11 @@ def set_xla_environment(config):
         return
     cache = os.path.join(os.path.abspath(config.workdir), "xla_cache")
     if "--tf_xla_persistent_cache_directory" not in os.environ.get("TF_XLA_FLAGS", ""):
-        os.environ["TF_XLA_FLAGS"] = (os.environ.get("TF_XLA_FLAGS", "")
-                                      + f" --tf_xla_persistent_cache_directory={cache}").strip()
+        os.environ["TF_XLA_FLAGS"] = (
+            os.environ.get("TF_XLA_FLAGS", "") + f" --tf_xla_persistent_cache_directory={cache}"
+        ).strip()
     if "--xla_gpu_autotune_level" not in os.environ.get("XLA_FLAGS", ""):
-        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_autotune_level"
-                                   f"={config.xla_autotune_level}").strip()
+        os.environ["XLA_FLAGS"] = (
+            os.environ.get("XLA_FLAGS", "") + " --xla_gpu_autotune_level"
+            f"={config.xla_autotune_level}"
+        ).strip()

@@ -35,14 +35,19 @@ class Progress:
     def update(self, step, values):
         epoch = (step - 1) // self.steps_per_epoch
         if not self.tty:
-            logging.info("epoch %d step %d: %s", epoch + 1, step,
-                         ", ".join(f"{k} {v:.4g}" for k, v in values))
+            logging.info(
+                "epoch %d step %d: %s",
+                epoch + 1,
+                step,
+                ", ".join(f"{k} {v:.4g}" for k, v in values),
+            )
             return
         in_epoch = step - epoch * self.steps_per_epoch
         if self.bar is None or in_epoch <= self.last:
             print(f"Epoch {epoch + 1}")
-            self.bar = keras.utils.Progbar(self.steps_per_epoch, unit_name="step",
-                                           stateful_metrics=[k for k, _ in values])
+            self.bar = keras.utils.Progbar(
+                self.steps_per_epoch, unit_name="step", stateful_metrics=[k for k, _ in values]
+            )
         self.bar.update(in_epoch, values)
         self.last = in_epoch
 
@@ -51,8 +56,12 @@ class Summaries:
     """TensorBoard writers for WORKDIR/train and WORKDIR/eval (no-ops off the chief)."""
 
     def __init__(self, workdir, chief):
-        self.writers = {k: tf.summary.create_file_writer(os.path.join(workdir, k)) if chief
-                        else tf.summary.create_noop_writer() for k in ("train", "eval")}
+        self.writers = {
+            k: tf.summary.create_file_writer(os.path.join(workdir, k))
+            if chief
+            else tf.summary.create_noop_writer()
+            for k in ("train", "eval")
+        }
 
     def write(self, kind, step, scalars, images=None):
         with self.writers[kind].as_default(step=step):

@@ -28,19 +28,22 @@ from tf_alexnet.workdir.checkpoints import set_aside
 class LoopSchedule:
     """The steps at which the loop acts: log, evaluate, save, end (all multiples of their
     interval, and the last step); at most `steps_per_call` steps run in one call."""
+
     total_steps: int
     steps_per_call: int = 1
     log_every: int = 50
     checkpoint_every: int = 500
-    eval_every: int = 0            # 0: no evaluation
-    profile: tuple = ()            # (start, end): trace the steps after start up to end
+    eval_every: int = 0  # 0: no evaluation
+    profile: tuple = ()  # (start, end): trace the steps after start up to end
 
     def next_boundary(self, step):
         """The next step at which the loop must act after `step`."""
         every = [k for k in (self.log_every, self.checkpoint_every, self.eval_every) if k]
-        return min([self.total_steps, step + self.steps_per_call]
-                   + [(step // k + 1) * k for k in every]
-                   + [k for k in self.profile if k > step])
+        return min(
+            [self.total_steps, step + self.steps_per_call]
+            + [(step // k + 1) * k for k in every]
+            + [k for k in self.profile if k > step]
+        )
 
     def _due(self, step, every):
         return bool(every) and (step % every == 0 or step == self.total_steps)
@@ -58,10 +61,11 @@ class LoopSchedule:
 @dataclasses.dataclass
 class Validation:
     """The validation split and how to score it."""
-    predict: object                # images -> probabilities
+
+    predict: object  # images -> probabilities
     dataset: object
-    label_map: object              # dataset label -> model label
-    max_examples: int = 0          # 0: the whole split
+    label_map: object  # dataset label -> model label
+    max_examples: int = 0  # 0: the whole split
 
     def score(self):
         return score(self.predict, self.dataset, self.label_map, self.max_examples)
@@ -81,8 +85,20 @@ class TrainLoop:
     the chief). stop: the run's train.process.StopSignal (true once a signal came).
     Keyword arguments only (orbit's Controller is the model)."""
 
-    def __init__(self, *, state, schedule, train_steps, sums, batch_size, validation=None,
-                 summaries, progress=None, stop, profile_dir=""):
+    def __init__(
+        self,
+        *,
+        state,
+        schedule,
+        train_steps,
+        sums,
+        batch_size,
+        validation=None,
+        summaries,
+        progress=None,
+        stop,
+        profile_dir="",
+    ):
         self.state, self.schedule, self.batch_size = state, schedule, batch_size
         self.profile_dir, self.profiling = profile_dir, False
         self.train_steps, self.sums, self.validation = train_steps, sums, validation
@@ -91,8 +107,8 @@ class TrainLoop:
         self.started = time.perf_counter()
         self.last_log_step, self.last_log_time = self.start, self.started
         self.last_good = state.restored_from
-        self.timed = None          # (step, time) after the first call, which compiles
-        self.first_eval = None     # (step, top-1 error) of this process's first evaluation
+        self.timed = None  # (step, time) after the first call, which compiles
+        self.first_eval = None  # (step, top-1 error) of this process's first evaluation
 
     def run_to_end(self):
         """Trains to the end (or to a stop signal); returns the metrics dict. The event
@@ -116,9 +132,12 @@ class TrainLoop:
         if self.profiling and (step is None or step >= self.schedule.profile[1]):
             tf.profiler.experimental.stop()
             self.profiling = False
-            logging.info("Profile of steps %d-%s written to %s (TensorBoard: Profile).",
-                         self.schedule.profile[0] + 1, "the end" if step is None else step,
-                         self.profile_dir)
+            logging.info(
+                "Profile of steps %d-%s written to %s (TensorBoard: Profile).",
+                self.schedule.profile[0] + 1,
+                "the end" if step is None else step,
+                self.profile_dir,
+            )
 
     def _run(self):
         metrics, step, total = {}, self.start, self.schedule.total_steps
@@ -128,8 +147,11 @@ class TrainLoop:
             self.train_steps(tf.constant(boundary - step, tf.int32))
             if self.timed is None:  # the first call traces and compiles: timed apart
                 self.timed = (boundary, time.perf_counter())
-                logging.info("First call of the train step (tracing, compilation and %d "
-                             "step(s)): %.1f s.", boundary - step, self.timed[1] - self.started)
+                logging.info(
+                    "First call of the train step (tracing, compilation and %d step(s)): %.1f s.",
+                    boundary - step,
+                    self.timed[1] - self.started,
+                )
             step = boundary
             self.stop_profile(step)
             self.state.step.assign(step)
@@ -137,8 +159,12 @@ class TrainLoop:
                 self.log(step)
             if self.stop:
                 path = self.save(step)
-                logging.warning("Stopped by %s at step %d; saved %s. Rerun the same command "
-                                "to resume.", self.stop.name, step, path)
+                logging.warning(
+                    "Stopped by %s at step %d; saved %s. Rerun the same command to resume.",
+                    self.stop.name,
+                    step,
+                    path,
+                )
                 return dict(stopped_at=step, checkpoint=path)
             if self.validation and self.schedule.evaluates(step):
                 metrics = self.evaluate(step)
@@ -165,7 +191,8 @@ class TrainLoop:
         if not math.isfinite(loss_sum):
             raise NonFiniteLoss(
                 f"Loss became non-finite between steps {self.last_log_step + 1} and {step}; "
-                f"{action}. Last good checkpoint: {self.last_good or 'none'}.")
+                f"{action}. Last good checkpoint: {self.last_good or 'none'}."
+            )
 
     def log(self, step):
         """Reads and resets the sums: a log line or progress bar and train summaries."""
@@ -175,13 +202,26 @@ class TrainLoop:
         self.check_finite(loss_sum, step, "stopped")
         ips = count / max(now - self.last_log_time, 1e-9)
         lr = float(self.state.schedule(self.state.optimizer.iterations))
-        self.summaries.write("train", step, {
-            "loss": loss_sum / count, "top1_error": 1 - correct / count,
-            "learning_rate": lr, "images_per_sec": ips})
+        self.summaries.write(
+            "train",
+            step,
+            {
+                "loss": loss_sum / count,
+                "top1_error": 1 - correct / count,
+                "learning_rate": lr,
+                "images_per_sec": ips,
+            },
+        )
         if self.progress:
-            self.progress.update(step, [("loss", loss_sum / count),
-                                        ("top-1 error", 1 - correct / count), ("lr", lr),
-                                        ("img/s", ips)])
+            self.progress.update(
+                step,
+                [
+                    ("loss", loss_sum / count),
+                    ("top-1 error", 1 - correct / count),
+                    ("lr", lr),
+                    ("img/s", ips),
+                ],
+            )
         self.last_log_step, self.last_log_time = step, now
 
     def save(self, step):
@@ -197,9 +237,11 @@ class TrainLoop:
         try:
             path = self.state.manager.save(checkpoint_number=step)
         except (OSError, tf.errors.OpError) as e:
-            raise WorkdirError(f"{existing}: the checkpoint could not be saved "
-                               f"({save_failure(e)}); the last good checkpoint is "
-                               f"{self.last_good or 'none'}.") from None
+            raise WorkdirError(
+                f"{existing}: the checkpoint could not be saved "
+                f"({save_failure(e)}); the last good checkpoint is "
+                f"{self.last_good or 'none'}."
+            ) from None
         if self.state.chief:
             self.last_good = path
         remove_worker_checkpoints(self.state)
@@ -211,12 +253,20 @@ class TrainLoop:
         self.first_eval = self.first_eval or (step, result["top1_error"])
         reduced = self.state.schedule.report(result["top1_error"])
         kernel = tf.concat(conv1_halves(self.state.model), -1)
-        self.summaries.write("eval", step, {k: result[k] for k in (
-            "top1_error", "top5_error", "loss") if k in result},
-            {"conv1_filters": filter_grid(kernel)})
+        self.summaries.write(
+            "eval",
+            step,
+            {k: result[k] for k in ("top1_error", "top5_error", "loss") if k in result},
+            {"conv1_filters": filter_grid(kernel)},
+        )
         if self.state.chief:
-            logging.info("step %d eval on %d images: %s%s", step, result["num_images"],
-                         describe_errors(result), "; learning rate divided" if reduced else "")
+            logging.info(
+                "step %d eval on %d images: %s%s",
+                step,
+                result["num_images"],
+                describe_errors(result),
+                "; learning rate divided" if reduced else "",
+            )
         return result
 
     def warn_if_not_learning(self, metrics, step):
@@ -232,8 +282,11 @@ class TrainLoop:
             logging.warning(
                 "The run did not learn: %s. Try a smaller --batch_size (%d now), "
                 "--lr_schedule=cosine%s, another --learning_rate (%g now) or more --epochs.",
-                why, self.batch_size, f" (the rate was divided {cuts} time(s))" if cuts
-                else "", schedule.base_lr)
+                why,
+                self.batch_size,
+                f" (the rate was divided {cuts} time(s))" if cuts else "",
+                schedule.base_lr,
+            )
 
 
 def not_learning(first, final, classes):
@@ -242,11 +295,15 @@ def not_learning(first, final, classes):
     step, error = final
     chance = 1.0 - 1.0 / classes
     if error >= chance:
-        return (f"validation top-1 error {error:.4f} at step {step} is no better than chance "
-                f"({chance:.4f} for {classes} classes)")
+        return (
+            f"validation top-1 error {error:.4f} at step {step} is no better than chance "
+            f"({chance:.4f} for {classes} classes)"
+        )
     if first and first[0] < step and error >= first[1] > 0:
-        return (f"validation top-1 error {error:.4f} at step {step} is no better than at the "
-                f"first evaluation ({first[1]:.4f} at step {first[0]})")
+        return (
+            f"validation top-1 error {error:.4f} at step {step} is no better than at the "
+            f"first evaluation ({first[1]:.4f} at step {first[0]})"
+        )
     return None
 
 
@@ -254,7 +311,6 @@ def save_failure(error):
     """The cause of a failed checkpoint write, from TensorFlow's message: the file and the
     OS error ("...ckpt-N_temp/part-...; No space left on device"), without the op's
     boilerplate ({{function_node ...}}, [Op:SaveV2])."""
-    text = re.sub(r"\{\{[^}]*\}\}|\[Op:\w+\]", "", getattr(error, "message", None)
-                  or str(error))
+    text = re.sub(r"\{\{[^}]*\}\}|\[Op:\w+\]", "", getattr(error, "message", None) or str(error))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return next((line for line in lines if ";" in line), None) or describe(error)

@@ -33,8 +33,16 @@ class PaperSGD(keras.optimizers.Optimizer):
         both terms of the update, as Caffe's lr_mult does (its fine-tuning gives fc8 10).
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9, decay=5e-4, decay_biases=False,
-                 lr_multipliers=None, name="paper_sgd", **kwargs):
+    def __init__(
+        self,
+        learning_rate=0.01,
+        momentum=0.9,
+        decay=5e-4,
+        decay_biases=False,
+        lr_multipliers=None,
+        name="paper_sgd",
+        **kwargs,
+    ):
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.momentum = float(momentum)
         self.decay = float(decay)
@@ -47,8 +55,10 @@ class PaperSGD(keras.optimizers.Optimizer):
         super().build(variables)
         self.velocities = self.add_optimizer_variables(variables, "velocity")
         # Keras variables have a path ("fc8/kernel"); a bare tf.Variable only a name.
-        self._factors = [self.lr_multipliers.get(
-            getattr(v, "path", v.name).split("/")[0], 1.0) for v in variables]
+        self._factors = [
+            self.lr_multipliers.get(getattr(v, "path", v.name).split("/")[0], 1.0)
+            for v in variables
+        ]
 
     def decays(self, variable):
         return self.decay > 0 and (len(variable.shape) > 1 or self.decay_biases)
@@ -68,8 +78,12 @@ class PaperSGD(keras.optimizers.Optimizer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(momentum=self.momentum, decay=self.decay, decay_biases=self.decay_biases,
-                      lr_multipliers=dict(self.lr_multipliers))
+        config.update(
+            momentum=self.momentum,
+            decay=self.decay,
+            decay_biases=self.decay_biases,
+            lr_multipliers=dict(self.lr_multipliers),
+        )
         return config
 
 
@@ -89,8 +103,17 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
     keeps its rate there (the train command reports each evaluation).
     """
 
-    def __init__(self, kind, base_lr, total_steps, boundaries=(), factor=0.1, patience=1,
-                 max_reductions=3, warmup_steps=0):
+    def __init__(
+        self,
+        kind,
+        base_lr,
+        total_steps,
+        boundaries=(),
+        factor=0.1,
+        patience=1,
+        max_reductions=3,
+        warmup_steps=0,
+    ):
         if kind not in LR_SCHEDULES:
             raise ValueError(f"Unknown schedule {kind!r}: use {', '.join(LR_SCHEDULES)}.")
         self.kind, self.base_lr, self.total_steps = kind, float(base_lr), max(1, total_steps)
@@ -107,21 +130,32 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
     def get_config(self):
         """The constructor's arguments (the plateau's state lives in checkpoints, not in a
         saved model's config: a reloaded schedule starts afresh)."""
-        return dict(kind=self.kind, base_lr=self.base_lr, total_steps=self.total_steps,
-                    boundaries=list(self.boundaries), factor=self.factor,
-                    patience=self.patience, max_reductions=self.max_reductions,
-                    warmup_steps=self.warmup_steps)
+        return dict(
+            kind=self.kind,
+            base_lr=self.base_lr,
+            total_steps=self.total_steps,
+            boundaries=list(self.boundaries),
+            factor=self.factor,
+            patience=self.patience,
+            max_reductions=self.max_reductions,
+            warmup_steps=self.warmup_steps,
+        )
 
     def trackables(self):
-        return dict(lr_scale=self.scale, best_top1_error=self.best,
-                    evals_without_improvement=self.bad_evals, lr_reductions=self.reductions)
+        return dict(
+            lr_scale=self.scale,
+            best_top1_error=self.best,
+            evals_without_improvement=self.bad_evals,
+            lr_reductions=self.reductions,
+        )
 
     def __call__(self, step):
         step = tf.cast(step, tf.float32)
         lr = self.base_lr * self.scale
         if self.kind == "step" and self.boundaries:
-            passed = tf.reduce_sum(tf.cast(step >= tf.constant(self.boundaries, tf.float32),
-                                           tf.float32))
+            passed = tf.reduce_sum(
+                tf.cast(step >= tf.constant(self.boundaries, tf.float32), tf.float32)
+            )
             lr *= tf.pow(self.factor, passed)
         elif self.kind == "cosine":
             frac = tf.minimum(step / self.total_steps, 1.0)
@@ -146,8 +180,11 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
             self.bad_evals.assign(0)
             return False
         self.bad_evals.assign_add(1)
-        if (self.kind == "plateau" and int(self.bad_evals.numpy()) >= self.patience
-                and int(self.reductions.numpy()) < self.max_reductions):
+        if (
+            self.kind == "plateau"
+            and int(self.bad_evals.numpy()) >= self.patience
+            and int(self.reductions.numpy()) < self.max_reductions
+        ):
             self.scale.assign(self.scale * self.factor)
             self.reductions.assign_add(1)
             self.bad_evals.assign(0)

@@ -26,14 +26,33 @@ from tf_alexnet.files import replaced
 from tf_alexnet.flags import config_flags, flag_text, flagfile_text, read_flagfile
 
 FLAGS_TXT = "flags.txt"
-FREE = ("epochs", "train_steps", "log_every_steps", "checkpoint_every_steps",
-        "keep_checkpoints", "steps_per_loop", "profile_steps", "tower_devices", "workdir",
-        "allow_changed_flags")
-SCHEDULE = ("lr_schedule", "learning_rate", "lr_factor", "plateau_patience",
-            "plateau_min_steps", "plateau_max_reductions", "step_epochs", "warmup_epochs")
+FREE = (
+    "epochs",
+    "train_steps",
+    "log_every_steps",
+    "checkpoint_every_steps",
+    "keep_checkpoints",
+    "steps_per_loop",
+    "profile_steps",
+    "tower_devices",
+    "workdir",
+    "allow_changed_flags",
+)
+SCHEDULE = (
+    "lr_schedule",
+    "learning_rate",
+    "lr_factor",
+    "plateau_patience",
+    "plateau_min_steps",
+    "plateau_max_reductions",
+    "step_epochs",
+    "warmup_epochs",
+)
 HISTORY = "changed at step "  # the comment lines of flags.txt that keep the history
-HEADER = ("This run's flags, as used (tf_alexnet flags.txt 2). Rerun it afresh: python -m "
-          "tf_alexnet.train --flagfile THIS_FILE --workdir NEW")
+HEADER = (
+    "This run's flags, as used (tf_alexnet flags.txt 2). Rerun it afresh: python -m "
+    "tf_alexnet.train --flagfile THIS_FILE --workdir NEW"
+)
 MARK = "(tf_alexnet flags.txt 2)"  # flags.txt of 0.2 and before held the flags as typed
 
 
@@ -46,14 +65,18 @@ def recorded_config(workdir):
         return None
     with open(path) as f:
         if MARK not in f.readline():
-            logging.warning("%s was written by tf_alexnet 0.2 or before: a rerun's flags are "
-                            "not compared with it; it now records this run's.", path)
+            logging.warning(
+                "%s was written by tf_alexnet 0.2 or before: a rerun's flags are "
+                "not compared with it; it now records this run's.",
+                path,
+            )
             return None
     try:
         return read_flagfile(TrainConfig, path)
     except ValueError as e:
-        raise WorkdirError(f"{e}; it records the run's flags: mend it or use a new "
-                           "--workdir.") from None
+        raise WorkdirError(
+            f"{e}; it records the run's flags: mend it or use a new --workdir."
+        ) from None
 
 
 def _same_stats(a, b):
@@ -68,24 +91,28 @@ def _same_stats(a, b):
     except DataError:
         return False
     same_image = (x.mean_image is None and y.mean_image is None) or (
-        x.mean_image is not None and y.mean_image is not None
-        and np.array_equal(x.mean_image, y.mean_image))
+        x.mean_image is not None
+        and y.mean_image is not None
+        and np.array_equal(x.mean_image, y.mean_image)
+    )
     return x == y and same_image
 
 
 def changed_flags(old, new, free=FREE):
     """{flag: (old value, new value)} where two TrainConfigs differ, outside `free`."""
     before, after = config_flags(old), config_flags(new)
-    changes = {name: (flag_text(before[name]), flag_text(value))
-               for name, value in after.items()
-               if name not in free and flag_text(before[name]) != flag_text(value)}
+    changes = {
+        name: (flag_text(before[name]), flag_text(value))
+        for name, value in after.items()
+        if name not in free and flag_text(before[name]) != flag_text(value)
+    }
     if "stats" in changes and _same_stats(*changes["stats"]):
         del changes["stats"]
     return changes
 
 
 def listed(changes):
-    """"--a 'x', now 'y'; --b ..." of changed_flags' result."""
+    """ "--a 'x', now 'y'; --b ..." of changed_flags' result."""
     return "; ".join(f"--{name} {a!r}, now {b!r}" for name, (a, b) in changes.items())
 
 
@@ -99,7 +126,8 @@ def check_rerun(config, resuming):
             f"{config.workdir} was trained with other flags ({FLAGS_TXT}): "
             f"{listed(changes)}. Rerun "
             "with its values to continue it, use a new --workdir to start afresh, or add "
-            "--allow_changed_flags to continue it with the new values.")
+            "--allow_changed_flags to continue it with the new values."
+        )
     return changes
 
 
@@ -116,8 +144,11 @@ def write_flags(config, step, changes):
         with open(path) as f:
             history = [line[2:].rstrip("\n") for line in f if line.startswith("# " + HISTORY)]
     if changes:
-        history.append(HISTORY + f"{step}: " + "; ".join(
-            f"--{name} {a} -> {b}" for name, (a, b) in changes.items())
-            + " (--allow_changed_flags)")
+        history.append(
+            HISTORY
+            + f"{step}: "
+            + "; ".join(f"--{name} {a} -> {b}" for name, (a, b) in changes.items())
+            + " (--allow_changed_flags)"
+        )
     with replaced(path) as f:
         f.write(flagfile_text(config, (HEADER, *history), leave_out=("allow_changed_flags",)))

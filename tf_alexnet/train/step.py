@@ -25,22 +25,28 @@ def make_optimizer(config, steps_per_epoch, total_steps, eval_every=0):
     """(optimizer, schedule) of a TrainConfig: PaperSGD over the configured schedule;
     `eval_every`: steps between evaluations (0: each epoch), for the plateau's patience."""
     schedule = LearningRate(
-        config.lr_schedule, config.learning_rate, total_steps,
+        config.lr_schedule,
+        config.learning_rate,
+        total_steps,
         boundaries=[round(e * steps_per_epoch) for e in config.step_epochs],
         factor=config.lr_factor,
         patience=plateau_patience(config, eval_every or steps_per_epoch),
         max_reductions=config.plateau_max_reductions,
-        warmup_steps=round(config.warmup_epochs * steps_per_epoch))
-    optimizer = PaperSGD(schedule, momentum=config.momentum, decay=config.weight_decay,
-                         decay_biases=config.decay_biases,
-                         lr_multipliers={"fc8": config.head_lr_multiplier})
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+    )
+    optimizer = PaperSGD(
+        schedule,
+        momentum=config.momentum,
+        decay=config.weight_decay,
+        decay_biases=config.decay_biases,
+        lr_multipliers={"fc8": config.head_lr_multiplier},
+    )
     if config.precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     return optimizer, schedule
 
 
-def make_train_step(model, optimizer, strategy, global_batch, sums, augment,
-                    jit_compile=False):
+def make_train_step(model, optimizer, strategy, global_batch, sums, augment, jit_compile=False):
     """tf.function(iterator, count): `count` training steps on the next global batches.
 
     Each step takes a batch of uint8 squares with their augmentation draws, runs `augment`
@@ -51,6 +57,7 @@ def make_train_step(model, optimizer, strategy, global_batch, sums, augment,
     images] to `sums`. Pass `count` as a tensor: a Python int would retrace per value.
     With `jit_compile`, XLA compiles the augmentation and the model step of a replica;
     reading the iterator stays outside it."""
+
     def replica_step(features, labels):
         images = augment(features)
         with tf.GradientTape() as tape:
@@ -60,10 +67,10 @@ def make_train_step(model, optimizer, strategy, global_batch, sums, augment,
             scaled = optimizer.scale_loss(loss)
         grads = tape.gradient(scaled, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        correct = tf.reduce_sum(tf.cast(
-            tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32))
-        return tf.stack([tf.reduce_sum(per_example), correct,
-                         tf.cast(tf.size(labels), tf.float32)])
+        correct = tf.reduce_sum(
+            tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
+        )
+        return tf.stack([tf.reduce_sum(per_example), correct, tf.cast(tf.size(labels), tf.float32)])
 
     if jit_compile:
         replica_step = tf.function(replica_step, jit_compile=True)
@@ -73,7 +80,6 @@ def make_train_step(model, optimizer, strategy, global_batch, sums, augment,
         for _ in tf.range(count):
             features, labels = next(iterator)
             per_replica = strategy.run(replica_step, args=(features, labels))
-            sums.assign_add(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica,
-                                            axis=None))
+            sums.assign_add(strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None))
 
     return steps

@@ -37,14 +37,21 @@ from tf_alexnet.train.loop import LoopSchedule, TrainLoop, Validation
 from tf_alexnet.train.process import StopSignal
 from tf_alexnet.train.step import make_optimizer, make_train_step
 from tf_alexnet.workdir import checkpoints
-from tf_alexnet.workdir.info import (MODEL_JSON, NetworkRecord, RunInfo, check_compatible,
-                                     load_network, save_record)
+from tf_alexnet.workdir.info import (
+    MODEL_JSON,
+    NetworkRecord,
+    RunInfo,
+    check_compatible,
+    load_network,
+    save_record,
+)
 
 
 @dataclasses.dataclass(kw_only=True)
 class Run:
     """What a run is, before any model exists: config, data, lengths, the network it builds
     and the data it records (model.json)."""
+
     config: object
     strategy: object
     chief: bool
@@ -64,8 +71,9 @@ def lengths(config, examples):
     """(steps per epoch, total steps) of a training split of `examples` images."""
     if examples <= 0 and not config.train_steps:
         raise DataError(f"{config.source.source}: unknown size; give --train_steps.")
-    per_epoch = (max(1, examples // config.augment.batch_size) if examples > 0
-                 else config.train_steps)
+    per_epoch = (
+        max(1, examples // config.augment.batch_size) if examples > 0 else config.train_steps
+    )
     return per_epoch, config.train_steps or math.ceil(config.epochs * per_epoch)
 
 
@@ -78,10 +86,17 @@ def cap_batch(config, examples):
     if not least or examples <= 0 or examples // batch >= least:
         return config
     capped = max(1, examples // least)
-    logging.warning("--batch_size %d gives %d step(s) an epoch of the %d training images: "
-                    "training with batch %d (%d steps an epoch; --min_epoch_steps=%d, 0 "
-                    "keeps the batch).", batch, examples // batch, examples, capped,
-                    examples // capped, least)
+    logging.warning(
+        "--batch_size %d gives %d step(s) an epoch of the %d training images: "
+        "training with batch %d (%d steps an epoch; --min_epoch_steps=%d, 0 "
+        "keeps the batch).",
+        batch,
+        examples // batch,
+        examples,
+        capped,
+        examples // capped,
+        least,
+    )
     augment = dataclasses.replace(config.augment, batch_size=capped)
     return dataclasses.replace(config, augment=augment)
 
@@ -89,12 +104,15 @@ def cap_batch(config, examples):
 def _classes(config, data):
     classes = tuple(data.class_names)
     if len(classes) < 2:
-        raise DataError(f"{config.source.source}: split {config.split!r} has {len(classes)} "
-                        f"class {list(classes)}; training a classifier needs at least 2.")
+        raise DataError(
+            f"{config.source.source}: split {config.split!r} has {len(classes)} "
+            f"class {list(classes)}; training a classifier needs at least 2."
+        )
     wanted = config.source.num_classes
     if wanted and wanted != len(classes):
-        raise DataError(f"--num_classes {wanted} but {config.source.source} has "
-                        f"{len(classes)} classes.")
+        raise DataError(
+            f"--num_classes {wanted} but {config.source.source} has {len(classes)} classes."
+        )
     return classes
 
 
@@ -116,9 +134,14 @@ def _open_run(config, strategy, transfer):
         strategy = tf.distribute.OneDeviceStrategy(gpus[0].name)
     spec = transfer_lib.network_spec(config, len(classes), transfer.base)
     network = NetworkRecord(spec, grouping, classes, config.augment.preprocessing(data.stats))
-    info = RunInfo(config.source.source, dict(source=dataclasses.asdict(config.source),
-                                              split=config.eval_split,
-                                              examples=config.eval_examples))
+    info = RunInfo(
+        config.source.source,
+        dict(
+            source=dataclasses.asdict(config.source),
+            split=config.eval_split,
+            examples=config.eval_examples,
+        ),
+    )
     if resuming:
         check_compatible(previous, network)
     changes = rerun.check_rerun(config, resuming)
@@ -126,15 +149,30 @@ def _open_run(config, strategy, transfer):
     if config.eval_split:
         # Part of the split (--eval_examples): a seeded random sample, not the first classes
         # of a folder listed class by class.
-        eval_ds, eval_info = eval_dataset(config.source, config.evaluation,
-                                          config.eval_split, network.preprocessing,
-                                          sample=config.eval_examples > 0)
+        eval_ds, eval_info = eval_dataset(
+            config.source,
+            config.evaluation,
+            config.eval_split,
+            network.preprocessing,
+            sample=config.eval_examples > 0,
+        )
         mapping = label_map(eval_info.class_names, classes)
     steps_per_epoch, total_steps = lengths(config, data.num_examples)
-    return Run(config=config, strategy=strategy, chief=is_chief(strategy), network=network,
-               info=info, devices=devices, train_source=data.opened, eval_ds=eval_ds,
-               label_map=mapping, steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-               transfer=transfer, changes=changes)
+    return Run(
+        config=config,
+        strategy=strategy,
+        chief=is_chief(strategy),
+        network=network,
+        info=info,
+        devices=devices,
+        train_source=data.opened,
+        eval_ds=eval_ds,
+        label_map=mapping,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        transfer=transfer,
+        changes=changes,
+    )
 
 
 def eval_interval(run):
@@ -147,6 +185,7 @@ def eval_interval(run):
 @dataclasses.dataclass(kw_only=True)
 class State:
     """What a checkpoint holds, and the manager that writes it."""
+
     model: object
     optimizer: object
     schedule: object
@@ -163,7 +202,7 @@ class TrainingTask:
     def __init__(self, config, *, strategy, stop=None, transfer=transfer_lib.Transfer()):
         self.config, self.strategy, self.transfer = config, strategy, transfer
         self.stop = StopSignal() if stop is None else stop
-        self.run = None            # the Run, after open()
+        self.run = None  # the Run, after open()
 
     def open(self):
         """The Run of the config (`self.run`); the config as resolved is `self.run.config`."""
@@ -175,8 +214,9 @@ class TrainingTask:
         """The run's AlexNet, initialized by --init and --seed, --freeze applied."""
         run = self.run
         with run.strategy.scope():
-            model = build_network(run.network, run.devices, self.config.init,
-                                  self.config.source.seed)
+            model = build_network(
+                run.network, run.devices, self.config.init, self.config.source.seed
+            )
             transfer_lib.freeze(model, self.config.frozen_layers)
         return model
 
@@ -185,8 +225,9 @@ class TrainingTask:
         trainable variables."""
         run = self.run
         with run.strategy.scope():
-            optimizer, schedule = make_optimizer(self.config, run.steps_per_epoch,
-                                                 run.total_steps, eval_interval(run))
+            optimizer, schedule = make_optimizer(
+                self.config, run.steps_per_epoch, run.total_steps, eval_interval(run)
+            )
             optimizer.build(model.trainable_variables)
         return optimizer, schedule
 
@@ -195,9 +236,13 @@ class TrainingTask:
         --init_from weights loaded."""
         run, config = self.run, self.config
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step,
-                                         layers=checkpoints.checkpoint_layers(model),
-                                         **schedule.trackables())
+        checkpoint = tf.train.Checkpoint(
+            model=model,
+            optimizer=optimizer,
+            step=step,
+            layers=checkpoints.checkpoint_layers(model),
+            **schedule.trackables(),
+        )
         ckpt_dir = os.path.join(config.workdir, "checkpoints")
         if not run.chief:  # every worker saves (collectively); only the chief's copy is kept
             ckpt_dir = tempfile.mkdtemp(prefix="tf_alexnet_worker_")
@@ -214,14 +259,24 @@ class TrainingTask:
             logging.info("Resumed from %s at step %d.", latest, int(step.numpy()))
             if rerun.changes_schedule(run.changes):
                 schedule.restart()
-                logging.warning("Learning-rate flags changed (--allow_changed_flags): the "
-                                "schedule starts afresh at step %d.", int(step.numpy()))
+                logging.warning(
+                    "Learning-rate flags changed (--allow_changed_flags): the "
+                    "schedule starts afresh at step %d.",
+                    int(step.numpy()),
+                )
         else:
             with run.strategy.scope():
                 transfer_lib.load_init_weights(model, run, run.transfer)
-        return State(model=model, optimizer=optimizer, schedule=schedule, step=step,
-                     checkpoint=checkpoint, manager=manager, restored_from=latest,
-                     chief=run.chief)
+        return State(
+            model=model,
+            optimizer=optimizer,
+            schedule=schedule,
+            step=step,
+            checkpoint=checkpoint,
+            manager=manager,
+            restored_from=latest,
+            chief=run.chief,
+        )
 
     def build_state(self):
         """build_model, build_optimizer and restore, in that order."""
@@ -239,13 +294,18 @@ class TrainingTask:
         fetched to the replicas' devices ahead of the step (a GPU's memory, when there is
         one)."""
         run, config = self.run, self.config
-        ds, _ = train_dataset(config.source, config.augment, config.split,
-                              start_example=start_step * config.augment.batch_size,
-                              opened=run.train_source)
+        ds, _ = train_dataset(
+            config.source,
+            config.augment,
+            config.split,
+            start_example=start_step * config.augment.batch_size,
+            opened=run.train_source,
+        )
         if config.strategy == "multi_worker":
             options = tf.data.Options()
             options.experimental_distribute.auto_shard_policy = (
-                tf.data.experimental.AutoShardPolicy.DATA)
+                tf.data.experimental.AutoShardPolicy.DATA
+            )
             ds = ds.with_options(options)
         fetch = tf.distribute.InputOptions(experimental_fetch_to_device=True)
         return iter(run.strategy.experimental_distribute_dataset(ds, fetch))
@@ -257,19 +317,31 @@ class TrainingTask:
         iterator = self.build_inputs(int(state.step.numpy()))
         sums = tf.Variable(tf.zeros([3]), trainable=False)
         augment = make_augment_on_device(config.augment, run.network.preprocessing.stats)
-        steps = make_train_step(state.model, state.optimizer, run.strategy, batch, sums,
-                                augment, config.xla)
+        steps = make_train_step(
+            state.model, state.optimizer, run.strategy, batch, sums, augment, config.xla
+        )
         validation = None
         if run.eval_ds is not None:
-            validation = Validation(make_predict_fn(state.model), run.eval_ds, run.label_map,
-                                    config.eval_examples)
-        schedule = LoopSchedule(run.total_steps, config.steps_per_loop, config.log_every_steps,
-                                config.checkpoint_every_steps, eval_interval(run),
-                                config.profile_steps)
-        return TrainLoop(state=state, schedule=schedule,
-                         train_steps=lambda count: steps(iterator, count), sums=sums,
-                         batch_size=batch, validation=validation,
-                         summaries=Summaries(config.workdir, run.chief),
-                         progress=Progress(run.steps_per_epoch) if run.chief else None,
-                         stop=self.stop,
-                         profile_dir=os.path.join(config.workdir, "train") if run.chief else "")
+            validation = Validation(
+                make_predict_fn(state.model), run.eval_ds, run.label_map, config.eval_examples
+            )
+        schedule = LoopSchedule(
+            run.total_steps,
+            config.steps_per_loop,
+            config.log_every_steps,
+            config.checkpoint_every_steps,
+            eval_interval(run),
+            config.profile_steps,
+        )
+        return TrainLoop(
+            state=state,
+            schedule=schedule,
+            train_steps=lambda count: steps(iterator, count),
+            sums=sums,
+            batch_size=batch,
+            validation=validation,
+            summaries=Summaries(config.workdir, run.chief),
+            progress=Progress(run.steps_per_epoch) if run.chief else None,
+            stop=self.stop,
+            profile_dir=os.path.join(config.workdir, "train") if run.chief else "",
+        )

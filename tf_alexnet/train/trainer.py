@@ -22,8 +22,12 @@ def train(config):
     metrics with the step, images/s and the first call's time. WORKDIR/flags.txt records
     the flags as used (train/rerun.py: what a rerun may change)."""
     config = resolve_auto(config.validate())
-    logging.info("Precision %s, %d step(s) per compiled call%s.", config.precision,
-                 config.steps_per_loop, ", XLA" if config.xla else "")
+    logging.info(
+        "Precision %s, %d step(s) per compiled call%s.",
+        config.precision,
+        config.steps_per_loop,
+        ", XLA" if config.xla else "",
+    )
     with process_settings(config) as stop:
         strategy = make_strategy(config.strategy)
         chief = is_chief(strategy)

@@ -23,8 +23,13 @@ from tf_alexnet.config import AugmentConfig, TrainConfig
 from tf_alexnet.data.stats import STATS_JSON
 from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
-from tf_alexnet.model.spec import (CONV_NAMES, LRN_PRESETS, PAPER_FILTERS, AlexNetSpec,
-                                   scaled_filters)
+from tf_alexnet.model.spec import (
+    CONV_NAMES,
+    LRN_PRESETS,
+    PAPER_FILTERS,
+    AlexNetSpec,
+    scaled_filters,
+)
 from tf_alexnet.workdir import checkpoints
 from tf_alexnet.workdir.restore import restore_model
 from tf_alexnet.workdir.info import MODEL_JSON, NetworkRecord, load_network
@@ -36,10 +41,11 @@ INIT_JSON = "init.json"
 class Transfer:
     """What a run inherits: `base` (the NetworkRecord whose network and preprocessing it takes:
     the source's, or its own when resuming) and, at step 0 only, the weights to load."""
-    base: object = None            # NetworkRecord or None
-    base_dir: str = ""             # the workdir holding `base` (and its stats.json)
-    source: str = ""               # --init_from as given
-    checkpoint: str = ""           # the source checkpoint the weights come from
+
+    base: object = None  # NetworkRecord or None
+    base_dir: str = ""  # the workdir holding `base` (and its stats.json)
+    source: str = ""  # --init_from as given
+    checkpoint: str = ""  # the source checkpoint the weights come from
     weights: dict = dataclasses.field(default=None, repr=False)  # canonical, numpy
 
 
@@ -50,27 +56,34 @@ def _source_workdir(path):
         return path, None
     if os.path.exists(path + ".index"):  # WORKDIR/checkpoints/ckpt-N
         return os.path.dirname(os.path.dirname(os.path.abspath(path))), path
-    raise WorkdirError(f"--init_from {path}: no such workdir or checkpoint (give a workdir "
-                       "of train or import_weights, or one of its checkpoints/ckpt-N).")
+    raise WorkdirError(
+        f"--init_from {path}: no such workdir or checkpoint (give a workdir "
+        "of train or import_weights, or one of its checkpoints/ckpt-N)."
+    )
 
 
 def open_init_source(path):
     """The Transfer of `--init_from path`: its RunInfo and weights (canonical layout)."""
     workdir, prefix = _source_workdir(path)
     if not os.path.exists(os.path.join(workdir, MODEL_JSON)):
-        raise WorkdirError(f"--init_from {path}: {workdir} has no {MODEL_JSON}; give a "
-                           "workdir of train or import_weights, or one of its checkpoints.")
+        raise WorkdirError(
+            f"--init_from {path}: {workdir} has no {MODEL_JSON}; give a "
+            "workdir of train or import_weights, or one of its checkpoints."
+        )
     try:
         model = restore_model(workdir, prefix)
     except WorkdirError as e:
         raise WorkdirError(f"--init_from {path}: {e}") from None
-    return Transfer(NetworkRecord.of(model), workdir, path, model.checkpoint_path,
-                    canonical_weights(model))
+    return Transfer(
+        NetworkRecord.of(model), workdir, path, model.checkpoint_path, canonical_weights(model)
+    )
 
 
 def _resuming(workdir):
-    return (os.path.exists(os.path.join(workdir, MODEL_JSON))
-            and checkpoints.latest_checkpoint(workdir) is not None)
+    return (
+        os.path.exists(os.path.join(workdir, MODEL_JSON))
+        and checkpoints.latest_checkpoint(workdir) is not None
+    )
 
 
 def inherit_preprocessing(config, base, stats_dir):
@@ -124,10 +137,15 @@ def inherit_network(config, source):
     default (the values flags.txt then records)."""
     default, changes = TrainConfig(), {}
     width = _width_of(source.filters)
-    inherited = dict(width=width, fc_units=source.fc_units,
-                     lrn=_lrn_name(source.lrn), activation=source.activation,
-                     pooling=source.pooling, remove_layers=tuple(source.removed),
-                     filters=tuple(source.filters) if width is None else None)
+    inherited = dict(
+        width=width,
+        fc_units=source.fc_units,
+        lrn=_lrn_name(source.lrn),
+        activation=source.activation,
+        pooling=source.pooling,
+        remove_layers=tuple(source.removed),
+        filters=tuple(source.filters) if width is None else None,
+    )
     for name, value in inherited.items():
         if getattr(config, name) == getattr(default, name) and value is not None:
             changes[name] = value
@@ -139,15 +157,24 @@ def network_spec(config, num_classes, base=None):
     LRN where the config gives the same or leaves a flag that cannot name the base's at its
     default (no --width gives its filters, no --lrn preset its LRN), and the base's
     normalization across both towers (an imported Caffe network's, which no flag says)."""
-    spec = AlexNetSpec.create(num_classes, config.augment.image_size, config.width,
-                              config.fc_units, config.lrn, config.dropout,
-                              activation=config.activation, pooling=config.pooling,
-                              filters=config.filters, removed=config.remove_layers)
+    spec = AlexNetSpec.create(
+        num_classes,
+        config.augment.image_size,
+        config.width,
+        config.fc_units,
+        config.lrn,
+        config.dropout,
+        activation=config.activation,
+        pooling=config.pooling,
+        filters=config.filters,
+        removed=config.remove_layers,
+    )
     if base is None:
         return spec
     default, source, changes = TrainConfig(), base.spec, {}
-    if spec.filters == source.filters or (config.width == default.width
-                                          and _width_of(source.filters) is None):
+    if spec.filters == source.filters or (
+        config.width == default.width and _width_of(source.filters) is None
+    ):
         changes.update(filters=source.filters)
     if spec.lrn == source.lrn or (config.lrn == default.lrn and _lrn_name(source.lrn) is None):
         changes.update(lrn=source.lrn, lrn_across_groups=source.lrn_across_groups)
@@ -158,8 +185,12 @@ def model_layers(model, names):
     """The Keras layers of the canonical layer `names` (a tower model's conv2 is conv2a and
     conv2b)."""
     wanted = set(names)
-    return [layer for layer in model.layers if layer.name in wanted or (
-        layer.name[:-1] in wanted and layer.name[:-1] in CONV_NAMES and layer.name[-1] in "ab")]
+    return [
+        layer
+        for layer in model.layers
+        if layer.name in wanted
+        or (layer.name[:-1] in wanted and layer.name[:-1] in CONV_NAMES and layer.name[-1] in "ab")
+    ]
 
 
 def freeze(model, names):
@@ -180,12 +211,17 @@ def load_matching(model, transfer):
         source = transfer.weights.get(name)
         shapes = [a.shape for a in arrays]
         if name == "fc8" and not same_classes:
-            new[name] = (f"{len(class_names)} classes vs. the source's "
-                         f"{len(transfer.base.class_names)}" if shapes[0] != source[0].shape
-                         else "other classes")
+            new[name] = (
+                f"{len(class_names)} classes vs. the source's {len(transfer.base.class_names)}"
+                if shapes[0] != source[0].shape
+                else "other classes"
+            )
         elif source is None or [a.shape for a in source] != shapes:
-            new[name] = (f"kernel {tuple(shapes[0])} vs. the source's "
-                         f"{tuple(source[0].shape)}" if source else "not in the source")
+            new[name] = (
+                f"kernel {tuple(shapes[0])} vs. the source's {tuple(source[0].shape)}"
+                if source
+                else "not in the source"
+            )
         else:
             loaded[name] = source
     set_canonical_weights(model, grouping, loaded)
@@ -194,8 +230,10 @@ def load_matching(model, transfer):
 
 def describe_init(transfer, loaded, new, frozen):
     """The one line that says what the run took from where."""
-    parts = [f"Initialized from {transfer.source} ({transfer.checkpoint}): loaded "
-             f"{', '.join(loaded) or 'nothing'}"]
+    parts = [
+        f"Initialized from {transfer.source} ({transfer.checkpoint}): loaded "
+        f"{', '.join(loaded) or 'nothing'}"
+    ]
     if new:
         parts.append("new " + ", ".join(f"{name} ({why})" for name, why in new.items()))
     if frozen:
@@ -207,9 +245,18 @@ def record(workdir, transfer, loaded, new, config):
     """Writes WORKDIR/init.json: the source, what was loaded, new and frozen."""
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, INIT_JSON), "w") as f:
-        json.dump(dict(init_from=transfer.source, checkpoint=transfer.checkpoint,
-                       loaded=loaded, new=new, frozen=list(config.frozen_layers),
-                       head_lr_multiplier=config.head_lr_multiplier), f, indent=2)
+        json.dump(
+            dict(
+                init_from=transfer.source,
+                checkpoint=transfer.checkpoint,
+                loaded=loaded,
+                new=new,
+                frozen=list(config.frozen_layers),
+                head_lr_multiplier=config.head_lr_multiplier,
+            ),
+            f,
+            indent=2,
+        )
 
 
 def _check_frozen(config):
@@ -218,13 +265,13 @@ def _check_frozen(config):
     if not _resuming(config.workdir):
         return
     path = os.path.join(config.workdir, INIT_JSON)
-    before = tuple(read_json(path, WorkdirError).get("frozen", ())) if os.path.exists(
-        path) else ()
+    before = tuple(read_json(path, WorkdirError).get("frozen", ())) if os.path.exists(path) else ()
     if before != config.frozen_layers:
         raise WorkdirError(
             f"Cannot resume {config.workdir}: it was trained with frozen layers "
             f"{list(before) or 'none'}, now {list(config.frozen_layers) or 'none'}; use its "
-            "--freeze/--train_from (flags.txt), or a new --workdir.")
+            "--freeze/--train_from (flags.txt), or a new --workdir."
+        )
 
 
 def load_init_weights(model, run, transfer):

@@ -21,8 +21,11 @@ def checkpoint_layers(model):
     `layers/conv2a/kernel` rather than the optimizer's numbered references."""
     # layer.variables also holds the dropout layers' seed-generator states, so that a
     # resumed run draws the same dropout masks as an uninterrupted one.
-    return {layer.name: {v.name: v for v in layer.variables}
-            for layer in model.layers if layer.variables}
+    return {
+        layer.name: {v.name: v for v in layer.variables}
+        for layer in model.layers
+        if layer.variables
+    }
 
 
 # What a damaged checkpoint raises: NotFoundError (index missing), IndexError ("Read less
@@ -68,8 +71,11 @@ def restore_newest(workdir, restore, move_damaged=False, quiet=False):
             restore(prefix)
         except DAMAGE as e:
             if not quiet:  # quiet: a reader of a live run, whose files come and go
-                logging.warning("Checkpoint %s cannot be restored (%s); trying the previous "
-                                "one.", prefix, _why(e))
+                logging.warning(
+                    "Checkpoint %s cannot be restored (%s); trying the previous one.",
+                    prefix,
+                    _why(e),
+                )
             damaged.append(prefix)
             continue
         for newer in damaged if move_damaged else ():  # only once a good one restored
@@ -89,8 +95,12 @@ class NoCheckpointRestores(WorkdirError):
         self.workdir, self.prefixes = workdir, prefixes
         super().__init__(
             f"{workdir}/checkpoints: none of {len(prefixes)} checkpoint(s) can be restored "
-            f"({', '.join(os.path.basename(p) for p in prefixes)}); " + (advice or
-            "not starting again from step 0. Move the checkpoints away to start afresh."))
+            f"({', '.join(os.path.basename(p) for p in prefixes)}); "
+            + (
+                advice
+                or "not starting again from step 0. Move the checkpoints away to start afresh."
+            )
+        )
 
 
 def set_aside(prefix):
@@ -110,6 +120,7 @@ def remove_partial_saves(workdir):
 def restore_into(model, workdir, checkpoint=None):
     """Restores `model` (built as the workdir's model.json says) from `checkpoint`
     (default: the newest that restores); sets and returns `model.checkpoint_path`."""
+
     def restore(path):
         # A fresh Checkpoint each try: one whose restore failed midway (files removed by a
         # live run) keeps half-bound state that fails the next try's match.
@@ -127,8 +138,9 @@ def restore_into(model, workdir, checkpoint=None):
         try:
             restore(checkpoint)
         except DAMAGE as e:
-            raise WorkdirError(f"--checkpoint {checkpoint}: cannot be restored ({_why(e)})."
-                               ) from None
+            raise WorkdirError(
+                f"--checkpoint {checkpoint}: cannot be restored ({_why(e)})."
+            ) from None
         path = checkpoint
     else:
         path = _restore_while_training(workdir, restore)
@@ -157,10 +169,15 @@ def _restore_while_training(workdir, restore):
             return restore_newest(workdir, restore, quiet=lock.held(workdir))
         except NoCheckpointRestores as e:
             if not lock.held(workdir):
-                raise NoCheckpointRestores(workdir, e.prefixes, "they are damaged (give "
-                                           "--checkpoint of one that restores).") from None
+                raise NoCheckpointRestores(
+                    workdir,
+                    e.prefixes,
+                    "they are damaged (give --checkpoint of one that restores).",
+                ) from None
             if time.monotonic() > deadline:
-                raise WorkdirError(f"{workdir}/checkpoints: the live run replaced its "
-                                   f"checkpoints at every try for {READ_SECONDS} s; try "
-                                   "again.") from None
+                raise WorkdirError(
+                    f"{workdir}/checkpoints: the live run replaced its "
+                    f"checkpoints at every try for {READ_SECONDS} s; try "
+                    "again."
+                ) from None
         time.sleep(0.05)

@@ -26,8 +26,9 @@ def workdir_list(text):
     for workdir in workdirs:
         key = os.path.realpath(workdir)
         if key in seen:
-            raise WorkdirError(f"--workdir names {seen[key]} twice ({workdir}); an ensemble "
-                               "takes each run once.")
+            raise WorkdirError(
+                f"--workdir names {seen[key]} twice ({workdir}); an ensemble takes each run once."
+            )
         seen[key] = workdir
     return workdirs
 
@@ -56,15 +57,19 @@ def restore_ensemble(workdirs):
             model.checkpoint_path = path
         first = members[0] if members else None
         if first and model.class_names != first.class_names:
-            raise WorkdirError(f"Cannot average {workdirs[0]} and {workdir}: other classes "
-                               f"({len(first.class_names)} vs. {len(model.class_names)}, "
-                               f"first {list(first.class_names[:3])} vs. "
-                               f"{list(model.class_names[:3])}).")
+            raise WorkdirError(
+                f"Cannot average {workdirs[0]} and {workdir}: other classes "
+                f"({len(first.class_names)} vs. {len(model.class_names)}, "
+                f"first {list(first.class_names[:3])} vs. "
+                f"{list(model.class_names[:3])})."
+            )
         why = first and _preprocessing_difference(first.preprocessing, model.preprocessing)
         if why:
-            raise WorkdirError(f"Cannot average {workdirs[0]} and {workdir}: their "
-                               f"preprocessing differs ({why}); members must see the same "
-                               "input.")
+            raise WorkdirError(
+                f"Cannot average {workdirs[0]} and {workdir}: their "
+                f"preprocessing differs ({why}); members must see the same "
+                "input."
+            )
         members.append(model)
     ensemble = ensemble_model(members)
     ensemble.checkpoint_path = ",".join(m.checkpoint_path for m in members)

@@ -26,20 +26,28 @@ from tf_alexnet.workdir.info import RunInfo, save_record
 def import_weights(config):
     """Writes the workdir of `config` (an ImportConfig); returns its AlexNet."""
     if checkpoint_prefixes(config.workdir):
-        raise WorkdirError(f"{config.workdir} already holds checkpoints; import into a new "
-                           "--workdir.")
+        raise WorkdirError(
+            f"{config.workdir} already holds checkpoints; import into a new --workdir."
+        )
     weights, spec = read_weights(config)
     preprocessing = caffe_preprocessing(spec, config.mean_file)
     try:
-        model = build_from_spec(spec, "towers", None, class_names=ilsvrc_synsets(
-            spec.num_classes), preprocessing=preprocessing)
+        model = build_from_spec(
+            spec,
+            "towers",
+            None,
+            class_names=ilsvrc_synsets(spec.num_classes),
+            preprocessing=preprocessing,
+        )
         set_canonical_weights(model, "towers", weights)
     except ValueError as e:  # Keras' shape checks: a network the file's numbers cannot make
-        raise caffe_weights.WeightsError(f"{config.caffemodel or config.npy}: its network "
-                                         f"cannot be built ({describe(e)}).") from None
+        raise caffe_weights.WeightsError(
+            f"{config.caffemodel or config.npy}: its network cannot be built ({describe(e)})."
+        ) from None
     source = f"{'caffemodel' if config.caffemodel else 'npy'}:{config.caffemodel or config.npy}"
     save_record(config.workdir, model, RunInfo(source))
     checkpoint = tf.train.Checkpoint(model=model, layers=checkpoint_layers(model))
-    tf.train.CheckpointManager(checkpoint, os.path.join(config.workdir, "checkpoints"),
-                               1).save(checkpoint_number=0)
+    tf.train.CheckpointManager(checkpoint, os.path.join(config.workdir, "checkpoints"), 1).save(
+        checkpoint_number=0
+    )
     return model

@@ -29,10 +29,11 @@ class NetworkRecord:
     class names, preprocessing). Files that hold no Keras model (a workdir's model.json, an
     export's assets.extra/tf_alexnet.json) read and write it; code that has a model asks
     the model (`model.spec`, `model.class_names`, `model.preprocessing`)."""
+
     spec: AlexNetSpec
-    grouping: str                  # towers | fused | none
+    grouping: str  # towers | fused | none
     class_names: tuple
-    preprocessing: Preprocessing   # with the run's Stats
+    preprocessing: Preprocessing  # with the run's Stats
 
     @classmethod
     def of(cls, model):
@@ -41,32 +42,52 @@ class NetworkRecord:
 
     def to_json(self):
         p = self.preprocessing
-        return dict(spec=self.spec.to_json(), grouping=self.grouping,
-                    class_names=list(self.class_names), image_size=p.image_size,
-                    resize=p.resize, mean=p.mean, resize_mode=p.resize_mode)
+        return dict(
+            spec=self.spec.to_json(),
+            grouping=self.grouping,
+            class_names=list(self.class_names),
+            image_size=p.image_size,
+            resize=p.resize,
+            mean=p.mean,
+            resize_mode=p.resize_mode,
+        )
 
     @classmethod
     def from_json(cls, d, stats):
         """Reads today's model.json and that of earlier versions (LRN as sorted pairs)."""
-        return cls(AlexNetSpec.from_json(d["spec"]), d["grouping"], tuple(d["class_names"]),
-                   Preprocessing(int(d["image_size"]), int(d["resize"]), d["mean"], stats,
-                                 d.get("resize_mode", "shorter")))  # absent before 0.2
+        return cls(
+            AlexNetSpec.from_json(d["spec"]),
+            d["grouping"],
+            tuple(d["class_names"]),
+            Preprocessing(
+                int(d["image_size"]),
+                int(d["resize"]),
+                d["mean"],
+                stats,
+                d.get("resize_mode", "shorter"),
+            ),
+        )  # absent before 0.2
 
     def incompatibilities(self, new):
         """Why resuming this network's checkpoints as `new` would load wrong weights."""
         problems = []
         if self.spec != new.spec:
-            diff = {f.name: (getattr(self.spec, f.name), getattr(new.spec, f.name))
-                    for f in dataclasses.fields(AlexNetSpec)
-                    if getattr(self.spec, f.name) != getattr(new.spec, f.name)}
+            diff = {
+                f.name: (getattr(self.spec, f.name), getattr(new.spec, f.name))
+                for f in dataclasses.fields(AlexNetSpec)
+                if getattr(self.spec, f.name) != getattr(new.spec, f.name)
+            }
             problems.append(f"the network differs (workdir vs. now: {diff})")
         if self.grouping != new.grouping:
-            problems.append(f"grouping {self.grouping!r} vs. {new.grouping!r} (use "
-                            f"--grouping={self.grouping})")
+            problems.append(
+                f"grouping {self.grouping!r} vs. {new.grouping!r} (use --grouping={self.grouping})"
+            )
         if self.class_names != new.class_names:
-            problems.append(f"the class list differs ({len(self.class_names)} classes, first "
-                            f"{list(self.class_names[:3])}, vs. {len(new.class_names)}, "
-                            f"first {list(new.class_names[:3])})")
+            problems.append(
+                f"the class list differs ({len(self.class_names)} classes, first "
+                f"{list(self.class_names[:3])}, vs. {len(new.class_names)}, "
+                f"first {list(new.class_names[:3])})"
+            )
         return problems
 
 
@@ -74,7 +95,8 @@ class NetworkRecord:
 class RunInfo:
     """What a run records beside its network: the data it trained on and how it validated
     (evaluate and report score the same by default: `run_data`)."""
-    source: str = ""               # the training data spec (--data)
+
+    source: str = ""  # the training data spec (--data)
     # {"source": SourceConfig fields, "split": eval split, "examples": --eval_examples}
     validation: dict = dataclasses.field(default_factory=dict, compare=False)
 
@@ -121,11 +143,13 @@ def run_data(info, source, split, max_examples, given):
         return source, split or "validation", max_examples
     given_spec = bool(source.source)
     if info.source.partition(":")[0] not in DATA_KINDS:  # "" or an imported file
-        raise WorkdirError("The model records no training data (an imported network): give "
-                           "--data.")
+        raise WorkdirError("The model records no training data (an imported network): give --data.")
     names = {f.name for f in dataclasses.fields(SourceConfig)}
-    recorded = {k: tuple(v) if isinstance(v, list) else v
-                for k, v in info.validation.get("source", {}).items() if k in names}
+    recorded = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in info.validation.get("source", {}).items()
+        if k in names
+    }
     recorded.update({k: getattr(source, k) for k in given if k in names and k != "source"})
     source = dataclasses.replace(SourceConfig(**recorded), source=info.source)
     if not (split and "split" in given):
@@ -155,9 +179,12 @@ def load_run_info(workdir):
         run = read_flagfile(TrainConfig, flags_txt)
     except ValueError:
         return info
-    return dataclasses.replace(info, validation=dict(
-        source=dataclasses.asdict(run.source), split=run.eval_split,
-        examples=run.eval_examples))
+    return dataclasses.replace(
+        info,
+        validation=dict(
+            source=dataclasses.asdict(run.source), split=run.eval_split, examples=run.eval_examples
+        ),
+    )
 
 
 def check_compatible(old, new):
@@ -165,6 +192,9 @@ def check_compatible(old, new):
     weights."""
     problems = old.incompatibilities(new)
     if problems:
-        raise WorkdirError("Cannot resume: the workdir's checkpoints are of another model: "
-                           + "; ".join(problems) + ". Use a new --workdir, or the flags of "
-                           "the original run (its flags.txt).")
+        raise WorkdirError(
+            "Cannot resume: the workdir's checkpoints are of another model: "
+            + "; ".join(problems)
+            + ". Use a new --workdir, or the flags of "
+            "the original run (its flags.txt)."
+        )
