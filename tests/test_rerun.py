@@ -57,6 +57,20 @@ def test_a_rerun_with_other_flags_stops_naming_them_or_applies_them(tmp_path):
         train(dataclasses.replace(cosine, allow_changed_flags=True, fc_units=48))
 
 
+def test_a_python_config_with_an_int_where_flags_txt_has_a_float_is_the_same_run(tmp_path):
+    """TrainConfig(warmup_epochs=1) run twice: flags.txt, read back, holds 1.0 (the tutorial's
+    rerun found it)."""
+    from tf_alexnet.train.rerun import changed_flags
+    from tf_alexnet.train.trainer import train
+
+    config = tiny_config(tmp_path, train_steps=2, warmup_epochs=1)
+    train(config)
+    assert train(dataclasses.replace(config, train_steps=3))["step"] == 3
+    assert changed_flags(config, dataclasses.replace(config, warmup_epochs=2)) == {
+        "warmup_epochs": ("1", "2")
+    }
+
+
 def test_flags_txt_holds_the_values_used_and_rebuilds_the_same_run(tmp_path):
     """A run started from a 67 px, width 0.125, fc 32 source with none of those flags: its
     flags.txt says so, and the run it describes has the same network."""

@@ -98,13 +98,24 @@ def _same_stats(a, b):
     return x == y and same_image
 
 
+def _same_value(a, b):
+    """Equal as settings: numbers by value (a config built in Python may hold 1 where
+    flags.txt reads 1.0), anything else by its flag text."""
+    number = (int, float)
+    if isinstance(a, number) and isinstance(b, number) and bool not in (type(a), type(b)):
+        return a == b
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return len(a) == len(b) and all(map(_same_value, a, b))
+    return flag_text(a) == flag_text(b)
+
+
 def changed_flags(old, new, free=FREE):
     """{flag: (old value, new value)} where two TrainConfigs differ, outside `free`."""
     before, after = config_flags(old), config_flags(new)
     changes = {
         name: (flag_text(before[name]), flag_text(value))
         for name, value in after.items()
-        if name not in free and flag_text(before[name]) != flag_text(value)
+        if name not in free and not _same_value(before[name], value)
     }
     if "stats" in changes and _same_stats(*changes["stats"]):
         del changes["stats"]
