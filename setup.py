@@ -6,7 +6,7 @@ TF = "tensorflow>=2.21,<2.22"
 
 setup(
     name="tf_alexnet",
-    version="0.4.0",
+    version="0.4.1",
     description="AlexNet (Krizhevsky et al., NIPS 2012) in TensorFlow 2 / Keras 3: the paper's "
     "numerics, training, TF Serving and TFLite export.",
     long_description=open("README.md", encoding="utf-8").read(),
@@ -30,7 +30,19 @@ setup(
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
-        "test": ["pytest", "pytest-xdist", "ai-edge-litert", "matplotlib", "jax"],
+        # ruff: the linter and formatter CI runs (pinned: its formatting changes between
+        # minor versions); nbclient + ipykernel: docs/tutorial.ipynb runs in CI.
+        "test": [
+            "pytest",
+            "pytest-xdist",
+            "ai-edge-litert",
+            "matplotlib",
+            "jax",
+            "ruff>=0.17,<0.18",
+            "nbclient",
+            "nbformat",
+            "ipykernel",
+        ],
         "report": ["matplotlib"],
     },
     license="Apache-2.0",

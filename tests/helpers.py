@@ -141,10 +141,11 @@ class Result:
     stderr: str
 
 
-def run_cli(command, *args):
-    """`python -m tf_alexnet.<command> args`, in this process: the command's own flag
-    definitions, parsing and main(), with stdout, stderr and log lines captured and the exit
-    status a process would have (sys.exit("line") -> 1, that line on stderr)."""
+def run_cli(command, *args, cwd=ROOT):
+    """`python -m tf_alexnet.<command> args`, in this process, from directory `cwd`: the
+    command's own flag definitions, parsing and main(), with stdout, stderr and log lines
+    captured and the exit status a process would have (sys.exit("line") -> 1, that line on
+    stderr)."""
     module = importlib.import_module(COMMANDS[command])
     flag_values = flags.FlagValues()
     module.define_flags(flag_values)
@@ -154,8 +155,8 @@ def run_cli(command, *args):
     levels = root.level, absl_logger.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    cwd, code = os.getcwd(), 0
-    os.chdir(ROOT)
+    here, code = os.getcwd(), 0
+    os.chdir(cwd)
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
@@ -168,7 +169,7 @@ def run_cli(command, *args):
                 print(f"FATAL Flags parsing error: {e}", file=sys.stderr)
                 code = 1
     finally:
-        os.chdir(cwd)
+        os.chdir(here)
         root.removeHandler(handler)
         root.setLevel(levels[0])
         absl_logger.setLevel(levels[1])
@@ -181,13 +182,13 @@ def last_json(result):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def run_module(module, *args, timeout=600, env=None):
-    """Runs `python -m tf_alexnet.<module> args` in a fresh process from the project root
+def run_module(module, *args, timeout=600, env=None, cwd=ROOT):
+    """Runs `python -m tf_alexnet.<module> args` in a fresh process from directory `cwd`
     (for what only a process shows: signals, exit status, environment); CompletedProcess."""
     full_env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
     return subprocess.run(
         [sys.executable, "-m", f"tf_alexnet.{module}", *map(str, args)],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -3,6 +3,7 @@ import only downwards, and the public API importable without TensorFlow."""
 
 import ast
 import io
+import re
 import textwrap
 import tokenize
 
@@ -118,3 +119,48 @@ def test_subpackage_inits_import_nothing():
     for path in PACKAGE.glob("*/__init__.py"):
         body = ast.parse(path.read_text()).body
         assert len(body) == 1 and isinstance(body[0], ast.Expr), path
+
+
+# A date, a commit hash or "measured on ..." marks a measurement's diary entry: those live in
+# docs/performance.md and CHANGELOG.md, and the code points there.
+DIARY = re.compile(
+    r"\b(19|20)\d\d-\d\d(-\d\d)?\b|\bcommit [0-9a-f]{7,40}\b|\b(re-)?measured (on|at) ", re.I
+)
+# A figure with a unit of time or speed, or an accuracy or error.
+FIGURE = re.compile(
+    r"\d\s?(min|minutes|s|h|hours|days)\b|img/s|\d%\s(\w+ )?(accuracy|error|top-[15])"
+)
+
+
+def test_no_dated_measurements_in_the_package_or_the_flagfiles():
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")) + sorted((ROOT / "configs").glob("*.flags")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if DIARY.search(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, found
+
+
+def test_flagfile_headers_give_one_result_line_and_a_pointer():
+    """Beyond what the recipe is for, a header gives its result and cost in one `Result:`
+    sentence (at most two lines) and points to the docs for how it was measured."""
+    for path in sorted((ROOT / "configs").glob("*.flags")):
+        header = []
+        for line in path.read_text().splitlines():
+            if not line.startswith("#"):
+                break
+            header.append(line)
+        results = [i for i, line in enumerate(header) if line.startswith("# Result:")]
+        figures = [i for i, line in enumerate(header) if FIGURE.search(line)]
+        if path.name != "paper.flags":  # the paper's own numbers, not a measurement of ours
+            assert len(results) == 1, f"{path.name}: one `# Result:` line"
+            assert set(figures) <= {results[0], results[0] + 1}, (path.name, figures)
+            assert "docs/" in "".join(header[results[0] : results[0] + 2]), path.name
+
+
+def test_the_diary_check_sees_dates_hashes_and_measurements():
+    assert DIARY.search("# measured 2026-11-23: 2 min")
+    assert DIARY.search("after (commit 77a862c)") and DIARY.search("Measured on an H100")
+    assert not DIARY.search("the 2012 code's schedule (layers-18pct.cfg), 40.7%")
+    assert FIGURE.search("in 33 minutes") and FIGURE.search("75.1% top-1 on held-out")
+    assert not FIGURE.search("(50,000 32x32 JPEGs, 10 classes), 10% carved out")

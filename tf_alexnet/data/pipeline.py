@@ -65,8 +65,8 @@ def _drop_bad(ds, source, training):
     if source.on_bad_image == "skip":
         # Corruption that the file check cannot see (bad data inside a whole JPEG) fails the
         # decode; the example is dropped. Evaluation logs it; the endless training stream
-        # does not, because ignore_errors(log_warning=True) there made the process take up
-        # to 45 s to exit after a 13-epoch run (measured on the quickstart).
+        # does not, because ignore_errors(log_warning=True) there made the process slow to
+        # exit after a long run (the quickstart's, tens of seconds).
         ds = ds.ignore_errors(log_warning=not training)
     return ds
 

@@ -271,7 +271,7 @@ def raw_reader(files, counts, size, check=(0, "skip")):
 
     Why not a tf.data reader: one copy per image (page cache -> the batch TensorFlow
     takes as it is) where FixedLengthRecordDataset + shuffle + batch + decode_raw make
-    four, the last two from a shuffle buffer no longer in cache (README, "Benchmarks").
+    four, the last two from a shuffle buffer no longer in cache (docs/performance.md).
     numpy copies without the GIL, so parallel map calls overlap. Being a numpy_function,
     it runs in the process that built the pipeline (every strategy here does; a tf.data
     service could not serialize it). `check`: (classes, --on_bad_image) for the labels
@@ -309,9 +309,9 @@ def raw_reader(files, counts, size, check=(0, "skip")):
 def record_parser(form):
     """fn(serialized records [n]) -> (images [n], int32 labels [n]) for shards of ShardFormat
     `form`: the encoded JPEGs, or for raw shards their uint8 pixels [n, size, size, 3] (no
-    decoding at all). The training pipeline parses raw TFRecords a batch at a time: 1.3x
-    the images a second of one parse per record (bench data, 991 photos in 8 TFRecord raw
-    shards, 2 cores); fixed-length raw shards it reads by index instead (raw_reader)."""
+    decoding at all). The training pipeline parses raw TFRecords a batch at a time (faster
+    than one parse per record: `bench data`); fixed-length raw shards it reads by index
+    instead (raw_reader)."""
     if form.fixed:
         pixels = form.record_bytes - 4
 

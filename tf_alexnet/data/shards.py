@@ -44,7 +44,7 @@ from tf_alexnet.lock import exclusive
 
 def shard_format(image_format, size):
     """The ShardFormat prepare writes: JPEG TFRecords, or raw fixed-length records (the
-    cheapest to read: no checksum, no proto, one copy to parse; README, "Benchmarks")."""
+    cheapest to read: no checksum, no proto, one copy to parse; docs/data.md)."""
     return ShardFormat(image_format, int(size), fixed=image_format == "raw")
 
 

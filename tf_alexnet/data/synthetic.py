@@ -73,7 +73,7 @@ def random_dataset(num_examples, size, seed, num_classes):
     """Uniform uint8 noise with uniform labels: no signal, only a throughput bound.
 
     The first RANDOM_POOL examples are drawn once and cached, then repeated: drawing 200k
-    random numbers per image would cost the 2-core machine's step a few percent of its CPU,
+    random numbers per image would take a share of a CPU step's time,
     and a throughput bound should measure the model and the loop, not the noise."""
 
     def example(i):

@@ -1,8 +1,8 @@
 """Reruns the paper's claims: python -m tf_alexnet.experiment CLAIM [CLAIM ...] | all
 
     python -m tf_alexnet.experiment figure1          # ReLU vs. tanh (Figure 1)
-    python -m tf_alexnet.experiment all              # every claim (README: "The paper's
-                                                     # claims, rerun"); hours on 2 cores
+    python -m tf_alexnet.experiment all              # every claim (docs/paper_claims.md);
+                                                     # hours on a CPU
 
 Each claim compares arms (claims.py), each trained with --seeds seeds under --root; runs
 with a result are not trained again and a killed run resumes, so a rerun goes on where the

@@ -7,7 +7,7 @@ augmentation) on a fixed subset of 100 CIFAR-10 training photos a class, at a co
 learning rate of 0.005 after a 25-epoch warm-up, for 250 epochs (3,900 steps of 64), scored
 on the held-out half of the photos (never trained on). That regime is chosen for
 overfitting: the regularizers (§4) and overlapping pooling (§3.4) are claims about it;
-the rate is one at which every arm trains (the probes that chose it: docs/claims.md). The
+the rate is one at which every arm trains (the probes that chose it: docs/paper_claims.md). The
 table states the regime's measured gap. Figure 1 (§3.1) has its own network and runs
 (experiment/figure1.py).
 

@@ -246,7 +246,7 @@ def markdown(rows, results):
     lines = [
         regime_line(results),
         "| claim | the paper | ours (mean ± sd over seeds; difference ± standard error) "
-        "| verdict | runs (train minutes, 2 cores) | command |",
+        "| verdict | runs (train minutes) | command |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -1,7 +1,7 @@
 """Trains AlexNet: python -m tf_alexnet.train --flagfile configs/paper.flags [--flag=value ...]
 
 Flags after --flagfile override the file. Rerunning the same command resumes from the
-workdir's last checkpoint. See configs/ for the recipes and README.md for the flags.
+workdir's last checkpoint. See configs/ for the recipes and docs/training.md for the flags.
 """
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)

@@ -85,7 +85,7 @@ def resolve_grouping(config, previous=None):
     on CPU (3x faster training than Keras' XLA grouped conv there: `bench model`), on two
     or more GPUs under the default strategy (the paper's placement) and on GPUs without
     --xla (fastest uncompiled); fused with --xla on GPUs (XLA compiles the grouped conv,
-    the fastest step measured on one H100: README, "Which strategy")."""
+    the fastest step on one H100: docs/performance.md, "GPU")."""
     default = config.strategy == "default"
     gpus = tf.config.list_logical_devices("GPU")
     grouping = config.grouping

@@ -1,0 +1,44 @@
+"""docs/tutorial.ipynb runs top to bottom (`python -m pytest -m notebook -n 0`; .ci/run runs
+it after the default tests): a student's first tour must not break silently."""
+
+import os
+
+import pytest
+
+from conftest import ROOT, SHARED_DATA
+
+pytestmark = pytest.mark.notebook
+
+
+def test_the_tutorial_runs_top_to_bottom(tmp_path):
+    nbclient = pytest.importorskip("nbclient")
+    import nbformat
+
+    notebook = nbformat.read(ROOT / "docs" / "tutorial.ipynb", as_version=4)
+    work = tmp_path / "project"
+    work.mkdir()
+    if SHARED_DATA.exists():  # the notebook looks for ../shared/data, as from the project root
+        os.symlink(SHARED_DATA.parent, tmp_path / "shared")
+    client = nbclient.NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}
+    )
+    client.execute()  # raises CellExecutionError naming the cell that failed
+    text = "".join(
+        output.get("text", "")
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
+    figures = [
+        output
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+        if "image/png" in output.get("data", {})
+    ]
+    assert "total weights: 60,965,224" in text
+    accuracy = float(text.split("validation accuracy ")[1].split("%")[0])
+    assert accuracy > 100 / 6 + 10, text  # six shapes: well above chance
+    assert "relu: training error by epoch" in text and "tanh: training error by epoch" in text
+    assert len(figures) == 4  # curves, filters, ReLU vs. tanh, the photo
+    assert (work / "runs" / "tutorial" / "export" / "1" / "saved_model.pb").exists()
