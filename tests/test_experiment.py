@@ -242,3 +242,19 @@ def test_every_claim_has_its_arms_and_measure(name):
     assert claim.measure in table.MEASURES
     assert claim.measure == "epochs_to_25" or all(a in ARMS for a in claim.arms)
     assert REGIME["train_per_class"] == 100 and REGIME["learning_rate"] == 0.005
+
+
+def test_training_time_survives_a_process_killed_outright(tmp_path):
+    """A run trained by two processes (the first killed, its time lost to `timed`) counts the
+    seconds both logged; one process's logged time is within what `timed` measured."""
+    from helpers import tiny_config
+    from tf_alexnet.experiment.runner import logged_seconds, timed
+    from tf_alexnet.train.trainer import train
+
+    config = tiny_config(tmp_path, train_steps=4, log_every_steps=1)
+    _, measured = timed(str(tmp_path), lambda: train(config))
+    first = logged_seconds(str(tmp_path))
+    assert 0 < first <= measured
+    train(dataclasses.replace(config, train_steps=8))  # a second process's file
+    assert len(list((tmp_path / "train").glob("events.out.tfevents.*"))) == 2
+    assert logged_seconds(str(tmp_path)) > first

@@ -9,6 +9,7 @@ and a kept run made with other settings is refused, never reused.
 """
 
 import dataclasses
+import glob
 import json
 import logging
 import os
@@ -127,6 +128,17 @@ def timed(workdir, work):
             json.dump(dict(seconds=spent + time.perf_counter() - started), f)
 
 
+def logged_seconds(workdir):
+    """Seconds from each training process's first to its last logged step, summed over the
+    processes (one TensorBoard file each in WORKDIR/train): what `timed` loses for a
+    process killed outright, whose training still left its log lines."""
+    total = 0.0
+    for path in sorted(glob.glob(os.path.join(workdir, "train", "events.out.tfevents.*"))):
+        times = [e.wall_time for e in tf.compat.v1.train.summary_iterator(path) if e.step]
+        total += max(times) - min(times) if times else 0.0
+    return total
+
+
 def run_one(config, arm, seed, ten_crops=False):
     """Trains (or resumes) one run, scores it, writes and returns its result."""
     train_config = run_config(config, arm, seed)
@@ -141,6 +153,7 @@ def run_one(config, arm, seed, ten_crops=False):
     else:
         try:
             metrics, seconds = timed(train_config.workdir, lambda: train(train_config))
+            seconds = max(seconds, logged_seconds(train_config.workdir))
         except NonFiniteLoss as e:
             return _diverged(path, arm, seed, train_config, opened, str(e))
         if "stopped_at" in metrics:
