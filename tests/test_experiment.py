@@ -49,7 +49,8 @@ def test_cut_down_claims_through_the_command(tmp_path):
     figure = saved["results"]["figure1"]
     assert set(figure["sweep"]["relu"]["errors"]) == {"0.01", "0.02"}
     assert [len(r["curve"]) for r in figure["tanh"]] == [2, 2]
-    assert "| §3.3 |" in (root / "claims.md").read_text()
+    claims_md = (root / "claims.md").read_text()
+    assert "| §3.3 |" in claims_md and "| relu | " in claims_md  # the sweep, shown
     assert (root / "figure1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # A rerun trains nothing: it reads the results and draws the same table.
     again = run_cli("experiment", "figure1", "lrn", "ensemble", *CUT, f"--root={root}")
@@ -228,6 +229,18 @@ def test_figure1_epochs_to_25_over_seeds():
     assert "1 tanh run(s) never reached 25%" in text and said == "held"
     row = table.row("figure1", results)
     assert row["train_minutes"] == pytest.approx(70 / 60, abs=0.05)
+
+
+def test_figure1_sweep_is_shown_with_the_chosen_rate():
+    sweep = dict(
+        relu=dict(rate=0.005, epochs=3, errors={"0.005": 0.359, "0.02": 0.901}),
+        tanh=dict(rate=0.02, epochs=3, errors={"0.005": 0.526, "0.02": 0.493}),
+    )
+    text = table.sweep_table({"figure1": dict(sweep=sweep)})
+    assert "training error after 3 epochs" in text
+    assert "| activation | 0.005 | 0.02 |" in text
+    assert "| relu | **35.9%** | 90.1% |" in text and "| tanh | 52.6% | **49.3%** |" in text
+    assert table.sweep_table({}) == ""
 
 
 def test_unknown_claim_is_one_line(tmp_path):

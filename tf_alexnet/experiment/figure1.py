@@ -167,6 +167,7 @@ def figure1_results(config):
         out["sweep"][activation] = dict(
             errors={f"{r:g}": e for r, (e, _) in errors.items()},
             rate=best,
+            epochs=min(SWEEP_EPOCHS, config.figure1_epochs),
             seconds=round(sum(t for _, t in errors.values()), 1),
         )
         out[activation] = []

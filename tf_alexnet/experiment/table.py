@@ -254,7 +254,33 @@ def markdown(rows, results):
             f"| {r['where']} | {r['paper']} | {r['ours']} | {r['verdict']} | "
             f"{r['runs']} ({r['train_minutes']}) | `{r['command']}` |"
         )
-    return "\n".join(lines) + f"\n\nVerdict: {VERDICT_RULE}.\n"
+    return "\n".join(lines) + f"\n\nVerdict: {VERDICT_RULE}.\n" + sweep_table(results)
+
+
+def sweep_table(results):
+    """Figure 1's learning-rate sweep: each activation's training error at each rate, the
+    rate it chose in bold (§3.1: each rate "chosen independently to make training as fast
+    as possible")."""
+    if "figure1" not in results:
+        return ""
+    sweeps = results["figure1"]["sweep"]
+    rates = sorted({float(r) for s in sweeps.values() for r in s["errors"]})
+    lines = [
+        "",
+        f"Figure 1's rate sweep: training error after "
+        f"{sweeps['relu'].get('epochs', '?')} epochs (seed 0); the rate chosen in bold.",
+        "",
+        "| activation | " + " | ".join(f"{r:g}" for r in rates) + " |",
+        "|---|" + "---|" * len(rates),
+    ]
+    for act, s in sweeps.items():
+        cells = []
+        for r in rates:
+            err = s["errors"].get(f"{r:g}")
+            cell = "" if err is None else f"{100 * err:.1f}%"
+            cells.append(f"**{cell}**" if err is not None and r == float(s["rate"]) else cell)
+        lines.append(f"| {act} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def figure1(results, path):
