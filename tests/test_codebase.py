@@ -164,3 +164,82 @@ def test_the_diary_check_sees_dates_hashes_and_measurements():
     assert not DIARY.search("the 2012 code's schedule (layers-18pct.cfg), 40.7%")
     assert FIGURE.search("in 33 minutes") and FIGURE.search("75.1% top-1 on held-out")
     assert not FIGURE.search("(50,000 32x32 JPEGs, 10 classes), 10% carved out")
+
+
+def third_party_imports():
+    """{top-level module: first place} of every module outside the standard library and
+    the package that tf_alexnet/ imports, at the top, inside a function, or through
+    errors.require("module", ...)."""
+    import sys
+
+    found = {}
+    for name, (path, tree) in modules().items():
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names = [node.module]
+            elif (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", "") == "require"
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                names = [node.args[0].value]
+            for top in {n.split(".")[0] for n in names}:
+                if top != "tf_alexnet" and top not in sys.stdlib_module_names:
+                    found.setdefault(top, f"{name}:{node.lineno}")
+    return found
+
+
+def installed_by(requirements):
+    """The distributions (normalized names) that installing `requirements` brings: each
+    and, recursively, what its installed metadata requires (extras left out)."""
+    from importlib import metadata
+
+    def norm(text):
+        return re.split(r"[\s<>=!~;\[]", text.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+    todo, seen = [norm(r) for r in requirements], set()
+    while todo:
+        dist = todo.pop()
+        if dist in seen:
+            continue
+        seen.add(dist)
+        try:
+            requires = metadata.requires(dist) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [norm(r) for r in requires if "extra ==" not in r]
+    return seen
+
+
+def test_pip_install_dot_installs_every_module_the_package_imports():
+    """The README's install line is `pip install .`: every command of the README and docs/
+    must run after it (TFLite export, the report's figures), so each third-party module
+    the package imports comes from setup.py's install_requires or what they require."""
+    from importlib import metadata
+
+    setup = ast.parse((ROOT / "setup.py").read_text())
+    named = {  # setup.py's module-level constants (TF = "tensorflow>=2.21,<2.22")
+        a.targets[0].id: a.value.value
+        for a in setup.body
+        if isinstance(a, ast.Assign) and isinstance(a.value, ast.Constant)
+    }
+    listed = next(
+        k.value.elts
+        for node in ast.walk(setup)
+        if isinstance(node, ast.Call)
+        for k in node.keywords
+        if k.arg == "install_requires"
+    )
+    requires = [e.value if isinstance(e, ast.Constant) else named[e.id] for e in listed]
+    brought = installed_by(requires)
+    owners = metadata.packages_distributions()
+    missing = {
+        module: where
+        for module, where in third_party_imports().items()
+        if not {d.lower().replace("_", "-") for d in owners.get(module, [module])} & brought
+    }
+    assert not missing, f"imported but not installed by `pip install .`: {missing}"
+    assert {"ai-edge-litert", "matplotlib"} <= brought  # export --tflite, report

@@ -26,6 +26,25 @@ class ExportError(Error):
     """An exported model that cannot be found, loaded or written."""
 
 
+class MissingDependency(Error):
+    """A Python package a command needs is not installed (pip install --no-deps, a
+    partial environment)."""
+
+
+def require(module, package, purpose):
+    """Imports and returns `module`; if it is not installed, raises MissingDependency:
+    one line naming what needs it and the pip line that installs it."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingDependency(
+            f"{purpose} needs the Python package {package} (module {module}), which "
+            f"`pip install .` installs with tf_alexnet: pip install {package}"
+        ) from None
+
+
 class NonFiniteLoss(RuntimeError):
     """The loss became nan or inf: the run stops and keeps its last good checkpoint."""
 

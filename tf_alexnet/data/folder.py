@@ -9,9 +9,8 @@ import tensorflow as tf
 
 from tf_alexnet.data.decode import IMAGE_EXTENSIONS, check_image_file
 from tf_alexnet.data.source import Source
+from tf_alexnet.data.specs import SPLIT_DIRS
 from tf_alexnet.errors import DataError
-
-_SPLIT_DIRS = {"train": ("train",), "validation": ("val", "validation"), "test": ("test",)}
 
 
 def class_folders(root, only=()):
@@ -75,7 +74,7 @@ def list_folder(root, on_bad_image="skip", only=()):
 def folder_splits(root):
     """{split: path} of the split subfolders of `root`, {} when it has none."""
     found = {}
-    for split, names in _SPLIT_DIRS.items():
+    for split, names in SPLIT_DIRS.items():
         for name in names:
             if os.path.isdir(os.path.join(root, name)):
                 found[split] = os.path.join(root, name)

@@ -37,8 +37,8 @@ def main(argv, flag_values):
         print(json.dumps(result))
     else:
         print(
-            f"{result['model']} on {result['data']} [{result['split']}], "
-            f"{result['num_images']} images, {result['crops']} crop(s): "
+            f"{result['model']}: {result['num_images']} images of {result['data']} "
+            f"(split {result['split']!r}), {result['crops']} crop(s): "
             f"{describe_errors(result)}"
         )
 

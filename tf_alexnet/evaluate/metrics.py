@@ -18,8 +18,9 @@ def label_map(data_classes, model_classes):
 
 
 def score(predict_fn, dataset, mapping=None, max_examples=0):
-    """{"top1_error", "top5_error", "loss", "num_images"} of `predict_fn` over `dataset`;
-    no "top5_error" for a model of 5 classes or fewer (it would always be 0).
+    """{"top1_error", "top5_error", "top1_accuracy", "top5_accuracy", "loss", "num_images"}
+    of `predict_fn` over `dataset` (accuracy = 1 - error; most readers read accuracy, the
+    paper reports error); no top-5 for a model of 5 classes or fewer (always right).
 
     `predict_fn(images)` returns probabilities (numpy or tensor); `mapping` maps the
     dataset's labels to the model's (by class name, see `label_map`)."""
@@ -46,17 +47,22 @@ def score(predict_fn, dataset, mapping=None, max_examples=0):
     result = dict(
         top1_error=1.0 - top1 / seen,
         top5_error=1.0 - top5 / seen,
+        top1_accuracy=top1 / seen,
+        top5_accuracy=top5 / seen,
         loss=loss / seen,
         num_images=seen,
     )
     if classes <= 5:
-        del result["top5_error"]
+        del result["top5_error"], result["top5_accuracy"]
     return result
 
 
 def describe_errors(result):
-    """ "top-1 error 0.1234, top-5 error 0.0123" (top-5 only where it was scored)."""
-    text = f"top-1 error {result['top1_error']:.4f}"
-    if "top5_error" in result:
-        text += f", top-5 error {result['top5_error']:.4f}"
-    return text
+    """ "top-1 accuracy 87.66% (error 0.1234), top-5 accuracy 98.77% (error 0.0123)"
+    (top-5 only where it was scored)."""
+    parts = []
+    for k in ("1", "5"):
+        if f"top{k}_error" in result:
+            error = result[f"top{k}_error"]
+            parts.append(f"top-{k} accuracy {100 * (1 - error):.2f}% (error {error:.4f})")
+    return ", ".join(parts)

@@ -6,8 +6,8 @@ Signatures (inputs -> outputs; every output is named):
   predict_images_uint8  images [N, H, W, 3] uint8
   predict_preprocessed  images [N, S, S, 3] float32, already preprocessed
   serving_ten_crop      image_bytes [N] string; the paper's 10 crops, softmax averaged
-each -> probabilities [N, C], top_k_indices [N, 5] int32, top_k_scores [N, 5],
-        top_k_names [N, 5] string (from the assets/classes.txt asset).
+each -> probabilities [N, C], top_k_indices [N, K] int32, top_k_scores [N, K],
+        top_k_names [N, K] string (from the assets/classes.txt asset); K = min(5, C).
 
 The image signatures apply the evaluation preprocessing of tf_alexnet/data/crops.py in the
 graph (decode, shorter side to 256, central square, minus the mean, center crop), so that a

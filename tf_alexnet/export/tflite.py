@@ -24,7 +24,7 @@ from tensorflow.python.framework.convert_to_constants import convert_variables_t
 from tf_alexnet.console import filtered_stderr
 from tf_alexnet.config import QUANTIZATIONS, EvalDataConfig, SourceConfig
 from tf_alexnet.data.pipeline import eval_dataset
-from tf_alexnet.errors import ExportError
+from tf_alexnet.errors import ExportError, require
 from tf_alexnet.export.savedmodel import META
 from tf_alexnet.workdir.info import load_record
 
@@ -69,8 +69,7 @@ def convert(saved_model_dir, quantization, representative_images=None):
 
 def op_names(tflite_bytes):
     """The operator names a .tflite uses (to check for Flex ops)."""
-    from ai_edge_litert import interpreter as litert
-
+    litert = require("ai_edge_litert.interpreter", "ai-edge-litert", "Checking a .tflite")
     interp = litert.Interpreter(model_content=tflite_bytes)
     return sorted({d["op_name"] for d in interp._get_ops_details()})
 
@@ -93,8 +92,7 @@ class TFLiteRunner:
         self._open(delegates=True)
 
     def _open(self, delegates):
-        from ai_edge_litert import interpreter as litert
-
+        litert = require("ai_edge_litert.interpreter", "ai-edge-litert", "Running a .tflite")
         kwargs = dict(num_threads=self.num_threads)
         if not delegates:
             kwargs["experimental_op_resolver_type"] = (
@@ -175,8 +173,9 @@ def sidecar(raw, network, quantization, version):
         "and returns softmax probabilities.",
         outputs=dict(
             output_0="probabilities [N, classes] in class_names order",
-            output_1="top_k_indices [N, k] int32",
-            output_2="top_k_scores [N, k]",
+            output_1=f"top_k_indices [N, {min(5, len(network.class_names))}] int32 "
+            "(k = min(5, classes))",
+            output_2=f"top_k_scores [N, {min(5, len(network.class_names))}]",
         ),
     )
 
@@ -196,8 +195,10 @@ def calibration_images(network, run, count, data_spec=None):
     return np.clip(np.round(images.numpy()[:count]), 0, 255).astype(np.uint8)
 
 
-def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
-    """Writes `<base>/<version>_<q>.tflite` (+ .json sidecar) for each quantization."""
+def export_tflite(version_dir, quantizations, calibration=100, data_spec=None, written=None):
+    """Writes `<base>/<version>_<q>.tflite` (+ .json sidecar) for each quantization; returns
+    their paths. `written`: a list that gets each path as soon as its file is opened, so a
+    caller can remove them when a later conversion fails."""
     extra = os.path.join(version_dir, "assets.extra")
     network, run, raw = load_record(extra, META)
     base, version = os.path.split(os.path.normpath(version_dir))
@@ -206,16 +207,16 @@ def export_tflite(version_dir, quantizations, calibration=100, data_spec=None):
         if "int8" in quantizations
         else None
     )
-    written = []
+    written = [] if written is None else written
     for q in quantizations:
         model = convert(version_dir, q, images)
         flex = [op for op in op_names(model) if op.lower().startswith("flex")]
         if flex:
             raise ExportError(f"TFLite {q} needs Flex ops {flex}; not exported.")
         path = os.path.join(base, f"{version}_{q}.tflite")
+        written.append(path)
         with open(path, "wb") as f:
             f.write(model)
         with open(path + ".json", "w") as f:
             json.dump(sidecar(raw, network, q, version), f, indent=2)
-        written.append(path)
     return written

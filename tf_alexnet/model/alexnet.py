@@ -230,6 +230,10 @@ class AlexNet(keras.Model):
         if source is not None:
             source.load_into(self)
 
+    def __call__(self, inputs, *args, **kwargs):
+        _check_input_shape(self, inputs)
+        return super().__call__(inputs, *args, **kwargs)
+
     @property
     def spec(self):
         """The `AlexNetSpec`: what fixes the network's function."""
@@ -296,6 +300,25 @@ class AlexNet(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _check_input_shape(model, inputs):
+    """One-line ValueError naming the expected shape when `inputs` (an array or tensor)
+    cannot be the network's input: Keras' own message is several lines, names `path ''`
+    and, for a single unbatched image in `predict`, the shape of its batched slices."""
+    shape = getattr(inputs, "shape", None)
+    if shape is None:
+        return
+    shape, side = tuple(shape), model.spec.image_size
+    expected = (side, side, 3)
+    if len(shape) == 4 and all(a is None or a == b for a, b in zip(shape[1:], expected)):
+        return
+    single = len(shape) == 3 and shape[-1] == 3
+    hint = " (one image? add the batch axis: x[None])" if single else ""
+    raise ValueError(
+        f"{model.name} takes images of shape [N, {side}, {side}, 3] (photos go through "
+        f"tf_alexnet.preprocess_input(photos, model) first), not {list(shape)}{hint}."
+    )
 
 
 def build_alexnet(num_classes=1000, image_size=227, **kwargs):

@@ -22,6 +22,7 @@ given win over the source's.
 """
 
 import inspect
+import math
 import os
 import re
 import types
@@ -31,7 +32,13 @@ import keras
 from tf_alexnet.model.caffe_files import caffe_preprocessing, read_weights
 from tf_alexnet.model.class_names import ilsvrc_synsets
 from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
-from tf_alexnet.model.spec import LRNParams, scaled_filters
+from tf_alexnet.model.spec import (
+    MIN_IMAGE_SIZE,
+    POOLINGS,
+    LRNParams,
+    feature_map_sizes,
+    scaled_filters,
+)
 from tf_alexnet.workdir.checkpoints import restore_into
 from tf_alexnet.workdir.info import load_network
 
@@ -207,6 +214,28 @@ def _h5_groups(cls, grouping):
     return groups
 
 
+def _image_size_of(path, fc6_inputs, conv5_filters, args):
+    """The input side of a `.weights.h5` network, which the file does not record: the
+    arguments' `image_size` when it gives the pool5 map that fc6's kernel was made for,
+    else the smallest side that gives it (67 px for a 1x1 map, 227 for the paper's 6x6:
+    the package's own sizes; every side with that map holds the same weights). ValueError
+    naming `image_size` when no side gives it (another pooling: `pool_window`)."""
+    side = math.isqrt(fc6_inputs // conv5_filters)
+    pooling = {3: "overlapping", 2: "non_overlapping"}.get(args["pool_window"], args["pool_window"])
+    if side * side * conv5_filters != fc6_inputs or pooling not in POOLINGS:
+        side = 0
+    elif feature_map_sizes(int(args["image_size"]), pooling)[3] == side:
+        return int(args["image_size"])
+    for size in range(MIN_IMAGE_SIZE, 4096) if side else ():
+        if feature_map_sizes(size, pooling)[3] == side:
+            return size
+    raise ValueError(
+        f"weights={path}: fc6 takes {fc6_inputs} inputs, which no input side gives with "
+        f"pool_window={args['pool_window']!r} and {conv5_filters} conv5 filters: pass the "
+        "image_size and pool_window the network was built with."
+    )
+
+
 def _from_weights_h5(path, args, cls):
     """An AlexNet of the shapes a `.weights.h5` holds (its classes, widths and grouping);
     the rest of the network from `args`."""
@@ -232,10 +261,12 @@ def _from_weights_h5(path, args, cls):
             filters = [layers[f"conv{i}"][1][0] for i in range(1, 6)]
             grouping = "fused" if layers["conv2"][0][2] * 2 == filters[0] else "none"
         found = dict(filters=filters, fc_units=layers["fc6"][1][0], num_classes=layers["fc8"][1][0])
+        fc6_inputs = layers["fc6"][0][0]
     except KeyError as e:
         raise ValueError(
             f"weights={path}: not the weights of an AlexNet with its classifier (no {e} layer)."
         ) from None
+    found["image_size"] = _image_size_of(path, fc6_inputs, filters[4], args)
     model = cls(**{**args, "width": 1.0, **found, "grouping": grouping})
     try:
         model.load_weights(path)

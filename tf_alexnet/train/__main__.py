@@ -7,7 +7,7 @@ workdir's last checkpoint. See configs/ for the recipes and docs/training.md for
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
 
 import json
-import logging
+import sys
 
 from tf_alexnet import cli, flags as flags_lib
 from tf_alexnet.config import TrainConfig
@@ -27,13 +27,17 @@ def main(argv, flag_values):
     from tf_alexnet.train.trainer import train
 
     def explain(error):
-        logging.error("%s", error)
         return explain_failure(
             config.source, (config.split, config.eval_split), error, config.augment.resize
         )
 
     result = cli.run("train", lambda: train(config), explain)
     print(json.dumps(result))
+    if result.get("signal") == "SIGINT":
+        # Ctrl-C: saved, and the shell's convention for an interrupted command (128 + 2),
+        # so that `train && export` stops there. SIGTERM (a scheduler's preemption) exits 0
+        # after its save: the job ended as asked.
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ class TrainLoop:
                     step,
                     path,
                 )
-                return dict(stopped_at=step, checkpoint=path)
+                return dict(stopped_at=step, checkpoint=path, signal=self.stop.name)
             if self.validation and self.schedule.evaluates(step):
                 metrics = self.evaluate(step)
                 self.save(step)

@@ -16,10 +16,12 @@ never change.
 
 import logging
 import os
+import re
 
 import numpy as np
 
 from tf_alexnet.config import TrainConfig
+from tf_alexnet.data.specs import same_path, same_spec
 from tf_alexnet.data.stats import Stats
 from tf_alexnet.errors import DataError, WorkdirError
 from tf_alexnet.files import replaced
@@ -98,9 +100,15 @@ def _same_stats(a, b):
     return x == y and same_image
 
 
-def _same_value(a, b):
+# Flags that hold a path (or a data spec holding one): `photos/` and `photos` are the same.
+PATHS = {"data": same_spec, "init_from": same_path, "tfds_data_dir": same_path}
+
+
+def _same_value(a, b, name=""):
     """Equal as settings: numbers by value (a config built in Python may hold 1 where
-    flags.txt reads 1.0), anything else by its flag text."""
+    flags.txt reads 1.0), paths as paths (`PATHS`), anything else by its flag text."""
+    if name in PATHS and isinstance(a, str) and isinstance(b, str):
+        return PATHS[name](a, b)
     number = (int, float)
     if isinstance(a, number) and isinstance(b, number) and bool not in (type(a), type(b)):
         return a == b
@@ -115,27 +123,73 @@ def changed_flags(old, new, free=FREE):
     changes = {
         name: (flag_text(before[name]), flag_text(value))
         for name, value in after.items()
-        if name not in free and not _same_value(before[name], value)
+        if name not in free and not _same_value(before[name], value, name)
     }
     if "stats" in changes and _same_stats(*changes["stats"]):
         del changes["stats"]
     return changes
 
 
-def listed(changes):
-    """ "--a 'x', now 'y'; --b ..." of changed_flags' result."""
-    return "; ".join(f"--{name} {a!r}, now {b!r}" for name, (a, b) in changes.items())
+def listed(changes, old_chosen=None, new_chosen=None):
+    """ "--a 'x', now 'y'; --b ..." of changed_flags' result; a value the package chose
+    (`chosen_values`: the run's recorded ones, `old_chosen`, and this command's,
+    `new_chosen`) says so and names the value typed."""
+
+    def told(name, value, chosen):
+        if name in (chosen or {}) and chosen[name][1] == value:
+            typed, _, why = chosen[name]
+            return f"{value!r} ({why}; typed {typed!r})"
+        return repr(value)
+
+    return "; ".join(
+        f"--{name} {told(name, a, old_chosen)}, now {told(name, b, new_chosen)}"
+        for name, (a, b) in changes.items()
+    )
 
 
-def check_rerun(config, resuming):
+# The comment lines of flags.txt that say which values the package chose, and why.
+CHOSEN = "chosen: "
+_CHOSEN_LINE = re.compile(r"^# chosen: --(\w+)=(.*) \(typed '(.*)'\): (.*)$")
+
+
+def chosen_values(typed, used, reasons):
+    """{flag: (typed value, value used, why)} for each flag whose value the package chose
+    (`used` differs from `typed`: "auto" resolved, the small-data batch, a value inherited
+    from --init_from); `reasons`: {flag: why} (default: "chosen by the package")."""
+    before, after = config_flags(typed), config_flags(used)
+    why = "chosen by the package"
+    return {
+        name: (flag_text(before[name]), flag_text(value), reasons.get(name, why))
+        for name, value in after.items()
+        if name not in ("workdir",) and not _same_value(before[name], value, name)
+    }
+
+
+def recorded_choices(workdir):
+    """The `chosen_values` a workdir's flags.txt records ({} before 0.5)."""
+    path = os.path.join(workdir, FLAGS_TXT)
+    found = {}
+    if os.path.exists(path):
+        with open(path, errors="replace") as f:
+            for line in f:
+                match = _CHOSEN_LINE.match(line.rstrip("\n"))
+                if match:
+                    name, value, typed, why = match.groups()
+                    found[name] = (typed, value, why)
+    return found
+
+
+def check_rerun(config, resuming, chosen=None):
     """The flags a resumed run changes ({} when it changes none, starts afresh or has no
-    flags.txt). Raises WorkdirError naming each one unless --allow_changed_flags."""
+    flags.txt). Raises WorkdirError naming each one once, with the run's value and, when
+    the package chose it, why and what was typed (`chosen`: this command's choices),
+    unless --allow_changed_flags."""
     old = recorded_config(config.workdir) if resuming else None
     changes = changed_flags(old, config) if old is not None else {}
     if changes and not config.allow_changed_flags:
         raise WorkdirError(
             f"{config.workdir} was trained with other flags ({FLAGS_TXT}): "
-            f"{listed(changes)}. Rerun "
+            f"{listed(changes, recorded_choices(config.workdir), chosen)}. Rerun "
             "with its values to continue it, use a new --workdir to start afresh, or add "
             "--allow_changed_flags to continue it with the new values."
         )
@@ -146,9 +200,10 @@ def changes_schedule(changes):
     return any(name in SCHEDULE for name in changes)
 
 
-def write_flags(config, step, changes):
+def write_flags(config, step, changes, chosen=None):
     """Writes WORKDIR/flags.txt: the header, the history of changes (with `changes` made at
-    `step` added) and every flag's value in `config`."""
+    `step` added), the values the package chose (`chosen`: chosen_values' result) and every
+    flag's value in `config`."""
     path = os.path.join(config.workdir, FLAGS_TXT)
     history = []
     if os.path.exists(path):
@@ -161,5 +216,11 @@ def write_flags(config, step, changes):
             + "; ".join(f"--{name} {a} -> {b}" for name, (a, b) in changes.items())
             + " (--allow_changed_flags)"
         )
+    notes = [
+        f"{CHOSEN}--{name}={value} (typed {typed!r}): {why}"
+        for name, (typed, value, why) in sorted((chosen or {}).items())
+    ]
     with replaced(path) as f:
-        f.write(flagfile_text(config, (HEADER, *history), leave_out=("allow_changed_flags",)))
+        f.write(
+            flagfile_text(config, (HEADER, *history, *notes), leave_out=("allow_changed_flags",))
+        )

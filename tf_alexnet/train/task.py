@@ -65,6 +65,7 @@ class Run:
     total_steps: int
     transfer: object = transfer_lib.Transfer()  # what --init_from gives (train/transfer.py)
     changes: dict = dataclasses.field(default_factory=dict)  # flags changed since flags.txt
+    chosen: dict = dataclasses.field(default_factory=dict)  # values the package chose
 
 
 def lengths(config, examples):
@@ -116,9 +117,26 @@ def _classes(config, data):
     return classes
 
 
-def _open_run(config, strategy, transfer):
+def _reasons(config, examples):
+    """{flag: why the package chose its value} for the values a run resolves itself."""
+    return dict(
+        batch_size=f"the small-data cap: {examples} training images, at least "
+        f"--min_epoch_steps={config.min_epoch_steps} steps an epoch",
+        grouping="--grouping=auto on this machine",
+        precision="--precision=auto on this machine",
+        steps_per_loop="--steps_per_loop=0: auto on this machine",
+        **{
+            name: f"inherited from --init_from {config.init_from}"
+            for name in transfer_lib.INHERITED
+        },
+    )
+
+
+def _open_run(config, strategy, transfer, typed=None):
     """The Run: opens the data and the workdir; raises before any model is built if they
-    disagree. `transfer`: train/transfer.py's resolve_init_from() (the network's base)."""
+    disagree. `transfer`: train/transfer.py's resolve_init_from() (the network's base).
+    `typed`: the config as given, before "auto" and --init_from were resolved (default
+    `config`): flags.txt and a refused rerun say which values the package chose."""
     _, data = train_dataset(config.source, config.augment, config.split)  # fail early
     classes = _classes(config, data)
     config = cap_batch(config, data.num_examples)
@@ -144,7 +162,8 @@ def _open_run(config, strategy, transfer):
     )
     if resuming:
         check_compatible(previous, network)
-    changes = rerun.check_rerun(config, resuming)
+    chosen = rerun.chosen_values(typed or config, config, _reasons(config, data.num_examples))
+    changes = rerun.check_rerun(config, resuming, chosen)
     eval_ds = mapping = None
     if config.eval_split:
         # Part of the split (--eval_examples): a seeded random sample, not the first classes
@@ -172,6 +191,7 @@ def _open_run(config, strategy, transfer):
         total_steps=total_steps,
         transfer=transfer,
         changes=changes,
+        chosen=chosen,
     )
 
 
@@ -199,14 +219,17 @@ class State:
 class TrainingTask:
     """One training run: its config and the steps that build it (module docstring)."""
 
-    def __init__(self, config, *, strategy, stop=None, transfer=transfer_lib.Transfer()):
+    def __init__(
+        self, config, *, strategy, stop=None, transfer=transfer_lib.Transfer(), typed=None
+    ):
         self.config, self.strategy, self.transfer = config, strategy, transfer
+        self.typed = typed  # the config as given (flags.txt notes what the package chose)
         self.stop = StopSignal() if stop is None else stop
         self.run = None  # the Run, after open()
 
     def open(self):
         """The Run of the config (`self.run`); the config as resolved is `self.run.config`."""
-        self.run = _open_run(self.config, self.strategy, self.transfer)
+        self.run = _open_run(self.config, self.strategy, self.transfer, self.typed)
         self.config, self.strategy = self.run.config, self.run.strategy
         return self.run
 
@@ -287,7 +310,9 @@ class TrainingTask:
         """The chief writes model.json and flags.txt (train/rerun.py) into the workdir."""
         if self.run.chief:
             save_record(self.config.workdir, self.run.network, self.run.info)
-            rerun.write_flags(self.config, int(state.step.numpy()), self.run.changes)
+            rerun.write_flags(
+                self.config, int(state.step.numpy()), self.run.changes, self.run.chosen
+            )
 
     def build_inputs(self, start_step):
         """The distributed iterator of the training stream from `start_step` on; batches are

@@ -8,20 +8,46 @@ data.pipeline.train_dataset).
 
 import contextlib
 import logging
+import os
+import shutil
 
+from tf_alexnet.errors import NonFiniteLoss
 from tf_alexnet.lock import exclusive
 from tf_alexnet.train.devices import is_chief, make_strategy, resolve_auto
 from tf_alexnet.train.process import process_settings
 from tf_alexnet.train.task import TrainingTask
 from tf_alexnet.train.transfer import resolve_init_from
-from tf_alexnet.workdir.checkpoints import remove_partial_saves
+from tf_alexnet.workdir.checkpoints import latest_checkpoint, remove_partial_saves
 
 
 def train(config):
     """Trains (or resumes) as `config` (a TrainConfig) says; returns the last evaluation's
-    metrics with the step, images/s and the first call's time. WORKDIR/flags.txt records
-    the flags as used (train/rerun.py: what a rerun may change)."""
-    config = resolve_auto(config.validate())
+    metrics with the step, images/s and the first call's time (after a SIGINT or SIGTERM:
+    `stopped_at`, `checkpoint` and `signal`). WORKDIR/flags.txt records the flags as used
+    (train/rerun.py: what a rerun may change).
+
+    A run that fails before it saved anything (a bad flag value found late, data that
+    cannot be read, a workdir of another model) removes the workdir it created, so that a
+    typo leaves no empty directory behind; a run whose loss diverged keeps its logs."""
+    config.validate()
+    fresh = not os.path.exists(config.workdir)
+    try:
+        return _train(config)
+    except BaseException as e:
+        if fresh and not isinstance(e, NonFiniteLoss):
+            remove_unsaved(config.workdir)
+        raise
+
+
+def remove_unsaved(workdir):
+    """Removes a workdir this process created when no checkpoint was saved into it."""
+    if os.path.isdir(workdir) and latest_checkpoint(workdir) is None:
+        shutil.rmtree(workdir, ignore_errors=True)
+        logging.info("Removed %s: the run saved nothing.", workdir)
+
+
+def _train(typed):
+    config = resolve_auto(typed)
     logging.info(
         "Precision %s, %d step(s) per compiled call%s.",
         config.precision,
@@ -35,7 +61,9 @@ def train(config):
             if chief:
                 remove_partial_saves(config.workdir)
             config, transfer = resolve_init_from(config)
-            task = TrainingTask(config, strategy=strategy, stop=stop, transfer=transfer)
+            task = TrainingTask(
+                config, strategy=strategy, stop=stop, transfer=transfer, typed=typed
+            )
             task.open()
             state = task.build_state()
             task.save_records(state)

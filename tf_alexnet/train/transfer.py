@@ -86,6 +86,23 @@ def _resuming(workdir):
     )
 
 
+# The flags a run takes from its --init_from source when they are left at their default.
+INHERITED = (
+    "image_size",
+    "resize_size",
+    "resize_mode",
+    "mean",
+    "stats",
+    "width",
+    "fc_units",
+    "lrn",
+    "activation",
+    "pooling",
+    "remove_layers",
+    "filters",
+)
+
+
 def inherit_preprocessing(config, base, stats_dir):
     """`config` with `base`'s preprocessing for each AugmentConfig flag at its default."""
     augment, default, p = config.augment, AugmentConfig(), base.preprocessing

@@ -14,6 +14,7 @@ import json
 import os
 
 from tf_alexnet.config import DATA_KINDS, SourceConfig, TrainConfig
+from tf_alexnet.data.specs import same_spec, whole_data_split
 from tf_alexnet.data.stats import STATS_JSON, Preprocessing, Stats
 from tf_alexnet.errors import WorkdirError, read_json
 from tf_alexnet.files import replaced
@@ -137,10 +138,12 @@ def run_data(info, source, split, max_examples, given):
     Without --data (an empty source spec): the run's validation data exactly as training
     scored it, its SourceConfig (split rule, fraction, classes, seed), split and sample size
     (--eval_examples). With the run's own spec: the same split rule, the whole split. The
-    fields named in `given` (set by the caller) win. With other data: as given, the split
-    "validation" when empty."""
-    if source.source and source.source != info.source:
-        return source, split or "validation", max_examples
+    fields named in `given` (set by the caller) win. With other data: as given; without a
+    split, the whole of it: "all" of a folder without split subfolders, else the source's
+    "validation" (data/specs.py: whole_data_split). Specs are compared as paths
+    (`photos/` is `photos`)."""
+    if source.source and not same_spec(source.source, info.source):
+        return source, split or whole_data_split(source.source), max_examples
     given_spec = bool(source.source)
     if info.source.partition(":")[0] not in DATA_KINDS:  # "" or an imported file
         raise WorkdirError("The model records no training data (an imported network): give --data.")
