@@ -62,9 +62,9 @@ def solid(h, w, colour):
     return np.broadcast_to(np.asarray(colour, np.uint8), (h, w, len(colour))).copy()
 
 
-def colour_classes(root, names, per_class=24):
+def colour_classes(root, names, per_class=24, seed=0):
     """An image folder of noisy 40x40 PNGs, one class per colour name of COLOURS."""
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for name in names:
         for i in range(per_class):
             noise = rng.integers(-25, 25, (40, 40, 3))

@@ -2,10 +2,10 @@
 
 A page's ```sh and ```python blocks run in order in one sandbox directory (what one block
 writes, the next may read, as a reader following the page would), with the project's
-configs/, a folder of photos (`my_photos/`: red, green, blue), `photo.jpg`, `val_photos/`
-(the quickstart run's classes), `runs/quickstart` (the quickstart recipe, shortened) and
-`../shared` beside it. A `<!-- test: ... -->` line right before a block says, in clauses
-separated by ";", what the test does differently from a reader:
+configs/, folders of photos (`my_photos/`, `new_photos/`: red, green, blue), `photo.jpg`,
+`val_photos/` (the quickstart run's classes), `runs/quickstart` (the quickstart recipe,
+shortened) and `../shared` beside it. A `<!-- test: ... -->` line right before a block
+says, in clauses separated by ";", what the test does differently from a reader:
 
     needs WHAT       it needs what this machine lacks (ImageNet, Caffe's files, a server):
                      each tf_alexnet command's flags are parsed by its own definitions,
@@ -214,6 +214,7 @@ def sandbox(tmp_path, quickstart):
         os.symlink(ROOT.parent / "shared", tmp_path / "shared")
     shutil.copytree(quickstart, repo / "runs" / "quickstart")
     colour_classes(repo / "my_photos", ["red", "green", "blue"], per_class=12)
+    colour_classes(repo / "new_photos", ["red", "green", "blue"], per_class=8, seed=1)
     write_image(repo / "photo.jpg", colour_photo(120, 90))
     write_image(repo / "cat.jpg", colour_photo(64, 80))
     for name in json.loads((quickstart / "model.json").read_text())["class_names"]:

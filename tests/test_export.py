@@ -418,3 +418,54 @@ def test_export_serves_in_tensorflow_2_20(exported):
             assert old[key] == value, key
         else:  # probabilities of every signature
             np.testing.assert_allclose(old[key], value, atol=1e-6, err_msg=key)
+
+
+def test_a_failed_tflite_conversion_keeps_no_version_and_the_rerun_is_version_1(
+    exported, tmp_path, monkeypatch
+):
+    """float32 converts, then int8 fails: neither the SavedModel version nor the float32
+    file stays (a rerun would otherwise become version 2); the rerun writes version 1."""
+    from tf_alexnet.export import tflite
+
+    real = tflite.convert
+
+    def convert(saved_model_dir, quantization, images=None):
+        if quantization == "int8":
+            raise ValueError("int8: calibration failed (a test's failure)")
+        return real(saved_model_dir, quantization, images)
+
+    base = tmp_path / "alexnet"
+    args = [f"--workdir={exported['run']}", f"--export_dir={base}", "--calibration_images=4"]
+    monkeypatch.setattr(tflite, "convert", convert)
+    failed = run_cli("export", *args, "--tflite=float32,int8")
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1] == (
+        "export: int8: calibration failed (a test's failure)"
+    )
+    assert "Not kept:" in failed.stdout and not list(base.iterdir())
+    monkeypatch.setattr(tflite, "convert", real)
+    again = run_cli("export", *args, "--tflite=float32")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert sorted(p.name for p in base.iterdir()) == [
+        "1",
+        "1_float32.tflite",
+        "1_float32.tflite.json",
+    ]
+
+
+def test_tflite_without_its_runtime_is_one_line_naming_the_package_and_writes_nothing(
+    exported, tmp_path, monkeypatch
+):
+    """ai-edge-litert is a dependency; where it is missing anyway (pip install --no-deps),
+    export --tflite stops before writing, in one line that says what to install."""
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    base = tmp_path / "alexnet"
+    result = run_cli(
+        "export", f"--workdir={exported['run']}", f"--export_dir={base}", "--tflite=float32"
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert lines[-1].startswith("export: export --tflite needs the Python package ai-edge-litert")
+    assert lines[-1].endswith("pip install ai-edge-litert")
+    assert not base.exists()

@@ -361,3 +361,51 @@ REGISTERED = (
     "RandomCropFlip",
     "SameMapNormalization",
 )
+
+
+def test_preprocess_input_and_decode_predictions_without_a_model_are_the_papers_imagenet():
+    """keras.applications' habit: both work bare. preprocess_input: a 256x256 photo (no
+    resize) gives its central 227 crop minus ImageNet's channel mean (0..255), computed here
+    with numpy; decode_predictions reads 1000 ImageNet outputs by readable name."""
+    from tf_alexnet.data.stats import IMAGENET_MEAN_RGB
+
+    photo = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    x = tf_alexnet.preprocess_input(photo[None])
+    start = (256 - 227) // 2
+    reference = photo[start : start + 227, start : start + 227].astype(np.float32)
+    reference -= np.array(IMAGENET_MEAN_RGB, np.float32)
+    assert x.shape == (1, 227, 227, 3)
+    np.testing.assert_allclose(x[0], reference, atol=1e-4)
+    logits = np.zeros((2, 1000))
+    logits[0, 0], logits[1, 1] = 9.0, 9.0
+    decoded = tf_alexnet.decode_predictions(logits, top=2)
+    assert decoded[0][0][:2] == ("n01440764", "tench") and decoded[1][0][1] == "goldfish"
+    assert len(decoded[0]) == 2
+    assert decoded[0][0][2] == pytest.approx(np.exp(9) / (np.exp(9) + 999))  # a softmax
+    with pytest.raises(ValueError, match=r"without a model.*\[N, 1000\].*pass it"):
+        tf_alexnet.decode_predictions(np.zeros((1, 6)))
+
+
+def test_weights_h5_configures_the_network_it_holds_the_image_size_included(tmp_path):
+    """AlexNet(weights=file.weights.h5) with no other argument: the file's classes, widths,
+    fc units and grouping, and the input side from fc6's inputs (67 px: a 1x1 map; 131 px:
+    3x3); the same function as the model saved."""
+    x = np.random.default_rng(0).uniform(-100, 100, (2, 131, 131, 3)).astype("float32")
+    for side in (67, 131):
+        model = tf_alexnet.AlexNet(**{**TINY, "image_size": side}, init="he", seed=2)
+        path = tmp_path / f"{side}.weights.h5"
+        model.save_weights(path)
+        again = tf_alexnet.AlexNet(weights=str(path))
+        assert again.spec == model.spec and again.spec.image_size == side
+        np.testing.assert_array_equal(again(x[:, :side, :side]), model(x[:, :side, :side]))
+
+
+def test_a_wrong_input_shape_is_one_line_naming_the_expected_shape():
+    model = tf_alexnet.AlexNet(**TINY, init="he", seed=0)
+    for shape, hint in (((2, 100, 100, 3), ""), ((2, 67, 67), ""), ((100, 100, 3), "x[None]")):
+        for call in (lambda x: model.predict(x, verbose=0), model):
+            with pytest.raises(ValueError) as e:
+                call(np.zeros(shape, np.float32))
+            line = str(e.value)
+            assert "\n" not in line and "[N, 67, 67, 3]" in line and hint in line, line
+    assert model.predict(np.zeros((2, 67, 67, 3)), verbose=0).shape == (2, 3)

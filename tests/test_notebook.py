@@ -2,6 +2,7 @@
 it after the default tests): a student's first tour must not break silently."""
 
 import os
+import subprocess
 
 import pytest
 
@@ -38,7 +39,18 @@ def test_the_tutorial_runs_top_to_bottom(tmp_path):
     ]
     assert "total weights: 60,965,224" in text
     accuracy = float(text.split("validation accuracy ")[1].split("%")[0])
-    assert accuracy > 100 / 6 + 10, text  # six shapes: well above chance
-    assert "relu: training error by epoch" in text and "tanh: training error by epoch" in text
+    assert accuracy > 90, text  # the text says: about 97% (the quickstart's settings)
+    if (SHARED_DATA / "cifar10" / "train").exists():  # what section 4 says to expect
+        final = {
+            a: float(text.split(f"{a}: training error by epoch")[1].split()[-1].rstrip("%"))
+            for a in ("relu", "tanh")
+        }
+        assert final["relu"] + 5 < final["tanh"], text
+    else:
+        assert "No CIFAR-10 beside the project" in text
     assert len(figures) == 4  # curves, filters, ReLU vs. tanh, the photo
     assert (work / "runs" / "tutorial" / "export" / "1" / "saved_model.pb").exists()
+    tracked = subprocess.run(  # the tutorial writes only where git ignores
+        ["git", "check-ignore", "-q", "docs/runs/tutorial/export"], cwd=ROOT
+    )
+    assert tracked.returncode == 0, "docs/runs/ is not ignored by .gitignore"

@@ -157,6 +157,70 @@ def test_evaluate_scores_the_runs_own_validation_split_by_default(tmp_path):
     )
 
 
+def test_evaluate_on_other_photos_scores_all_of_them_and_says_how_many(tmp_path):
+    """A folder of new photos (no split subfolders) is scored whole, and the line says how
+    many images of which split; --split still chooses; the run's own folder typed with a
+    trailing slash is the run's own data (its validation split), not other photos."""
+    from tf_alexnet.train.trainer import train
+
+    data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
+    new = colour_classes(tmp_path / "new", ["blue", "green", "red"], per_class=11, seed=5)
+    trained = train(
+        tiny_config(tmp_path / "w", source=f"folder:{data}", train_steps=2, eval_examples=0)
+    )
+    workdir = f"--workdir={tmp_path / 'w'}"
+    scored = last_json(run_cli("evaluate", workdir, f"--data=folder:{new}", "--json"))
+    assert scored["num_images"] == 33 and scored["split"] == "all"
+    assert scored["top1_accuracy"] == pytest.approx(1 - scored["top1_error"])
+    line = run_cli("evaluate", workdir, f"--data=folder:{new}").stdout.strip()
+    assert f"33 images of folder:{new} (split 'all')" in line and "top-1 accuracy " in line
+    hashed = last_json(
+        run_cli("evaluate", workdir, f"--data=folder:{new}", "--split=validation", "--json")
+    )
+    assert 0 < hashed["num_images"] < 33
+    own = last_json(run_cli("evaluate", workdir, f"--data=folder:{data}/", "--json"))
+    assert own["split"] == "validation" and own["num_images"] == trained["num_images"]
+    assert own["data"] == f"folder:{data}"  # the run's spec: the same source
+
+
+def test_a_rerun_of_the_same_command_resumes_and_another_typed_value_names_both(tmp_path):
+    """The path with a trailing slash is the same path; the small-data batch (chosen, not
+    typed) is no difference; another typed batch is refused in one line naming the run's
+    value, why the package chose it and what was typed, then the new value."""
+    from tf_alexnet.train.trainer import train
+
+    data = colour_classes(tmp_path / "photos", ["red", "green", "blue"], per_class=20)
+    first = tiny_config(tmp_path / "w", source=f"folder:{data}", batch_size=128, train_steps=2)
+    train(first)
+    text = (tmp_path / "w" / "flags.txt").read_text()
+    capped = int(text.split("\n--batch_size=")[1].split()[0])
+    assert capped < 128 and f"# chosen: --batch_size={capped} (typed '128'): the small" in text
+    again = dataclasses.replace(
+        first,
+        train_steps=3,
+        source=dataclasses.replace(first.source, source=f"folder:{data}/"),
+    )
+    assert train(again)["step"] == 3
+    other = dataclasses.replace(again, augment=dataclasses.replace(first.augment, batch_size=4))
+    with pytest.raises(WorkdirError) as refused:
+        train(other)
+    line = str(refused.value)
+    assert "\n" not in line and line.count("--batch_size") == 1 and "--data" not in line
+    assert f"--batch_size '{capped}' (the small-data cap: " in line
+    assert "typed '128'), now '4'" in line
+    result = run_cli(
+        "train",
+        f"--workdir={tmp_path / 'w'}",
+        *[f"--{k}={v}" for k, v in config_flags(other).items() if k in CLI_KEYS],
+        f"--data=folder:{data}",
+        "--batch_size=4",
+    )
+    assert result.returncode == 1 and result.stderr.count("was trained with other flags") == 1
+
+
+CLI_KEYS = ("image_size", "width", "fc_units", "init", "learning_rate", "train_steps")
+
+
 def test_experiment_never_reports_a_kept_run_of_other_settings(tmp_path):
     from tf_alexnet.command_configs import ExperimentConfig
     from tf_alexnet.experiment.runner import check_kept, run_config

@@ -152,30 +152,56 @@ def wait_for_step(proc, step):
             return
 
 
-def test_sigterm_saves_and_sigkill_loses_only_what_followed_the_last_save(tmp_path):
-    """Two trainers at once: SIGTERM saves at once and exits 0; after SIGKILL (no handler
-    runs) the last periodic checkpoint is there. Each reruns to resume from its save."""
-    term, kill = tmp_path / "term", tmp_path / "kill"
+def test_sigterm_and_sigint_save_and_sigkill_loses_only_what_followed_the_last_save(tmp_path):
+    """Three trainers at once: SIGTERM saves at once and exits 0 (a scheduler's preemption:
+    the job ended as asked); SIGINT (Ctrl-C) saves and exits 130, the shell's status of an
+    interrupted command, so that `train && export` stops; after SIGKILL (no handler runs)
+    the last periodic checkpoint is there. Each reruns to resume from its save."""
+    term, intr, kill = tmp_path / "term", tmp_path / "int", tmp_path / "kill"
     terminated = start_training(term, "--checkpoint_every_steps=100000")
+    interrupted = start_training(intr, "--checkpoint_every_steps=100000")
     killed = start_training(kill, "--checkpoint_every_steps=2")
     try:
-        wait_for_step(terminated, 3)
-        terminated.send_signal(signal.SIGTERM)
-        out, err = terminated.communicate(timeout=120)
+        outputs = {}
+        for proc, sig in ((terminated, signal.SIGTERM), (interrupted, signal.SIGINT)):
+            wait_for_step(proc, 3)
+            proc.send_signal(sig)
+            outputs[sig] = proc.communicate(timeout=120)
         wait_for_step(killed, 5)
     finally:  # never leave a trainer behind, whatever failed
-        for proc in (terminated, killed):
+        for proc in (terminated, interrupted, killed):
             proc.kill()
     killed.communicate(timeout=60)
-    assert terminated.returncode == 0, err[-2000:]
-    stopped = json.loads(out.strip().splitlines()[-1])["stopped_at"]
-    assert stopped >= 3
-    assert tf.train.latest_checkpoint(str(term / "checkpoints")).endswith(f"-{stopped}")
+    assert terminated.returncode == 0, outputs[signal.SIGTERM][1][-2000:]
+    assert interrupted.returncode == 130, outputs[signal.SIGINT][1][-2000:]
+    assert "Rerun the same command to resume" in outputs[signal.SIGINT][1]
+    resumes = []
+    for work, sig in ((term, signal.SIGTERM), (intr, signal.SIGINT)):
+        stopped = json.loads(outputs[sig][0].strip().splitlines()[-1])
+        assert stopped["stopped_at"] >= 3 and stopped["signal"] == sig.name
+        latest = tf.train.latest_checkpoint(str(work / "checkpoints"))
+        assert latest.endswith(f"-{stopped['stopped_at']}")
+        resumes.append((work, stopped["stopped_at"]))
     saved = int(tf.train.latest_checkpoint(str(kill / "checkpoints")).rsplit("-", 1)[1])
     assert saved >= 4 and saved % 2 == 0
-    for work, step in ((term, stopped), (kill, saved)):
+    for work, step in resumes + [(kill, saved)]:
         result, log = train(work, f"--train_steps={step + 2}", "--eval_split=")
         assert f"at step {step}" in log and result["step"] == step + 2
+
+
+def test_a_run_that_fails_before_saving_removes_only_the_workdir_it_made(tmp_path):
+    """A typo'd data path found after the workdir was locked: no empty workdir is left
+    behind; a workdir that existed before (the user's) stays, with what was in it."""
+    bad = [f"--data=folder:{tmp_path / 'no_such_photos'}", "--train_steps=2"]
+    fresh = tmp_path / "fresh"
+    result = run_cli("train", f"--workdir={fresh}", *TINY_FLAGS, *bad)
+    assert result.returncode == 1 and "no such directory" in result.stderr.splitlines()[-1]
+    assert not fresh.exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    assert run_cli("train", f"--workdir={mine}", *TINY_FLAGS, *bad).returncode == 1
+    assert (mine / "notes.txt").read_text() == "mine"
 
 
 def test_non_finite_loss_stops_and_names_the_steps(tmp_path):

@@ -98,7 +98,11 @@ class TrainLoop:
         progress=None,
         stop,
         profile_dir="",
+        advice=None,
     ):
+        # advice: {"not_learning": line, "diverged": line} (train/advice.py), said by the
+        # warning of a run that did not learn and by the error of a diverged one.
+        self.advice = advice or {}
         self.state, self.schedule, self.batch_size = state, schedule, batch_size
         self.profile_dir, self.profiling = profile_dir, False
         self.train_steps, self.sums, self.validation = train_steps, sums, validation
@@ -189,9 +193,11 @@ class TrainLoop:
 
     def check_finite(self, loss_sum, step, action):
         if not math.isfinite(loss_sum):
+            hint = self.advice.get("diverged")
             raise NonFiniteLoss(
                 f"Loss became non-finite between steps {self.last_log_step + 1} and {step}; "
                 f"{action}. Last good checkpoint: {self.last_good or 'none'}."
+                + (f" To train from the start: {hint}." if hint else "")
             )
 
     def log(self, step):
@@ -275,29 +281,33 @@ class TrainLoop:
         if not metrics or not self.state.chief:
             return
         classes = int(self.state.model.output_shape[-1])
-        why = not_learning(self.first_eval, (step, metrics["top1_error"]), classes)
+        why = not_learning(
+            self.first_eval, (step, metrics["top1_error"]), classes, metrics.get("num_images", 0)
+        )
         if why:
-            schedule = self.state.schedule
-            cuts = int(schedule.reductions.numpy())
             logging.warning(
-                "The run did not learn: %s. Try a smaller --batch_size (%d now), "
-                "--lr_schedule=cosine%s, another --learning_rate (%g now) or more --epochs.",
+                "The run did not learn: %s. %s",
                 why,
-                self.batch_size,
-                f" (the rate was divided {cuts} time(s))" if cuts else "",
-                schedule.base_lr,
+                self.advice.get("not_learning", "Try more --epochs or another --learning_rate."),
             )
 
 
-def not_learning(first, final, classes):
+def not_learning(first, final, classes, images=0):
     """Why the final (step, top-1 error) shows no learning, or None: no better than chance
-    (1 - 1/classes) or than the `first` evaluation of several (None: not known)."""
+    (1 - 1/classes) or than the `first` evaluation of several (None: not known).
+
+    `images`: how many images the error was measured on; an error within two standard
+    errors of chance (a binomial of `images` draws) is no better than chance either: a
+    network that answers one class for every image scores that class's share of a small
+    validation split, which may fall a little below chance by luck."""
     step, error = final
     chance = 1.0 - 1.0 / classes
-    if error >= chance:
+    noise = 2 * math.sqrt(chance * (1 - chance) / images) if images else 0.0
+    if error >= chance - noise:
+        within = f", within the noise of {images} images" if images and error < chance else ""
         return (
             f"validation top-1 error {error:.4f} at step {step} is no better than chance "
-            f"({chance:.4f} for {classes} classes)"
+            f"({chance:.4f} for {classes} classes{within})"
         )
     if first and first[0] < step and error >= first[1] > 0:
         return (

@@ -30,7 +30,7 @@ from tf_alexnet.errors import DataError, WorkdirError
 from tf_alexnet.evaluate.metrics import label_map
 from tf_alexnet.model.alexnet import build_network
 from tf_alexnet.model.predict import make_predict_fn
-from tf_alexnet.train import rerun, transfer as transfer_lib
+from tf_alexnet.train import advice, rerun, transfer as transfer_lib
 from tf_alexnet.train.devices import is_chief, resolve_grouping
 from tf_alexnet.train.logs import Progress, Summaries
 from tf_alexnet.train.loop import LoopSchedule, TrainLoop, Validation
@@ -369,4 +369,5 @@ class TrainingTask:
             progress=Progress(run.steps_per_epoch) if run.chief else None,
             stop=self.stop,
             profile_dir=os.path.join(config.workdir, "train") if run.chief else "",
+            advice=dict(not_learning=advice.not_learning(config), diverged=advice.diverged(config)),
         )
