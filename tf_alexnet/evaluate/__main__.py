@@ -38,7 +38,8 @@ def main(argv, flag_values):
     else:
         print(
             f"{result['model']}: {result['num_images']} images of {result['data']} "
-            f"(split {result['split']!r}), {result['crops']} crop(s): "
+            f"(split {result['split']!r}), "
+            f"{'10 crops' if result['crops'] == 'ten' else 'center crop'}: "
             f"{describe_errors(result)}"
         )
 
