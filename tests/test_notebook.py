@@ -20,6 +20,7 @@ def test_the_tutorial_runs_top_to_bottom(tmp_path):
     work.mkdir()
     if SHARED_DATA.exists():  # the notebook looks for ../shared/data, as from the project root
         os.symlink(SHARED_DATA.parent, tmp_path / "shared")
+    os.symlink(ROOT / "docs", work / "docs")  # the project root's docs/ (Figure 1's picture)
     client = nbclient.NotebookClient(
         notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(work)}}
     )
