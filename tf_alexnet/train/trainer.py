@@ -40,8 +40,15 @@ def train(config):
 
 
 def remove_unsaved(workdir):
-    """Removes a workdir this process created when no checkpoint was saved into it."""
-    if os.path.isdir(workdir) and latest_checkpoint(workdir) is None:
+    """Removes a workdir this process created when no checkpoint was saved into it. Only
+    the process that held its lock (the chief: lock.py writes its pid) removes it; another
+    worker of a multi-worker run never does."""
+    try:
+        with open(os.path.join(workdir, ".lock")) as f:
+            ours = f.read().split() == [str(os.getpid())]
+    except OSError:
+        ours = False
+    if ours and latest_checkpoint(workdir) is None:
         shutil.rmtree(workdir, ignore_errors=True)
         logging.info("Removed %s: the run saved nothing.", workdir)
 
