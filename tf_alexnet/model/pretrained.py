@@ -34,9 +34,9 @@ from tf_alexnet.model.class_names import ilsvrc_synsets
 from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
 from tf_alexnet.model.spec import (
     MIN_IMAGE_SIZE,
-    POOLINGS,
     LRNParams,
     feature_map_sizes,
+    pooling_of,
     scaled_filters,
 )
 from tf_alexnet.workdir.checkpoints import restore_into
@@ -221,8 +221,8 @@ def _image_size_of(path, fc6_inputs, conv5_filters, args):
     the package's own sizes; every side with that map holds the same weights). ValueError
     naming `image_size` when no side gives it (another pooling: `pool_window`)."""
     side = math.isqrt(fc6_inputs // conv5_filters)
-    pooling = {3: "overlapping", 2: "non_overlapping"}.get(args["pool_window"], args["pool_window"])
-    if side * side * conv5_filters != fc6_inputs or pooling not in POOLINGS:
+    pooling = pooling_of(args["pool_window"])
+    if side * side * conv5_filters != fc6_inputs or pooling is None:
         side = 0
     elif feature_map_sizes(int(args["image_size"]), pooling)[3] == side:
         return int(args["image_size"])

@@ -94,6 +94,13 @@ def pool_window(pooling):
     return {"overlapping": 3, "non_overlapping": 2}[pooling]
 
 
+def pooling_of(window):
+    """The POOLINGS name of a pool window (3, 2) or of a name; None for anything else."""
+    if window in POOLINGS:
+        return window
+    return next((p for p in POOLINGS if pool_window(p) == window), None)
+
+
 def feature_map_sizes(image_size, pooling="overlapping"):
     """Spatial sizes after conv1, pool1, pool2 and pool5 (55, 27, 13, 6 for 227, with either
     pooling; they differ where a map side is even, e.g. 71 px: 16, 7, 3, 1 vs. 16, 8, 4, 2)."""
