@@ -6,7 +6,7 @@ TF = "tensorflow>=2.21,<2.22"
 
 setup(
     name="tf_alexnet",
-    version="0.5.0",
+    version="0.6.0",
     description="AlexNet (Krizhevsky et al., NIPS 2012) in TensorFlow 2 / Keras 3: the paper's "
     "numerics, training, TF Serving and TFLite export.",
     long_description=open("README.md", encoding="utf-8").read(),

@@ -757,7 +757,8 @@ def test_non_finite_weights_or_means_and_odd_filter_counts_are_refused(files, tm
     assert_one_line(
         run_cli("import_weights", f"--caffemodel={path}", f"--workdir={tmp_path}/a"),
         str(path),
-        "conv3: 3 of its numbers are NaN or infinite; refused",
+        "conv3 weights: 3 of",
+        "values are NaN or infinite; refused",
     )
     mean = caffe_format.BlobProto(num=1, channels=3, height=2, width=2)
     mean.data.extend([1.0] * 11 + [float("nan")])
@@ -771,8 +772,7 @@ def test_non_finite_weights_or_means_and_odd_filter_counts_are_refused(files, tm
             f"--workdir={tmp_path}/b",
         ),
         str(bad_mean),
-        "1 NaN or infinite",
-        "refused",
+        "the mean image: 1 of 12 values are NaN or infinite; refused",
     )
     odd = dict(blobs, conv1=[blobs["conv1"][0][:11], blobs["conv1"][1][:11]])
     path = tmp_path / "odd.caffemodel"

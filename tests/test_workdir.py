@@ -25,7 +25,7 @@ def network(**spec):
     return NetworkRecord(
         AlexNetSpec.create(**{**TINY, **spec}),
         "towers",
-        ("a", "b"),
+        tuple("abcdefghij"),  # TINY's 10 classes
         Preprocessing(67, 76, "image", stats),
     )
 
@@ -57,7 +57,7 @@ def test_model_json_of_version_0_1_still_loads(tmp_path):
             "lrn": [["alpha", 0.0001], ["beta", 0.75], ["bias", 2.0], ["depth_radius", 2]],
         },
         "grouping": "towers",
-        "class_names": ["a", "b"],
+        "class_names": list("abcdefghij"),
         "image_size": 67,
         "resize": 76,
         "mean": "image",

@@ -26,7 +26,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
 console.install()  # TensorFlow's start-up banners filtered (tf_alexnet/console.py)
 registration.install()  # the Keras classes registered when Keras loads
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
 
 # name -> module that defines it
 _API = {

@@ -6,7 +6,7 @@ config.py holds train's, evaluate's, export's and prepare's.
 import dataclasses
 
 from tf_alexnet.config import RUN_DATA, AugmentConfig, EvalDataConfig, SourceConfig
-from tf_alexnet.config_fields import check, nested, setting
+from tf_alexnet.config_fields import check, nested, same_setting, setting
 from tf_alexnet.model.spec import GROUPINGS
 
 
@@ -26,6 +26,7 @@ class PredictConfig:
     tflite_threads: int = setting(
         0, "Threads of a .tflite interpreter; 0: every core of this machine.", within="[0, )"
     )
+    max_megapixels: float = same_setting(SourceConfig, "max_megapixels")
     rest_body: bool = setting(
         False,
         "Print the JSON body of a TF Serving REST predict "

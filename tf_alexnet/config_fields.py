@@ -9,6 +9,7 @@ declare. Plain Python: no TensorFlow is loaded while flags are parsed.
 import dataclasses
 import functools
 import math
+import numbers
 
 
 def setting(default, help, choices=None, within=None, flag=None, aliases=(), item=str):
@@ -35,6 +36,13 @@ def nested(config_class, **defaults):
     """A field holding another config (its fields are flags of the same command), with
     `defaults` for some of its fields."""
     return dataclasses.field(default_factory=functools.partial(config_class, **defaults))
+
+
+def same_setting(config_class, name):
+    """A new field declared as `config_class.name` is (default, help, range, choices): a
+    setting another command shares, still declared once."""
+    field = next(f for f in dataclasses.fields(config_class) if f.name == name)
+    return dataclasses.field(default=field.default, metadata=dict(field.metadata))
 
 
 def nested_class(field):
@@ -68,6 +76,23 @@ def _outside(value, within):
     if high and (value > float(high) or (within[-1] == ")" and value == float(high))):
         return f"in {within}" if low else f"{'<=' if within[-1] == ']' else '<'} {high}"
     return None
+
+
+def check_argument(owner, argument, value, config_class, field_name):
+    """Raises ValueError when `value`, given to the Python API `owner` as `argument`, is
+    outside the range declared for the flag of `config_class.field_name` (the same rule as
+    the command line's, declared once): "OWNER: ARGUMENT=VALUE must be ... (as --FLAG)"."""
+    field = next(f for f in dataclasses.fields(config_class) if f.name == field_name)
+    flag = flag_name(field) or field.name
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        why = "a number"
+    elif not math.isfinite(value):
+        why = "a finite number"
+    else:
+        why = field.metadata["within"] and _outside(value, field.metadata["within"])
+    if why:
+        raise ValueError(f"{owner}: {argument}={value!r} must be {why} (as --{flag}).")
+    return value
 
 
 def check(config, extra=()):

@@ -5,7 +5,6 @@ commands (tf_alexnet/cli.py) end with `command: <describe(error)>` and exit stat
 Plain Python: flags and configs import it before TensorFlow loads.
 """
 
-import json
 import re
 
 
@@ -78,12 +77,3 @@ def describe(error):
         if not line.startswith(_BOILERPLATE_LINES) and not line.startswith(_BOILERPLATE_STARTS)
     ]
     return lines[0][:400] if lines else type(error).__name__
-
-
-def read_json(path, error=Error):
-    """The JSON content of `path`; a file that is not JSON raises `error` naming it."""
-    with open(path) as f:
-        try:
-            return json.load(f)
-        except ValueError as e:
-            raise error(f"{path}: damaged, not valid JSON ({e}).") from None

@@ -155,4 +155,6 @@ def read_flagfile(config_class, path):
         flag_values(["flagfile", f"--flagfile={path}"])
     except flags.Error as e:
         raise ValueError(f"{path}: {e}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: damaged: not text (not UTF-8).") from None
     return _build(config_class, flag_values, {})

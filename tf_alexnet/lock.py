@@ -5,6 +5,7 @@ The lock goes with the process: a killed holder leaves no stale lock behind.
 
 import contextlib
 import fcntl
+import logging
 import os
 
 from tf_alexnet.errors import WorkdirError
@@ -35,6 +36,24 @@ def exclusive(directory, holder="trainer"):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def in_turn(directory, holder):
+    """Holds an exclusive lock on `directory` itself (no file is added to it: a TF Serving
+    base directory stays as the user sees it), waiting while another process holds it:
+    writers that must not interleave (exports choosing the next version) take turns."""
+    os.makedirs(directory, exist_ok=True)
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logging.warning("%s: waiting for another %s to finish.", directory, holder)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def held(directory):

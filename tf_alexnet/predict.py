@@ -40,7 +40,7 @@ def main(argv, flag_values):
         return
     model = cli.run("predict", lambda: load(config.model, config.tflite_threads))
     failed = 0
-    for path, probs, error in model.predict_files(config.images):
+    for path, probs, error in model.predict_files(config.images, config.max_megapixels):
         if error:
             failed += 1
             if config.json:

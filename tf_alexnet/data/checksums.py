@@ -15,7 +15,18 @@ import json
 import os
 import zlib
 
+from tf_alexnet import validation
+from tf_alexnet.data import records
 from tf_alexnet.data.records import read_format
+from tf_alexnet.errors import DataError
+
+# SPLIT.checksums.json: {shard file name: {bytes, crc32[, record_crc32]}}.
+CHECKSUMS_SCHEMA = validation.DictOf(
+    validation.Record(
+        dict(bytes=validation.Range(0, integer=True), crc32=validation.Range(0, integer=True)),
+        dict(record_crc32=validation.ListOf(validation.Range(0, integer=True))),
+    )
+)
 
 CHUNK = 1 << 20
 
@@ -82,6 +93,9 @@ def _shard_problem(path, entry, record_bytes):
 def verify(directory):
     """(problem lines, shards checked) of the shards of `directory` against their recorded
     checksums; a directory without any is one problem line."""
+    if not os.path.isdir(directory):
+        what = "not a directory" if os.path.exists(directory) else "no such directory"
+        raise DataError(f"{directory}: {what}; give the --output directory prepare wrote.")
     form = read_format(directory)
     tables = sorted(glob.glob(os.path.join(directory, "*.checksums.json")))
     if not tables:
@@ -91,11 +105,34 @@ def verify(directory):
         ], 0
     problems, checked = [], 0
     for table in tables:
-        with open(table) as f:
-            entries = json.load(f)
+        entries = validation.read_record(table, CHECKSUMS_SCHEMA, DataError)
         for name, entry in sorted(entries.items()):
             checked += 1
-            problem = _shard_problem(os.path.join(directory, name), entry, form.record_bytes)
+            path = os.path.join(directory, name)
+            problem = _shard_problem(path, entry, form.record_bytes) or _format_problem(
+                directory, path, entry, form
+            )
             if problem:
                 problems.append(problem)
     return problems, checked
+
+
+def _format_problem(directory, path, entry, form):
+    """Where an intact shard is not what format.json says (an edited format.json, which
+    `train` would refuse): None, or the problem line."""
+    try:
+        if form.fixed and entry.get("record_crc32"):
+            records._check_record_size(
+                directory, path, len(entry["record_crc32"]), form.record_bytes
+            )
+            if entry["bytes"] != len(entry["record_crc32"]) * form.record_bytes:
+                side = form.size
+                return (
+                    f"{path}: {entry['bytes']} bytes are not {len(entry['record_crc32'])} "
+                    f"records of {side}x{side} as {records.FORMAT_JSON} says"
+                )
+        elif form.image_format == "jpeg" and form.size:
+            records._check_jpeg_size(directory, path, form, records.record_parser(form))
+    except DataError as e:
+        return str(e)
+    return None

@@ -16,7 +16,6 @@ file size) and compared with the counts prepare wrote (`<split>.count`,
 
 import dataclasses
 import glob
-import json
 import logging
 import math
 import os
@@ -27,7 +26,8 @@ import tensorflow as tf
 
 from tf_alexnet.data import labels
 from tf_alexnet.data.source import RandomAccess, Source
-from tf_alexnet.errors import DataError, read_json
+from tf_alexnet.errors import DataError
+from tf_alexnet import validation
 
 FORMAT_JSON = "format.json"  # {"format": "jpeg" | "raw", "size": 256[, "layout": "fixed"]}
 SHARD_FEATURES = {
@@ -75,22 +75,30 @@ def raw_record_dtype(size):
     return np.dtype([("image", np.uint8, (size, size, 3)), ("label", "<i4")])
 
 
+def _layout_rule(d):
+    if d.get("layout") == "fixed" and d["format"] != "raw":
+        return f"layout \"fixed\" with format {d['format']!r} (only raw shards are fixed-length)"
+    return None
+
+
+# FORMAT_JSON: what the shards hold (layout absent: TFRecords).
+FORMAT_SCHEMA = validation.Record(
+    dict(format=validation.OneOf("jpeg", "raw"), size=validation.Range(1, 4096, integer=True)),
+    dict(layout=validation.Nullable(validation.OneOf("fixed"))),
+    rule=_layout_rule,
+)
+# SPLIT.shards.json: {shard file name: the records prepare wrote into it}.
+COUNTS_SCHEMA = validation.DictOf(validation.Range(0, integer=True))
+
+
 def read_format(directory):
     """The ShardFormat of `directory`'s shards (JPEG TFRecords when it has no format.json:
     shards written before it)."""
     path = os.path.join(directory, FORMAT_JSON)
     if not os.path.exists(path):
         return ShardFormat()
-    d = read_json(path, DataError)
-    layout = d.get("layout")  # absent: TFRecords
-    if (
-        d.get("format") not in ("jpeg", "raw")
-        or not isinstance(d.get("size"), int)
-        or layout not in (None, "fixed")
-        or (layout and d["format"] != "raw")
-    ):
-        raise DataError(f"{path}: damaged ({d}).")
-    return ShardFormat(d["format"], d["size"], layout == "fixed")
+    d = validation.read_record(path, FORMAT_SCHEMA, DataError)
+    return ShardFormat(d["format"], d["size"], d.get("layout") == "fixed")
 
 
 def shard_files(directory, split):
@@ -157,8 +165,7 @@ def checked_shards(config, directory, split, files, record_bytes=0):
     path = os.path.join(directory, f"{split}.shards.json")
     expected = {}
     if os.path.exists(path):
-        with open(path) as f:
-            expected = json.load(f)
+        expected = validation.read_record(path, COUNTS_SCHEMA, DataError)
     found, problems = {}, []
     for shard in files:
         count, cut = count_records(shard, record_bytes)

@@ -35,7 +35,7 @@ from tf_alexnet.data.checksums import write_checksums
 from tf_alexnet.data.decode import decode_square
 from tf_alexnet.data.folder import folder_splits
 from tf_alexnet.data.pipeline import open_split
-from tf_alexnet.data.records import FORMAT_JSON, ShardFormat
+from tf_alexnet.data.records import FORMAT_JSON, ShardFormat, read_format
 from tf_alexnet.data.source import parse_spec
 from tf_alexnet.data.stats import Stats
 from tf_alexnet.errors import DataError, describe
@@ -54,8 +54,7 @@ def write_format(output, form):
     path = os.path.join(output, FORMAT_JSON)
     want = form.to_json()
     if os.path.exists(path):
-        with open(path) as f:
-            have = json.load(f)
+        have = read_format(output).to_json()
         if have != want:
             raise DataError(
                 f"{output} holds shards of {have}; this run writes {want}. Use another --output."

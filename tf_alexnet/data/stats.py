@@ -9,8 +9,9 @@ import os
 
 import numpy as np
 
-from tf_alexnet.errors import DataError, read_json
+from tf_alexnet.errors import DataError
 from tf_alexnet.files import replaced
+from tf_alexnet import validation as v
 
 # ImageNet statistics as fb.resnet.torch publishes them (datasets/imagenet.lua): per-channel
 # mean and std of pixels in [0, 1], and the PCA of the RGB covariance used for lighting.
@@ -23,6 +24,17 @@ IMAGENET_EIGVEC = (
     (-0.5836, -0.6948, 0.4203),
 )
 STATS_JSON, MEAN_IMAGE = "stats.json", "mean_image.npy"
+
+_THREE = v.ListOf(v.NUMBER, length=3)
+STATS_SCHEMA = v.Record(
+    dict(
+        mean_rgb=_THREE,
+        std_rgb=_THREE,
+        pca_eigenvalues=_THREE,
+        pca_eigenvectors=v.ListOf(_THREE, length=3),
+    ),
+    dict(source=v.STRING),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,17 +78,18 @@ class Stats:
     def load(cls, path):
         """Reads `stats.json` (and `mean_image.npy` beside it, if there); a damaged file
         raises DataError naming it."""
-        d = read_json(path, DataError)
+        d = v.read_record(path, STATS_SCHEMA, DataError)
         mean_path = os.path.join(os.path.dirname(path), MEAN_IMAGE)
-        try:
-            mean_image = (
-                np.load(mean_path).astype(np.float32) if os.path.exists(mean_path) else None
+        mean_image = None
+        if os.path.exists(mean_path):
+            try:
+                mean_image = np.load(mean_path, allow_pickle=False)
+            except (ValueError, EOFError) as e:
+                raise DataError(f"{mean_path}: damaged ({e}).") from None
+            mean_image = v.finite(
+                mean_image, f"{mean_path}: the mean image", DataError, ("H", "W", 3)
             )
-            return cls.from_json(d, mean_image, source=path)
-        except (KeyError, TypeError) as e:
-            raise DataError(f"{path}: damaged, no {e} entry.") from None
-        except ValueError as e:
-            raise DataError(f"{mean_path}: damaged ({e}).") from None
+        return cls.from_json(d, mean_image, source=path)
 
     def save(self, directory, **extra):
         """Writes stats.json (with `extra` keys) and mean_image.npy (removes a stale one)."""

@@ -28,7 +28,8 @@ import tensorflow as tf
 from tf_alexnet.config import EvalDataConfig
 from tf_alexnet.data.pipeline import eval_dataset
 from tf_alexnet.data.stats import Preprocessing
-from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.errors import WorkdirError
+from tf_alexnet import validation
 from tf_alexnet.experiment.four_layer import four_layer_net
 from tf_alexnet.train.optim import PaperSGD
 
@@ -86,6 +87,18 @@ def _compiled(activation, seed, rate):
     return model
 
 
+# DIR/history.json of a Figure 1 run: its settings, curve so far and training seconds.
+HISTORY_SCHEMA = validation.Record(
+    dict(
+        rate=validation.NUMBER,
+        seed=validation.INTEGER,
+        activation=validation.STRING,
+        curve=validation.ListOf(validation.ListOf(validation.NUMBER, length=2)),
+        seconds=validation.Range(0),
+    )
+)
+
+
 def train_curve(config, directory, activation, seed, rate, epochs, until=None):
     """([(epoch, training error during that epoch)], training seconds) of a run in
     `directory`, resumed from its last saved epoch; it stops `BEYOND` epochs after reaching
@@ -94,7 +107,11 @@ def train_curve(config, directory, activation, seed, rate, epochs, until=None):
     mean = images.astype(np.float32).mean(0)
     history_path = os.path.join(directory, "history.json")
     model_path = os.path.join(directory, "model.keras")
-    history = read_json(history_path, WorkdirError) if os.path.exists(history_path) else {}
+    history = (
+        validation.read_record(history_path, HISTORY_SCHEMA, WorkdirError)
+        if os.path.exists(history_path)
+        else {}
+    )
     if history and (history.get("rate"), history.get("seed"), history.get("activation")) != (
         rate,
         seed,

@@ -20,15 +20,41 @@ import tensorflow as tf
 from tf_alexnet.config import AugmentConfig, EvalConfig, EvalDataConfig, SourceConfig
 from tf_alexnet.config import TrainConfig
 from tf_alexnet.data.pipeline import open_split
-from tf_alexnet.errors import Error, NonFiniteLoss, WorkdirError, describe, read_json
+from tf_alexnet.errors import Error, NonFiniteLoss, WorkdirError, describe
+from tf_alexnet import validation as v
 from tf_alexnet.evaluate.scoring import evaluate
 from tf_alexnet.experiment.claims import ARMS, CLAIMS, REGIME, arms_of
-from tf_alexnet.report.analysis import read_curves
+from tf_alexnet.report.analysis import events_of, read_curves
 from tf_alexnet.train import rerun
 from tf_alexnet.train.task import cap_batch
 from tf_alexnet.train.trainer import train
 
 RESULT_JSON = "result.json"
+
+_ERROR = v.Range(0, 1)
+_CURVE = v.ListOf(v.ListOf(v.NUMBER, length=2))  # [(epoch, top-1 error)]
+RESULT_SCHEMA = v.Record(
+    dict(
+        arm=v.STRING,
+        seed=v.INTEGER,
+        workdir=v.STRING,
+        top1_error=_ERROR,
+        train_scored_top1_error=_ERROR,
+        seconds=v.Range(0),
+        curves=v.Record(dict(train=_CURVE, heldout=_CURVE)),
+    ),
+    dict(
+        top5_error=v.Nullable(_ERROR),
+        ten_top1_error=_ERROR,
+        steps=v.Range(0, integer=True),
+        diverged=v.STRING,
+    ),
+)
+ENSEMBLE_SCHEMA = v.Record(
+    dict(workdirs=v.STRINGS, top1_error=_ERROR, num_images=v.Range(1, integer=True)),
+    dict(top5_error=v.Nullable(_ERROR)),
+)
+SPENT_SCHEMA = v.Record(dict(seconds=v.Range(0)))
 
 
 def seeds_of(config):
@@ -118,7 +144,9 @@ def timed(workdir, work):
     stopped (SIGTERM, SIGINT) or failed is kept in WORKDIR/train_seconds.json (one killed
     outright, SIGKILL, loses its own)."""
     path = os.path.join(workdir, SPENT_JSON)
-    spent = read_json(path, WorkdirError).get("seconds", 0.0) if os.path.exists(path) else 0.0
+    spent = (
+        v.read_record(path, SPENT_SCHEMA, WorkdirError)["seconds"] if os.path.exists(path) else 0.0
+    )
     started = time.perf_counter()
     try:
         return work(), spent + time.perf_counter() - started
@@ -134,7 +162,7 @@ def logged_seconds(workdir):
     process killed outright, whose training still left its log lines."""
     total = 0.0
     for path in sorted(glob.glob(os.path.join(workdir, "train", "events.out.tfevents.*"))):
-        times = [e.wall_time for e in tf.compat.v1.train.summary_iterator(path) if e.step]
+        times = [e.wall_time for e in events_of(path) if e.step]
         total += max(times) - min(times) if times else 0.0
     return total
 
@@ -147,7 +175,7 @@ def run_one(config, arm, seed, ten_crops=False):
     check_kept(train_config)
     path = os.path.join(train_config.workdir, RESULT_JSON)
     if os.path.exists(path):
-        result = read_json(path, WorkdirError)
+        result = v.read_record(path, RESULT_SCHEMA, WorkdirError)
         if not ten_crops or "ten_top1_error" in result:
             return result
     else:
@@ -191,7 +219,9 @@ def _diverged(path, arm, seed, train_config, opened, why):
     """The result of a run whose loss became non-finite: chance error, said so (the table
     counts it; the arm's rate is the regime's, the same for every arm)."""
     chance = 1.0 - 1.0 / max(2, len(opened.class_names))
-    spent = read_json(os.path.join(train_config.workdir, SPENT_JSON), WorkdirError)
+    spent = v.read_record(
+        os.path.join(train_config.workdir, SPENT_JSON), SPENT_SCHEMA, WorkdirError
+    )
     result = dict(
         arm=arm,
         seed=seed,
@@ -217,7 +247,7 @@ def ensemble_result(config, arm, results):
     path = os.path.join(config.root, arm, "ensemble.json")
     workdirs = [r["workdir"] for r in results[arm]]
     if os.path.exists(path):
-        kept = read_json(path, WorkdirError)
+        kept = v.read_record(path, ENSEMBLE_SCHEMA, WorkdirError)
         if kept.get("workdirs") == workdirs:
             return kept
     scored = _score(config, ",".join(workdirs))

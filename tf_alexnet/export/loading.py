@@ -12,18 +12,38 @@ graph.
 """
 
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
 from tf_alexnet.data.crops import make_eval_preprocess
-from tf_alexnet.data.decode import IMAGE_EXTENSIONS, check_image_file
+from tf_alexnet.data.decode import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_EXTENSIONS,
+    check_image_file,
+    image_pixels,
+)
 from tf_alexnet.data.stats import STATS_JSON, Stats
-from tf_alexnet.errors import ExportError, read_json
+from tf_alexnet.errors import ExportError
+from tf_alexnet import validation
 from tf_alexnet.export.savedmodel import META, serving_versions
 from tf_alexnet.export.tflite import TFLITE_FORMAT, TFLiteRunner, square_preprocessing
 from tf_alexnet.model.predict import average_crops
-from tf_alexnet.workdir.info import NetworkRecord, RunInfo
+from tf_alexnet.workdir.info import RECORD_SCHEMA, NetworkRecord, RunInfo, read_network_record
+
+# A .tflite's sidecar: the network record and what to feed the file.
+SIDECAR_SCHEMA = validation.Record(
+    dict(
+        **RECORD_SCHEMA.required,
+        format=validation.STRING,
+        input=validation.Record(
+            dict(shape=validation.ListOf(validation.Range(-1, 8192, integer=True), length=4))
+        ),
+    ),
+    RECORD_SCHEMA.optional,
+    rule=RECORD_SCHEMA.rule,
+)
 
 
 def resolve_export(path):
@@ -65,7 +85,7 @@ def _loaded_or_error(path, load):
 def _read_info(meta_path, extra_dir, what):
     if not os.path.exists(meta_path):
         raise ExportError(f"{what}: {meta_path} is missing; not a tf_alexnet export.")
-    raw = read_json(meta_path, ExportError)
+    raw = read_network_record(meta_path, ExportError)
     extra = os.path.join(extra_dir or os.path.dirname(meta_path), raw.get("extra_dir", ""))
     network = NetworkRecord.from_json(raw, Stats.load(os.path.join(extra, STATS_JSON)))
     return network, RunInfo.from_json(raw), raw
@@ -80,14 +100,29 @@ def _read_tflite_info(path):
             f"{path}: its sidecar {meta_path} (class names, input size) is "
             "missing; copy the two together."
         )
-    raw = read_json(meta_path, ExportError)
+    raw = validation.read_record(meta_path, validation.Record(), ExportError)
     if raw.get("format") != TFLITE_FORMAT:
         raise ExportError(
             f"{path}: made by an earlier tf_alexnet (float input, statistics "
             "beside it); convert it again: python -m tf_alexnet.export "
             "--tflite_only --export_dir BASE --tflite QUANTIZATION."
         )
+    validation.check(raw, SIDECAR_SCHEMA, meta_path, ExportError)
     return NetworkRecord.from_json(raw, Stats()), RunInfo.from_json(raw), raw
+
+
+def _check_sidecar(path, network, runner):
+    """The sidecar against the .tflite it describes: the input side it says to feed and its
+    number of class names must be the file's own tensors' (a sidecar beside another
+    model's .tflite would feed it wrong squares or label its outputs with wrong names)."""
+    side, classes = runner.shapes()
+    p = network.preprocessing
+    if (p.resize, len(network.class_names)) != (side, classes):
+        raise ExportError(
+            f"{path}.json does not describe {path}: it says {p.resize}x{p.resize} squares "
+            f"and {len(network.class_names)} classes, the .tflite takes {side}x{side} and "
+            f"gives {classes}. Copy the .tflite and its own .json together."
+        )
 
 
 class Exported:
@@ -99,6 +134,7 @@ class Exported:
         if self.is_tflite:
             self.network, self.run, raw = _read_tflite_info(self.path)
             self._tflite = _loaded_or_error(self.path, lambda: TFLiteRunner(self.path, num_threads))
+            _check_sidecar(self.path, self.network, self._tflite)
             self.input_preprocessing = square_preprocessing(self.network.preprocessing)
             self._preprocess = make_eval_preprocess(self.input_preprocessing)
         else:
@@ -133,9 +169,11 @@ class Exported:
         out = self.signatures["serving_default"](image_bytes=tf.constant([encoded]))
         return out["probabilities"].numpy()[0]
 
-    def predict_files(self, paths):
+    def predict_files(self, paths, max_megapixels=DEFAULT_MAX_PIXELS / 1e6):
         """[(path, probabilities, None) or (path, None, why it failed)] per file; a
-        directory stands for the images in it (and its subdirectories), as image tools do."""
+        directory stands for the images in it (and its subdirectories), as image tools do.
+        An image whose header says more than `max_megapixels` million pixels is not
+        decoded (a decompression bomb: a small file of a huge image)."""
         results = []
         for path in image_paths(paths):
             if os.path.isdir(path):
@@ -147,11 +185,32 @@ class Exported:
                     results.append((path, None, problem))
                     continue
                 with open(path, "rb") as f:
-                    results.append((path, self.predict_bytes(f.read()), None))
+                    data = f.read()
+                pixels = int(image_pixels(tf.constant(data)).numpy())
+                if pixels > max_megapixels * 1e6:
+                    results.append(
+                        (
+                            path,
+                            None,
+                            f"{pixels / 1e6:.1f} megapixels (its header), over "
+                            f"--max_megapixels={max_megapixels:g}: not decoded",
+                        )
+                    )
+                    continue
+                results.append((path, self.predict_bytes(data), None))
             except OSError as e:
                 results.append((path, None, f"cannot read: {e.strerror or e}"))
-            except (tf.errors.InvalidArgumentError, tf.errors.UnknownError):
-                results.append((path, None, "the image data cannot be decoded"))
+            except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as e:
+                limit = re.search(r"image larger than [\d.]+ megapixels", str(e))
+                results.append(
+                    (
+                        path,
+                        None,
+                        f"{limit.group(0)} (the model's own limit)"
+                        if limit
+                        else "the image data cannot be decoded",
+                    )
+                )
         return results
 
 

@@ -16,6 +16,7 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
+from tf_alexnet import lock
 from tf_alexnet.errors import ExportError
 from tf_alexnet.export import serving, warmup
 from tf_alexnet.model.class_names import display_names
@@ -91,14 +92,23 @@ def export_model(model, export_dir, version=0, overwrite=False, model_name=None,
         path = getattr(model, "checkpoint_path", "")
         model = convert_grouping(model, "towers")
         model.checkpoint_path = path
-    versions = serving_versions(export_dir)
-    version = version or (versions[-1] + 1 if versions else 1)
-    target = os.path.join(export_dir, str(version))
-    if os.path.exists(target) and not overwrite:  # before any work
-        raise ExportError(
-            f"{target} exists; pass --overwrite to replace it or choose another --version."
-        )
     os.makedirs(export_dir, exist_ok=True)
+    # One export at a time per base directory: two started together would both choose the
+    # next version number, and the second's publishing would replace the first's.
+    with lock.in_turn(export_dir, "export"):
+        versions = serving_versions(export_dir)
+        version = version or (versions[-1] + 1 if versions else 1)
+        target = os.path.join(export_dir, str(version))
+        if os.path.exists(target) and not overwrite:  # before any work
+            raise ExportError(
+                f"{target} exists; pass --overwrite to replace it or choose another --version."
+            )
+        return _publish(model, run, export_dir, version, target, model_name)
+
+
+def _publish(model, run, export_dir, version, target, model_name):
+    """Writes the version into a hidden staging directory, then renames it to `target`
+    (TF Serving never sees half a version)."""
     staging = tempfile.mkdtemp(prefix=f".{version}-", dir=export_dir)
     try:
         out = os.path.join(staging, "model")

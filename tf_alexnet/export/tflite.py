@@ -106,6 +106,12 @@ class TFLiteRunner:
         self.runner = self.interpreter.get_signature_runner(key)
         self.delegates, self.invoked = delegates, False
 
+    def shapes(self):
+        """(input side, number of classes) the file's own tensors say: its signature's
+        `squares` input [1, R, R, 3] and `output_0` probabilities [1, C]."""
+        inputs, outputs = self.runner.get_input_details(), self.runner.get_output_details()
+        return int(inputs["squares"]["shape"][1]), int(outputs["output_0"]["shape"][-1])
+
     def __call__(self, squares):
         """Probabilities [N, C] of uint8 squares [N, R, R, 3] (floats are rounded)."""
         squares = np.asarray(squares)

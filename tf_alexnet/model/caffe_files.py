@@ -5,7 +5,7 @@
 `AlexNet(weights=...)` (tf_alexnet/model/pretrained.py) loads them directly.
 """
 
-import numpy as np
+from tf_alexnet.validation import finite
 import tensorflow as tf
 
 from tf_alexnet.data.stats import Preprocessing, Stats
@@ -67,12 +67,7 @@ def caffe_stats(mean_file):
         raise caffe_weights.WeightsError(
             f"{mean_file}: not a Caffe mean image ({type(e).__name__}: {str(e)[:200]})."
         ) from None
-    if mean.ndim != 3 or mean.shape[-1] != 3 or not np.isfinite(mean).all():
-        raise caffe_weights.WeightsError(
-            f"{mean_file}: a mean image of shape {mean.shape} with "
-            f"{int(np.size(mean) - np.count_nonzero(np.isfinite(mean)))} NaN or infinite "
-            "numbers; refused (a mean image is H x W x 3 finite pixels)."
-        )
+    mean = finite(mean, f"{mean_file}: the mean image", caffe_weights.WeightsError, ("H", "W", 3))
     if mean.shape[:2] != (CAFFE_RESIZE, CAFFE_RESIZE):
         mean = tf.image.resize(mean, [CAFFE_RESIZE, CAFFE_RESIZE]).numpy()
     return Stats(

@@ -14,6 +14,8 @@ import math
 
 import numpy as np
 
+from tf_alexnet.validation import finite
+
 from tf_alexnet.errors import Error
 from tf_alexnet.model.spec import (
     CONV_NAMES,
@@ -154,11 +156,8 @@ def from_npy(layers):
 
 def _finish(weights, layout):
     for name, arrays in weights.items():  # refused: a network of NaN computes nonsense
-        bad = sum(int(np.size(a) - np.count_nonzero(np.isfinite(a))) for a in arrays)
-        if bad:
-            raise WeightsError(
-                f"{name}: {bad} of its numbers are NaN or infinite; refused (a damaged file)"
-            )
+        for kind, array in zip(("weights", "biases"), arrays):
+            finite(array, f"{name} {kind}", WeightsError)
     spec = spec_of(weights)
     check_shapes(weights, spec, layout)
     conv1 = weights["conv1"][0]

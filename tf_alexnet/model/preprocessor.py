@@ -9,6 +9,7 @@ paper's was, and training subtracts the mean on the device (tf_alexnet/data/augm
 """
 
 import os
+import weakref
 
 import keras
 import numpy as np
@@ -17,6 +18,7 @@ import tensorflow as tf
 from tf_alexnet import config
 from tf_alexnet.data.crops import make_eval_preprocess
 from tf_alexnet.data.stats import Preprocessing, Stats
+from tf_alexnet import validation
 
 RESIZE_MODES = tuple(m for m in config.RESIZE_MODES if m != "auto")  # a model's, resolved
 
@@ -55,16 +57,42 @@ class InputPreprocessor(keras.layers.Layer):
             )
         defaults = Stats()
         self.image_size, self.resize = int(image_size), int(resize)
+        if not 0 < self.image_size <= self.resize:
+            raise ValueError(
+                f"preprocessor: image_size {image_size} / resize {resize}: the crop must "
+                "be at least 1 pixel and fit in the resized square."
+            )
         self.mean, self.resize_mode = mean, resize_mode
-        self.mean_rgb = tuple(float(v) for v in (mean_rgb or defaults.mean_rgb))
-        self.std_rgb = tuple(float(v) for v in (std_rgb or defaults.std_rgb))
-        self.pca_eigenvalues = tuple(
-            float(v) for v in (pca_eigenvalues or defaults.pca_eigenvalues)
+
+        def numbers(values, default, name, shape):
+            checked = validation.finite(
+                default if values is None else values,
+                f"preprocessor {name}",
+                ValueError,
+                shape,
+                np.float64,
+            ).tolist()
+            return tuple(tuple(row) if isinstance(row, list) else row for row in checked)
+
+        self.mean_rgb = numbers(mean_rgb, defaults.mean_rgb, "mean_rgb", (3,))
+        self.std_rgb = numbers(std_rgb, defaults.std_rgb, "std_rgb", (3,))
+        self.pca_eigenvalues = numbers(
+            pca_eigenvalues, defaults.pca_eigenvalues, "pca_eigenvalues", (3,)
         )
-        self.pca_eigenvectors = tuple(
-            tuple(float(v) for v in row) for row in (pca_eigenvectors or defaults.pca_eigenvectors)
+        self.pca_eigenvectors = numbers(
+            pca_eigenvectors, defaults.pca_eigenvectors, "pca_eigenvectors", (3, 3)
         )
         self.mean_image_shape = tuple(mean_image_shape) if mean_image_shape else None
+        if self.mean_image_shape and (
+            len(self.mean_image_shape) != 3
+            or self.mean_image_shape[2] != 3
+            or not all(isinstance(n, int) and 0 < n <= 4096 for n in self.mean_image_shape)
+        ):
+            raise ValueError(
+                f"preprocessor mean_image_shape {list(self.mean_image_shape)}: expected "
+                "[H, W, 3] with sides of 1 to 4096."
+            )
+        self._network = None  # the AlexNet that owns it: weights checked after a load
         self.stats_source = stats_source
         self.mean_image = None
         if self.mean_image_shape:
@@ -113,6 +141,28 @@ class InputPreprocessor(keras.layers.Layer):
         )
         return Preprocessing(self.image_size, self.resize, self.mean, stats, self.resize_mode)
 
+    def load_own_variables(self, store):
+        """Keras' loading of a `.keras` or `.weights.h5` (keras/src/saving/saving_lib.py
+        loads a functional model's layers first, then its attributes, this one among them):
+        the mean image, then every weight of the network it belongs to, must be finite."""
+        super().load_own_variables(store)
+        if self.mean_image is not None:
+            validation.finite(
+                keras.ops.convert_to_numpy(self.mean_image.value),
+                "the loaded model's mean image (preprocessor/mean_image)",
+                ValueError,
+            )
+        network = self._network() if self._network is not None else None
+        if network is not None:
+            validation.finite_weights(
+                network.weights, f"the loaded model {network.name!r}", ValueError
+            )
+
+    def belongs_to(self, network):
+        """Records (weakly) the network whose loaded weights `load_own_variables` checks."""
+        object.__setattr__(self, "_network", weakref.ref(network))
+        return self
+
     def call(self, images):
         return keras.ops.convert_to_tensor(preprocess_images(images, self.preprocessing))
 
@@ -147,22 +197,33 @@ def preprocess_images(images, preprocessing, crops="center"):
     0..255, or encoded JPEG/PNG/BMP/GIF bytes. The export's transform, number for number
     (tf_alexnet/data/crops.py: the same function the SavedModel and evaluation run)."""
     transform = make_eval_preprocess(preprocessing, crops)
+    if hasattr(images, "shape") and not isinstance(images, (bytes, str)):
+        images = np.asarray(keras.ops.convert_to_numpy(images))
+        if images.ndim not in (3, 4):
+            raise ValueError(
+                f"images of shape {list(images.shape)}: expected photos [N, H, W, 3] (or one "
+                "[H, W, 3]), RGB in 0..255; a grey [H, W] photo: np.stack([x] * 3, -1)."
+            )
     single = isinstance(images, (bytes, str, os.PathLike)) or (
         hasattr(images, "ndim") and images.ndim == 3
     )
     items = [images] if single else list(images)
+    if not items:
+        raise ValueError("images: none given (an empty batch).")
     out = []
-    for image in items:
+    for i, image in enumerate(items):
         if isinstance(image, (str, os.PathLike)):
             with open(image, "rb") as f:
                 image = f.read()
-        x = (
-            tf.constant(image)
-            if isinstance(image, bytes)
-            else tf.constant(np.asarray(keras.ops.convert_to_numpy(image)))
-        )
-        if x.dtype != tf.string and x.dtype != tf.uint8:
-            x = tf.cast(x, tf.float32)
+        if isinstance(image, bytes):
+            x = tf.constant(image)
+        else:
+            what = "images" if single else f"images[{i}]"
+            array = np.asarray(keras.ops.convert_to_numpy(image))
+            checked = validation.finite(array, what, ValueError, ("H", "W", 3))
+            if 0 in checked.shape:
+                raise ValueError(f"{what}: an empty image of shape {list(checked.shape)}.")
+            x = tf.constant(array if array.dtype == np.uint8 else checked)
         out.append(transform(x).numpy())
     return np.stack(out).astype(np.float32)
 

@@ -29,6 +29,8 @@ import types
 
 import keras
 
+from tf_alexnet.data.stats import Preprocessing, Stats
+from tf_alexnet.validation import finite
 from tf_alexnet.model.caffe_files import caffe_preprocessing, read_weights
 from tf_alexnet.model.class_names import ilsvrc_synsets
 from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
@@ -168,7 +170,7 @@ def read_pretrained(weights, args, cls):
             "file (nothing is downloaded)."
         )
     if path.endswith(".keras"):
-        loaded = keras.models.load_model(path)
+        loaded = _load_keras_file(path)
         found = [m for m in [loaded, *getattr(loaded, "layers", ())] if isinstance(m, cls)]
         if not found:
             raise ValueError(f"weights={path}: holds no AlexNet ({type(loaded).__name__}).")
@@ -180,6 +182,25 @@ def read_pretrained(weights, args, cls):
     raise ValueError(
         f"weights={path}: not a workdir, .keras, .weights.h5, .caffemodel or .npy file."
     )
+
+
+def _load_keras_file(path):
+    """keras.models.load_model(path), with a file that is no Keras zip, or is damaged, said
+    as one ValueError naming it (Keras says "File not found" for a file that is there)."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"weights={path}: not a .keras file (a .keras file is a zip archive; this one is "
+            f"{os.path.getsize(path)} bytes of something else, or cut short)."
+        )
+    try:
+        return keras.models.load_model(path)
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as e:
+        lines = [line for line in str(e).splitlines() if line.strip()]
+        cause = next((line for line in lines if "NaN" in line or "weights=" in line), "")
+        cause = cause or (lines[0] if lines else type(e).__name__)
+        raise ValueError(f"weights={path}: cannot be loaded: {cause[:300]}") from None
 
 
 def _from_caffe(path, cls):
@@ -236,19 +257,47 @@ def _image_size_of(path, fc6_inputs, conv5_filters, args):
     )
 
 
-def _from_weights_h5(path, args, cls):
-    """An AlexNet of the shapes a `.weights.h5` holds (its classes, widths and grouping);
-    the rest of the network from `args`."""
+def _read_weights_h5(path):
+    """({layer group: [variable shapes]}, the preprocessor's mean image or None) of a Keras
+    `.weights.h5`, every array checked finite; ValueError naming the file otherwise."""
     import h5py  # a dependency of Keras
 
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise ValueError(
+            f"weights={path}: not a readable HDF5 file, empty, cut short or of another "
+            f"format ({str(e).split('(')[0].strip() or type(e).__name__})."
+        ) from None
+    with f:
         if "layers" not in f:
             raise ValueError(f"weights={path}: not a Keras .weights.h5 file (no 'layers').")
+        arrays = {}
+        try:
+            f.visititems(
+                lambda name, obj: (
+                    arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+                )
+            )
+        except (OSError, RuntimeError, KeyError) as e:
+            raise ValueError(f"weights={path}: damaged, cut short ({e}).") from None
         shapes = {
             name: [group["vars"][k].shape for k in sorted(group["vars"])]
             for name, group in f["layers"].items()
-            if "vars" in group
+            if isinstance(group, h5py.Group) and "vars" in group
         }
+    for name, array in arrays.items():
+        finite(array, f"weights={path}: {name}")
+    mean = arrays.get("preprocessor/vars/0")
+    if mean is not None:
+        mean = finite(mean, f"weights={path}: the mean image", shape=("H", "W", 3))
+    return shapes, mean
+
+
+def _from_weights_h5(path, args, cls):
+    """An AlexNet of the shapes a `.weights.h5` holds (its classes, widths and grouping);
+    the rest of the network from `args`."""
+    shapes, mean_image = _read_weights_h5(path)
     grouping = "towers" if any(n.startswith("placed_conv2d") for n in shapes) else "fused"
     layers = {}
     for group, layer in _h5_groups(cls, grouping).items():
@@ -267,6 +316,12 @@ def _from_weights_h5(path, args, cls):
             f"weights={path}: not the weights of an AlexNet with its classifier (no {e} layer)."
         ) from None
     found["image_size"] = _image_size_of(path, fc6_inputs, filters[4], args)
+    if mean_image is not None and args["preprocessing"] is None:
+        # model.save_weights of a model with a mean image saves it (the preprocessor's
+        # one weight): the transform is the mean image's square, then the center crop.
+        found["preprocessing"] = Preprocessing(
+            found["image_size"], mean_image.shape[0], "image", Stats(mean_image=mean_image)
+        )
     model = cls(**{**args, "width": 1.0, **found, "grouping": grouping})
     try:
         model.load_weights(path)

@@ -3,6 +3,7 @@ fc7, the training curves from the event files, the confusion matrix."""
 
 import dataclasses
 import glob
+import logging
 import os
 
 import keras
@@ -51,12 +52,30 @@ def nearest_neighbours(queries, batches, k=6):
     return best_d, best_x, best_i
 
 
+def events_of(path):
+    """The events of a TensorBoard file in order, up to where it is damaged: a file cut
+    short (a run killed while writing its log) or with a damaged record gives the events
+    before that point and one warning naming it."""
+    count = 0
+    try:
+        for event in tf.compat.v1.train.summary_iterator(path):
+            count += 1
+            yield event
+    except (tf.errors.DataLossError, tf.errors.OutOfRangeError) as e:
+        logging.warning(
+            "%s: damaged or cut short after %d events (%s); the rest of it is left out.",
+            path,
+            count,
+            (str(e).splitlines() or ["?"])[0][:120],
+        )
+
+
 def read_curves(workdir):
     """{"train/loss": [(step, value)], "eval/top1_error": ..., ...} from the event files."""
     curves = {}
     for kind in ("train", "eval"):
         for path in sorted(glob.glob(os.path.join(workdir, kind, "events.out.tfevents.*"))):
-            for event in tf.compat.v1.train.summary_iterator(path):
+            for event in events_of(path):
                 for value in event.summary.value:
                     if value.HasField("tensor") and not value.tensor.string_val:
                         number = float(tf.make_ndarray(value.tensor))

@@ -10,11 +10,13 @@ decoupled (applied outside the velocity), so the paper's rule is its own optimiz
 """
 
 import math
+import numbers
 
 import keras
 import tensorflow as tf
 
-from tf_alexnet.config import LR_SCHEDULES
+from tf_alexnet.config import LR_SCHEDULES, TrainConfig
+from tf_alexnet.config_fields import check_argument
 
 
 @keras.saving.register_keras_serializable(package="tf_alexnet")
@@ -43,6 +45,14 @@ class PaperSGD(keras.optimizers.Optimizer):
         name="paper_sgd",
         **kwargs,
     ):
+        if not callable(learning_rate):  # a schedule, or a number checked as --learning_rate
+            check_argument("PaperSGD", "learning_rate", learning_rate, TrainConfig, "learning_rate")
+        check_argument("PaperSGD", "momentum", momentum, TrainConfig, "momentum")
+        check_argument("PaperSGD", "decay", decay, TrainConfig, "weight_decay")
+        for layer, factor in (lr_multipliers or {}).items():
+            check_argument(
+                "PaperSGD", f"lr_multipliers[{layer!r}]", factor, TrainConfig, "head_lr_multiplier"
+            )
         super().__init__(learning_rate=learning_rate, name=name, **kwargs)
         self.momentum = float(momentum)
         self.decay = float(decay)
@@ -116,6 +126,13 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
     ):
         if kind not in LR_SCHEDULES:
             raise ValueError(f"Unknown schedule {kind!r}: use {', '.join(LR_SCHEDULES)}.")
+        check_argument("LearningRate", "base_lr", base_lr, TrainConfig, "learning_rate")
+        check_argument("LearningRate", "factor", factor, TrainConfig, "lr_factor")
+        for argument, value in (("total_steps", total_steps), ("warmup_steps", warmup_steps)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+                raise ValueError(f"LearningRate: {argument}={value!r} must be an integer >= 0.")
+        if isinstance(patience, bool) or not isinstance(patience, numbers.Integral) or patience < 1:
+            raise ValueError(f"LearningRate: patience={patience!r} must be an integer >= 1.")
         self.kind, self.base_lr, self.total_steps = kind, float(base_lr), max(1, total_steps)
         self.boundaries = tuple(int(b) for b in boundaries)
         self.factor, self.patience = float(factor), int(patience)

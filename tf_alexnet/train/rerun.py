@@ -65,14 +65,22 @@ def recorded_config(workdir):
     path = os.path.join(workdir, FLAGS_TXT)
     if not os.path.exists(path):
         return None
-    with open(path) as f:
-        if MARK not in f.readline():
-            logging.warning(
-                "%s was written by tf_alexnet 0.2 or before: a rerun's flags are "
-                "not compared with it; it now records this run's.",
-                path,
-            )
-            return None
+    with open(path, "rb") as f:
+        first = f.readline()
+    try:
+        first = first.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WorkdirError(
+            f"{path}: damaged: not text (not UTF-8); it records the run's flags: mend it "
+            "(its flags, one per line) or use a new --workdir."
+        ) from None
+    if MARK not in first:
+        logging.warning(
+            "%s was written by tf_alexnet 0.2 or before: a rerun's flags are "
+            "not compared with it; it now records this run's.",
+            path,
+        )
+        return None
     try:
         return read_flagfile(TrainConfig, path)
     except ValueError as e:

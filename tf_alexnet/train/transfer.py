@@ -21,7 +21,8 @@ import os
 
 from tf_alexnet.config import AugmentConfig, TrainConfig
 from tf_alexnet.data.stats import STATS_JSON
-from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.errors import WorkdirError
+from tf_alexnet import validation
 from tf_alexnet.model.groupings import canonical_weights, set_canonical_weights
 from tf_alexnet.model.spec import (
     CONV_NAMES,
@@ -276,13 +277,18 @@ def record(workdir, transfer, loaded, new, config):
         )
 
 
+INIT_SCHEMA = validation.Record(optional=dict(frozen=validation.STRINGS))  # INIT_JSON
+
+
 def _check_frozen(config):
     """A resumed run must freeze what it froze: the optimizer's velocities are its trainable
     variables', in order."""
     if not _resuming(config.workdir):
         return
     path = os.path.join(config.workdir, INIT_JSON)
-    before = tuple(read_json(path, WorkdirError).get("frozen", ())) if os.path.exists(path) else ()
+    before = ()
+    if os.path.exists(path):
+        before = tuple(validation.read_record(path, INIT_SCHEMA, WorkdirError).get("frozen", ()))
     if before != config.frozen_layers:
         raise WorkdirError(
             f"Cannot resume {config.workdir}: it was trained with frozen layers "

@@ -11,6 +11,8 @@ import time
 
 import tensorflow as tf
 
+from tf_alexnet.validation import finite_weights
+
 from tf_alexnet import lock
 from tf_alexnet.errors import WorkdirError
 from tf_alexnet.workdir.info import MODEL_JSON
@@ -146,6 +148,7 @@ def restore_into(model, workdir, checkpoint=None):
         path = _restore_while_training(workdir, restore)
     if not path:
         raise WorkdirError(f"{workdir}: no checkpoint in {workdir}/checkpoints.")
+    finite_weights(model.weights, path, WorkdirError)
     model.checkpoint_path = path
     return path
 

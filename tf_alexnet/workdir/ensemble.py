@@ -9,6 +9,7 @@ averaged).
 """
 
 import os
+import re
 
 import numpy as np
 
@@ -19,9 +20,14 @@ from tf_alexnet.workdir.restore import restore_model
 
 
 def workdir_list(text):
-    """The workdirs of a --workdir value ("a,b,c"; one for a single run). A run named twice
-    is refused: the mean of a run's copies is that run, not an ensemble."""
-    workdirs = [part.strip() for part in text.split(",") if part.strip()]
+    """The workdirs of a --workdir value ("a,b,c"; one for a single run). A value that is an
+    existing directory as typed is one run, commas and all; else commas separate runs, and
+    a comma inside one of their paths is written `\\,` ("runs/a\\,b,runs/c"). A run named
+    twice is refused: the mean of a run's copies is that run, not an ensemble."""
+    if os.path.isdir(text):
+        return [text]
+    parts = re.split(r"(?<!\\),", text)
+    workdirs = [part.strip().replace("\\,", ",") for part in parts if part.strip()]
     seen = {}
     for workdir in workdirs:
         key = os.path.realpath(workdir)

@@ -16,12 +16,76 @@ import os
 from tf_alexnet.config import DATA_KINDS, SourceConfig, TrainConfig
 from tf_alexnet.data.specs import same_spec, whole_data_split
 from tf_alexnet.data.stats import STATS_JSON, Preprocessing, Stats
-from tf_alexnet.errors import WorkdirError, read_json
+from tf_alexnet.errors import WorkdirError
 from tf_alexnet.files import replaced
 from tf_alexnet.flags import read_flagfile
-from tf_alexnet.model.spec import AlexNetSpec
+from tf_alexnet.model.spec import GROUPINGS, POOLINGS, AlexNetSpec
+from tf_alexnet import validation as v
 
 MODEL_JSON = "model.json"
+
+_LRN = v.Nullable(
+    v.Either(
+        v.STRING,  # "none" or a preset's name
+        v.Record({k: v.NUMBER for k in ("depth_radius", "bias", "alpha", "beta")}),
+        v.ListOf(v.ListOf(v.ANY, length=2), length=4),  # sorted pairs, before 0.2
+    )
+)
+SPEC_SCHEMA = v.Record(
+    dict(
+        num_classes=v.Range(1, integer=True),
+        image_size=v.Range(1, 4096, integer=True),
+        filters=v.ListOf(v.Range(1, integer=True), length=5),
+        fc_units=v.Range(1, integer=True),
+        lrn=_LRN,
+        dropout=v.Range(0, 1),
+    ),
+    dict(
+        lrn_across_groups=v.BOOLEAN,
+        activation=v.OneOf("relu", "tanh"),
+        pooling=v.OneOf(*POOLINGS),
+        removed=v.ListOf(v.OneOf("conv3", "conv4")),
+    ),
+)
+
+
+def _classes_match(d):
+    if len(d["class_names"]) != d["spec"]["num_classes"]:
+        return (
+            f"{len(d['class_names'])} class_names for spec.num_classes {d['spec']['num_classes']}"
+        )
+    if len(d.get("display_names", d["class_names"])) != len(d["class_names"]):
+        return f"{len(d['display_names'])} display_names for {len(d['class_names'])} classes"
+    if d["image_size"] > d["resize"]:
+        return f"image_size {d['image_size']} is larger than resize {d['resize']}"
+    return None
+
+
+# model.json, an export's tf_alexnet.json and a .tflite's sidecar: the network and the run.
+RECORD_SCHEMA = v.Record(
+    dict(
+        spec=SPEC_SCHEMA,
+        grouping=v.OneOf(*GROUPINGS),
+        class_names=v.ListOf(v.STRING, min_length=1),
+        image_size=v.Range(1, 4096, integer=True),
+        resize=v.Range(1, 8192, integer=True),
+        mean=v.OneOf("auto", "image", "channel", "none"),
+    ),
+    dict(
+        resize_mode=v.OneOf("shorter", "squash"),
+        data=v.STRING,
+        validation=v.Nullable(v.Record(optional=dict(split=v.Nullable(v.STRING)))),
+        display_names=v.ListOf(v.STRING),
+        extra_dir=v.STRING,
+    ),
+    rule=_classes_match,
+)
+
+
+def read_network_record(path, error=WorkdirError, schema=RECORD_SCHEMA):
+    """The JSON of a network record file (model.json, an export's record, a sidecar),
+    checked against `schema`: one `error` line naming the file and the field."""
+    return v.read_record(path, schema, error)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +188,7 @@ def load_record(directory, filename=MODEL_JSON, stats_dir=None):
     """(NetworkRecord, RunInfo, the raw JSON) from `directory`; stats from `stats_dir`
     (default: the same directory)."""
     path = os.path.join(directory, filename)
-    d = read_json(path, WorkdirError)
+    d = read_network_record(path)
     stats = Stats.load(os.path.join(stats_dir or directory, STATS_JSON))
     try:
         return NetworkRecord.from_json(d, stats), RunInfo.from_json(d), d
