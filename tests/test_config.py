@@ -123,7 +123,7 @@ FLAGS_0_1 = {
         "calibration_images",
         "calibration_data",
     },
-    "predict": {"model", "json", "top_k", "rest_body"},
+    "predict": {"model", "json", "top_k", "rest_body", "max_megapixels"},
     "bench": SOURCE
     | AUGMENT
     | {"steps", "warmup", "groupings", "split", "xla", "steps_per_loop", "model", "seconds"},
