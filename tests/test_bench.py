@@ -38,3 +38,14 @@ def test_bench_model_runs_each_grouping():
     assert re.search(r"^towers\s", result.stdout, re.M) and re.search(
         r"^none\s", result.stdout, re.M
     ), result.stdout
+
+
+def test_bench_ceilings_prints_each_precision_the_cpu_has():
+    from tf_alexnet.bench.measure import cpu_flags, precisions
+
+    result = run_cli("bench", "ceilings", "--steps=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = dict(re.findall(r"^(float32|bfloat16)\s+([\d.]+)\s+[\d.]+$", result.stdout, re.M))
+    has_bf16 = bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    assert tuple(rows) == (("float32", "bfloat16") if has_bf16 else ("float32",)) == precisions()
+    assert all(float(rate) > 0 for rate in rows.values()), result.stdout

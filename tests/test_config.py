@@ -126,7 +126,17 @@ FLAGS_0_1 = {
     "predict": {"model", "json", "top_k", "rest_body", "max_megapixels"},
     "bench": SOURCE
     | AUGMENT
-    | {"steps", "warmup", "groupings", "split", "xla", "steps_per_loop", "model", "seconds"},
+    | {
+        "steps",
+        "warmup",
+        "groupings",
+        "split",
+        "xla",
+        "steps_per_loop",
+        "model",
+        "seconds",
+        "precision",
+    },
     "report": SOURCE | {"batch_size", "workdir", "output", "split", "max_train_images"},
 }
 

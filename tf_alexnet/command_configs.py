@@ -5,7 +5,7 @@ config.py holds train's, evaluate's, export's and prepare's.
 
 import dataclasses
 
-from tf_alexnet.config import RUN_DATA, AugmentConfig, EvalDataConfig, SourceConfig
+from tf_alexnet.config import RUN_DATA, AugmentConfig, EvalDataConfig, SourceConfig, TrainConfig
 from tf_alexnet.config_fields import check, nested, same_setting, setting
 from tf_alexnet.model.spec import GROUPINGS
 
@@ -54,6 +54,7 @@ class BenchConfig:
     )
     split: str = setting("train", "`bench data`: the split to read.")
     xla: bool = setting(False, "`bench train`: compile the step with XLA.")
+    precision: str = same_setting(TrainConfig, "precision")
     steps_per_loop: int = setting(
         0,
         "`bench train`: train steps per compiled call; 0: auto (1 on CPU, 50 on GPUs).",

@@ -1,13 +1,14 @@
 """Benchmarks, measured in one run so that their ratios can be compared.
 
+    python -m tf_alexnet.bench ceilings   # the CPU's GFLOP/s in each precision it has
     python -m tf_alexnet.bench model      # train step + inference img/s for each grouping
     python -m tf_alexnet.bench data --data SPEC
     python -m tf_alexnet.bench train      # the package's real train step, synthetic data
     python -m tf_alexnet.bench inference [--model export/models/alexnet]
 
-Every figure is put next to "the 2-core limit": the machine's measured fp32 matmul rate
-(a 4096x4096 TensorFlow matmul, taken in the same run) divided by the model's FLOPs per
-image (2 x multiply-adds forward; x3 for a training step).
+Every throughput is put next to the limit of its own precision: the ceiling measured in the
+same run with TensorFlow's own kernels on the paper's conv2 (bench/measure.py), divided by
+the model's FLOPs per image (2 x multiply-adds forward; x3 for a training step).
 """
 
 import tf_alexnet  # noqa: F401  (oneDNN on before TensorFlow loads)
@@ -19,6 +20,7 @@ from tf_alexnet.bench import measure
 from tf_alexnet.command_configs import BenchConfig
 
 COMMANDS = {
+    "ceilings": measure.bench_ceilings,
     "model": measure.bench_model,
     "data": measure.bench_data,
     "train": measure.bench_train,

@@ -1,10 +1,14 @@
 """Benchmarks, measured in one run so that their ratios can be compared.
 
-    python -m tf_alexnet.bench model|data|train|inference   (tf_alexnet/bench/__main__.py)
+    python -m tf_alexnet.bench ceilings|model|data|train|inference   (bench/__main__.py)
 
-Every figure is put next to "the 2-core limit": the machine's measured fp32 matmul rate
-(a 4096x4096 TensorFlow matmul, taken in the same run) divided by the model's FLOPs per
-image (2 x multiply-adds forward; x3 for a training step).
+Every throughput is put next to the limit of its own precision: the machine's ceiling in
+that precision, measured in the same run with TensorFlow's own kernels (oneDNN on CPU) on
+the paper's conv2 (5x5, 96 -> 256 maps of 27x27, batch 64: the layer that dominates the
+network's multiply-adds), divided by the model's FLOPs per image (2 x multiply-adds forward;
+x3 for a training step). `ceilings` prints each precision the CPU has (float32 always,
+bfloat16 where it has native bf16 instructions) for conv2 and a 2048x2048 matmul. numpy is
+no ceiling: its OpenBLAS may run another instruction set's kernel.
 """
 
 import dataclasses
@@ -44,16 +48,90 @@ def model_macs(model):
     return macs
 
 
-def matmul_gflops(n=4096, repeats=10):
-    """Measured fp32 GFLOP/s of a TensorFlow n x n matmul: the machine's practical peak."""
-    a = tf.random.normal([n, n])
-    f = tf.function(lambda x: tf.matmul(x, x))
-    f(a).numpy()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        r = f(a)
-    r.numpy()
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
+# The paper's conv2 as one convolution: [batch, side, side, in] * [k, k, in, out], SAME.
+CONV2 = dict(batch=64, side=27, channels_in=96, channels_out=256, kernel=5)
+DTYPES = {"float32": tf.float32, "bfloat16": tf.bfloat16}
+
+
+def cpu_flags():
+    """The CPU's feature flags (/proc/cpuinfo; empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bfloat16():
+    """True on CPUs with bf16 arithmetic (AVX512_BF16 or AMX-BF16), which oneDNN uses."""
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def precisions():
+    """The compute precisions this CPU runs natively: float32, and bfloat16 where it can."""
+    return ("float32", "bfloat16") if native_bfloat16() else ("float32",)
+
+
+def _rate(f, args, flops, repeats):
+    f(*args).numpy()  # trace and warm up
+    f(*args).numpy()
+    best = float("inf")
+    for _ in range(3):  # the best of three: shared machines vary from run to run
+        start = time.perf_counter()
+        for _ in range(repeats):
+            r = f(*args)
+        r.numpy()
+        best = min(best, time.perf_counter() - start)
+    return flops * repeats / best / 1e9
+
+
+def matmul_gflops(n=2048, repeats=10, dtype="float32"):
+    """GFLOP/s of a TensorFlow n x n matmul in `dtype` (the best of three timings)."""
+    a = tf.cast(tf.random.normal([n, n]), DTYPES[dtype])
+    return _rate(tf.function(lambda x: tf.matmul(x, x)), (a,), 2 * n**3, repeats)
+
+
+def conv_gflops(dtype="float32", repeats=5, shape=CONV2):
+    """GFLOP/s of TensorFlow's convolution in `dtype` on the paper's conv2 (`CONV2`): the
+    ceiling a convolutional network's step can approach in that precision."""
+    b, s, k = shape["batch"], shape["side"], shape["kernel"]
+    cin, cout = shape["channels_in"], shape["channels_out"]
+    x = tf.cast(tf.random.normal([b, s, s, cin]), DTYPES[dtype])
+    w = tf.cast(tf.random.normal([k, k, cin, cout]) * 0.01, DTYPES[dtype])
+    conv = tf.function(lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"))
+    return _rate(conv, (x, w), 2 * b * s * s * k * k * cin * cout, repeats)
+
+
+def ceilings(repeats=5):
+    """{precision: {"conv": GFLOP/s, "matmul": GFLOP/s}} for each precision this CPU runs."""
+    return {
+        p: dict(conv=conv_gflops(p, repeats), matmul=matmul_gflops(repeats=2 * repeats, dtype=p))
+        for p in precisions()
+    }
+
+
+def compute_precision(policy):
+    """The ceiling's precision of a Keras policy name: bfloat16 for mixed_bfloat16."""
+    return "bfloat16" if "bfloat16" in policy else "float32"
+
+
+def bench_ceilings(cfg):
+    """The ceilings of every precision this CPU runs, in one run."""
+    found = ceilings(cfg.steps)
+    flags = sorted(cpu_flags() & {"avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16"})
+    print(f"CPU flags: {' '.join(flags) or 'none of note'}; {os.cpu_count()} cores")
+    b, s = CONV2["batch"], CONV2["side"]
+    print(f"{'precision':10s} {'conv2 GFLOP/s':>14s} {'matmul GFLOP/s':>15s}")
+    for precision, rates in found.items():
+        print(f"{precision:10s} {rates['conv']:14.1f} {rates['matmul']:15.1f}", flush=True)
+    print(
+        f"conv2: 5x5, {CONV2['channels_in']}->{CONV2['channels_out']}, {s}x{s}, batch {b} "
+        f"({cfg.steps} calls); matmul 2048x2048 ({2 * cfg.steps} calls); best of three"
+    )
+    return found
 
 
 def time_steps(step, args, steps, warmup):
@@ -68,10 +146,10 @@ def time_steps(step, args, steps, warmup):
 
 
 def bench_model(cfg):
-    peak = matmul_gflops()
+    peak = conv_gflops("float32")
     size = cfg.augment.image_size
     print(
-        f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {cfg.augment.batch_size}, "
+        f"fp32 conv2 ceiling: {peak:.1f} GFLOP/s; batch {cfg.augment.batch_size}, "
         f"image {size}, oneDNN={os.environ['TF_ENABLE_ONEDNN_OPTS']}"
     )
     print(
@@ -93,7 +171,7 @@ def bench_model(cfg):
             f"{infer_ips / infer_limit:6.0%}",
             flush=True,
         )
-    print("limit = matmul peak / FLOPs per image (forward; x3 for a train step)")
+    print("limit = fp32 conv2 ceiling / FLOPs per image (forward; x3 for a train step)")
 
 
 def pipeline_rate(ds, cfg):
@@ -200,6 +278,7 @@ def loop_config(cfg, grouping, workdir):
             checkpoint_every_steps=steps,
             xla=cfg.xla,
             steps_per_loop=cfg.steps_per_loop,
+            precision=cfg.precision,
         )
     )
 
@@ -208,15 +287,18 @@ def bench_train(cfg):
     """In one run, per grouping: (a) the real train loop on synthetic data and (b) the bare
     compiled step on a device-resident batch; their ratio is what the input pipeline and
     the loop cost."""
-    peak = matmul_gflops()
     n, size = cfg.augment.batch_size, cfg.augment.image_size
+    found = ceilings()
     print(
-        f"fp32 matmul peak: {peak:.1f} GFLOP/s; batch {n}, image {size}; host->device "
-        f"{bytes_per_image(cfg.augment.resize):,} bytes per image (uint8 square + its "
-        "augmentation draws)"
+        "conv2 ceilings: "
+        + ", ".join(f"{p} {r['conv']:.1f} GFLOP/s" for p, r in found.items())
+        + f"; batch {n}, image {size}; host->device {bytes_per_image(cfg.augment.resize):,} "
+        "bytes per image (uint8 square + its augmentation draws)"
     )
     for grouping in cfg.groupings:
         config = loop_config(cfg, grouping, tempfile.mkdtemp(prefix="tf_alexnet_bench_"))
+        precision = compute_precision(config.precision)
+        peak = found.get(precision, found["float32"])["conv"]
         # (a) python -m tf_alexnet.train itself: pipeline, prefetch, loop, timed after its
         # first (compiling) call.
         loop = train(config)["images_per_sec"]
@@ -226,9 +308,9 @@ def bench_train(cfg):
             bare = train_step_ips(cfg, model, per_call)
         limit = peak * 1e9 / (3 * 2 * model_macs(model))
         print(
-            f"{grouping:9s} train loop {loop:8.1f} img/s  bare step {bare:8.1f} img/s  "
-            f"loop/bare {loop / bare:.0%}  ({per_call} step(s) per call; fp32 limit "
-            f"{limit:.1f} img/s, bare/limit {bare / limit:.0%})",
+            f"{grouping:9s} {config.precision}: train loop {loop:8.1f} img/s ({loop / limit:.0%} "
+            f"of the {precision} limit {limit:.1f} img/s)  bare step {bare:8.1f} img/s "
+            f"({bare / limit:.0%})  loop/bare {loop / bare:.0%}  ({per_call} step(s) per call)",
             flush=True,
         )
 
@@ -262,14 +344,14 @@ def bench_inference(cfg):
     ips = n * time_steps(
         lambda x: signature(images=x)["probabilities"], (x,), cfg.steps, cfg.warmup
     )
-    peak = matmul_gflops()
+    peak = conv_gflops("float32")
     keras_model = build_alexnet(
         image_size=size, num_classes=len(model.class_names), grouping="towers"
     )
     limit = peak * 1e9 / (2 * model_macs(keras_model))
     print(
-        f"SavedModel {model.path}: {ips:.1f} images/s at batch {n} (limit {limit:.1f}, "
-        f"ratio {ips / limit:.0%})"
+        f"SavedModel {model.path}: {ips:.1f} images/s at batch {n} (float32 limit "
+        f"{limit:.1f}, ratio {ips / limit:.0%})"
     )
     version = os.path.basename(model.path)
     for q in ("float32", "int8"):
@@ -292,6 +374,7 @@ def bench_inference(cfg):
 
 
 COMMANDS = {
+    "ceilings": bench_ceilings,
     "model": bench_model,
     "data": bench_data,
     "train": bench_train,
