@@ -62,6 +62,7 @@ def colour_run(tmp_path_factory):
 # chosen with: the small-data cap would make it 6). The export tests check the files against
 # that model, not the model's generalization.
 COLOUR_FLAGS = [
+    "--precision=float32",  # the same numerics on every CPU (auto: bf16 on some)
     "--image_size=67",
     "--width=0.25",
     "--fc_units=64",

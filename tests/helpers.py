@@ -28,6 +28,7 @@ from tf_alexnet.config import AugmentConfig, EvalDataConfig, SourceConfig, Train
 TINY = dict(num_classes=10, image_size=67, width=0.125, fc_units=64)
 # The same, as training flags on the embedded synthetic data.
 TINY_FLAGS = [
+    "--precision=float32",  # exact tests: the same numerics on every CPU (auto: bf16 on some)
     "--data=synthetic:shapes",
     "--synthetic_examples=64",
     "--image_size=67",
@@ -103,6 +104,7 @@ def tiny_config(workdir, **overrides):
     }
     top = dict(
         workdir=str(workdir),
+        precision="float32",  # as TINY_FLAGS
         width=0.125,
         fc_units=32,
         init="he",

@@ -135,7 +135,7 @@ FLAGS_0_1 = {
         "steps_per_loop",
         "model",
         "seconds",
-        "precision",
+        "precisions",
     },
     "report": SOURCE | {"batch_size", "workdir", "output", "split", "max_train_images"},
 }

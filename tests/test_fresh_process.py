@@ -50,7 +50,7 @@ SCRIPT = textwrap.dedent("""
                        augment=AugmentConfig(image_size=67, batch_size=16, pca_sigma=0.1),
                        workdir="w", width=0.125, fc_units=32, init="he", dropout=0.0,
                        learning_rate=0.002, train_steps=3, eval_split="", log_every_steps=1,
-                       grouping="towers", tower_devices="none")
+                       grouping="towers", tower_devices="none", precision="float32")
     out["replicas"] = {}
     for strategy in ("default", "mirrored"):
         train(dataclasses.replace(base, workdir=sys.argv[2] + "/" + strategy, strategy=strategy))

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tf_alexnet.train import devices
+
 from conftest import ROOT
 from tf_alexnet.workdir.checkpoints import latest_checkpoint
 from helpers import (
@@ -450,7 +452,7 @@ def test_xla_step_runs_and_keeps_its_program(tmp_path):
 @pytest.mark.parametrize(
     "gpus,capability,xla,want",
     [
-        (0, None, False, ("float32", 1, "towers")),
+        (0, None, False, ("float32", 1, "towers")),  # a CPU without bfloat16 arithmetic
         (1, (9, 0), False, ("mixed_bfloat16", 50, "towers")),  # H100
         (1, (9, 0), True, ("mixed_bfloat16", 50, "fused")),  # XLA compiles the grouped conv
         (1, (7, 0), True, ("float32", 50, "fused")),  # V100: no bfloat16 tensor cores
@@ -475,9 +477,48 @@ def test_auto_settings_by_device(monkeypatch, gpus, capability, xla, want):
         "get_device_details",
         lambda device: {"compute_capability": capability},
     )
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2", "avx512f"})
     config = resolve_auto(TrainConfig(workdir="w", xla=xla))
     grouping, _ = resolve_grouping(config)
     assert (config.precision, config.steps_per_loop, grouping) == want
+
+
+@pytest.mark.parametrize(
+    "flags, recorded, want",
+    [
+        ({"avx512f", "avx512_bf16"}, None, "mixed_bfloat16"),
+        ({"avx512f", "amx_bf16", "amx_tile"}, None, "mixed_bfloat16"),
+        ({"avx2", "avx512f", "avx512_vnni"}, None, "float32"),
+        ({"avx512_bf16"}, "float32", "float32"),  # a resumed run keeps its own
+        ({"avx2"}, "mixed_bfloat16", "mixed_bfloat16"),
+    ],
+)
+def test_auto_precision_on_cpus(monkeypatch, flags, recorded, want):
+    from tf_alexnet.config import TrainConfig
+
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    monkeypatch.setattr(devices, "cpu_flags", lambda: flags)
+    assert devices.resolve_auto(TrainConfig(workdir="w"), recorded).precision == want
+    assert devices.auto_precision(recorded)[0] == want
+
+
+def test_auto_precision_resumes_a_run_in_its_own_precision(tmp_path, monkeypatch):
+    """A run made in float32 (on another CPU, or before 0.6) resumes in float32 where auto
+    would now choose bfloat16; a new run says why it chose bfloat16."""
+    flags = [f for f in TINY_FLAGS if not f.startswith("--precision")]
+
+    def run(workdir, *extra):
+        result = run_cli("train", f"--workdir={workdir}", *flags, *extra)
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result.stderr
+
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx2"})
+    assert "Precision float32 (this CPU has no bfloat16" in run(tmp_path / "w", "--train_steps=2")
+    monkeypatch.setattr(devices, "cpu_flags", lambda: {"avx512_bf16"})
+    log = run(tmp_path / "w", "--train_steps=4")
+    assert "Precision float32 (the run's own, from its flags.txt)" in log
+    log = run(tmp_path / "new", "--train_steps=1")
+    assert "Precision mixed_bfloat16 (this CPU has bfloat16 arithmetic (avx512_bf16))" in log
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,13 @@ config.py holds train's, evaluate's, export's and prepare's.
 
 import dataclasses
 
-from tf_alexnet.config import RUN_DATA, AugmentConfig, EvalDataConfig, SourceConfig, TrainConfig
+from tf_alexnet.config import (
+    PRECISIONS,
+    RUN_DATA,
+    AugmentConfig,
+    EvalDataConfig,
+    SourceConfig,
+)
 from tf_alexnet.config_fields import check, nested, same_setting, setting
 from tf_alexnet.model.spec import GROUPINGS
 
@@ -54,7 +60,12 @@ class BenchConfig:
     )
     split: str = setting("train", "`bench data`: the split to read.")
     xla: bool = setting(False, "`bench train`: compile the step with XLA.")
-    precision: str = same_setting(TrainConfig, "precision")
+    precisions: tuple = setting(
+        ("auto",),
+        "`bench train`: the precisions to measure, each against its own ceiling, in one run "
+        "(auto: what train's --precision=auto chooses here).",
+        PRECISIONS,
+    )
     steps_per_loop: int = setting(
         0,
         "`bench train`: train steps per compiled call; 0: auto (1 on CPU, 50 on GPUs).",

@@ -32,19 +32,57 @@ def is_chief(strategy):
     )
 
 
-def resolve_auto(config):
-    """The config with "auto" made concrete for this machine: precision mixed_bfloat16 on
-    GPUs of compute capability >= 8.0 (bfloat16 tensor cores), else float32; steps_per_loop
-    1 on CPU (a call costs nothing there next to a step) and 50 on GPUs, where one Python
-    call per step would leave the GPU waiting."""
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")  # oneDNN's bfloat16 kernels use them
+
+
+def cpu_flags():
+    """The CPU's feature flags (/proc/cpuinfo; empty where there is none)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def native_bfloat16():
+    """The CPU's bfloat16 arithmetic flags (AVX512_BF16, AMX-BF16); empty: none."""
+    return sorted(cpu_flags() & set(BFLOAT16_CPU_FLAGS))
+
+
+def auto_precision(recorded=None):
+    """(precision, why) that --precision=auto means here: a resumed run's own (`recorded`,
+    from its flags.txt: a run resumes in the precision it ran in, on any machine); else
+    mixed_bfloat16 on GPUs of compute capability >= 8.0 (bfloat16 tensor cores) and on CPUs
+    with bfloat16 arithmetic (docs/performance.md: bench ceilings), float32 elsewhere."""
+    if recorded and recorded != "auto":
+        return recorded, "the run's own, from its flags.txt"
     gpus = tf.config.list_physical_devices("GPU")
-    precision = config.precision
-    if precision == "auto":
+    if gpus:
         capabilities = [
             tf.config.experimental.get_device_details(g).get("compute_capability") or (0, 0)
             for g in gpus
         ]
-        precision = "mixed_bfloat16" if gpus and min(capabilities) >= (8, 0) else "float32"
+        if min(capabilities) >= (8, 0):
+            return "mixed_bfloat16", "GPUs of compute capability >= 8.0"
+        return "float32", "GPUs without bfloat16 tensor cores"
+    flags = native_bfloat16()
+    if flags:
+        return "mixed_bfloat16", f"this CPU has bfloat16 arithmetic ({', '.join(flags)})"
+    return "float32", "this CPU has no bfloat16 arithmetic"
+
+
+def resolve_auto(config, recorded_precision=None):
+    """The config with "auto" made concrete for this machine: precision as
+    `auto_precision` says (`recorded_precision`: a resumed run's); steps_per_loop 1 on CPU
+    (a call costs nothing there next to a step) and 50 on GPUs, where one Python call per
+    step would leave the GPU waiting."""
+    gpus = tf.config.list_physical_devices("GPU")
+    precision = config.precision
+    if precision == "auto":
+        precision = auto_precision(recorded_precision)[0]
     steps = config.steps_per_loop or (50 if gpus else 1)
     return dataclasses.replace(config, precision=precision, steps_per_loop=steps)
 

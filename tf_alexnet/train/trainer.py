@@ -13,7 +13,8 @@ import shutil
 
 from tf_alexnet.errors import NonFiniteLoss
 from tf_alexnet.lock import exclusive
-from tf_alexnet.train.devices import is_chief, make_strategy, resolve_auto
+from tf_alexnet.train import rerun
+from tf_alexnet.train.devices import auto_precision, is_chief, make_strategy, resolve_auto
 from tf_alexnet.train.process import process_settings
 from tf_alexnet.train.task import TrainingTask
 from tf_alexnet.train.transfer import resolve_init_from
@@ -54,10 +55,16 @@ def remove_unsaved(workdir):
 
 
 def _train(typed):
-    config = resolve_auto(typed)
+    recorded = None
+    if typed.precision == "auto":  # a resumed run keeps the precision it ran in
+        old = rerun.recorded_config(typed.workdir) if os.path.isdir(typed.workdir) else None
+        recorded = old.precision if old else None
+    config = resolve_auto(typed, recorded)
+    why = auto_precision(recorded)[1] if typed.precision == "auto" else "--precision"
     logging.info(
-        "Precision %s, %d step(s) per compiled call%s.",
+        "Precision %s (%s), %d step(s) per compiled call%s.",
         config.precision,
+        why,
         config.steps_per_loop,
         ", XLA" if config.xla else "",
     )
