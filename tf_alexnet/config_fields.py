@@ -38,10 +38,14 @@ def nested(config_class, **defaults):
     return dataclasses.field(default_factory=functools.partial(config_class, **defaults))
 
 
+def _field(config_class, name):
+    return next(f for f in dataclasses.fields(config_class) if f.name == name)
+
+
 def same_setting(config_class, name):
     """A new field declared as `config_class.name` is (default, help, range, choices): a
     setting another command shares, still declared once."""
-    field = next(f for f in dataclasses.fields(config_class) if f.name == name)
+    field = _field(config_class, name)
     return dataclasses.field(default=field.default, metadata=dict(field.metadata))
 
 
@@ -82,7 +86,7 @@ def check_argument(owner, argument, value, config_class, field_name):
     """Raises ValueError when `value`, given to the Python API `owner` as `argument`, is
     outside the range declared for the flag of `config_class.field_name` (the same rule as
     the command line's, declared once): "OWNER: ARGUMENT=VALUE must be ... (as --FLAG)"."""
-    field = next(f for f in dataclasses.fields(config_class) if f.name == field_name)
+    field = _field(config_class, field_name)
     flag = flag_name(field) or field.name
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         why = "a number"

@@ -74,11 +74,9 @@ class OneOf(Spec):
         self.expected = "one of " + ", ".join(json.dumps(v) for v in values)
 
     def check(self, value):
-        return (
-            None
-            if any(value == v and type(value) is type(v) for v in self.values)
-            else (self.expected)
-        )
+        if any(value == v and type(value) is type(v) for v in self.values):
+            return None
+        return self.expected
 
 
 class Nullable(Spec):

@@ -122,17 +122,16 @@ def _format_problem(directory, path, entry, form):
     `train` would refuse): None, or the problem line."""
     try:
         if form.fixed and entry.get("record_crc32"):
-            records._check_record_size(
+            records.check_record_size(
                 directory, path, len(entry["record_crc32"]), form.record_bytes
             )
             if entry["bytes"] != len(entry["record_crc32"]) * form.record_bytes:
-                side = form.size
                 return (
                     f"{path}: {entry['bytes']} bytes are not {len(entry['record_crc32'])} "
-                    f"records of {side}x{side} as {records.FORMAT_JSON} says"
+                    f"records of {form.size}x{form.size} as {records.FORMAT_JSON} says"
                 )
         elif form.image_format == "jpeg" and form.size:
-            records._check_jpeg_size(directory, path, form, records.record_parser(form))
+            records.check_jpeg_size(directory, path, form, records.record_parser(form))
     except DataError as e:
         return str(e)
     return None

@@ -126,7 +126,7 @@ def count_records(path, record_bytes=0):
     return count, False
 
 
-def _check_jpeg_size(directory, shard, form, parse):
+def check_jpeg_size(directory, shard, form, parse):
     """Raises DataError when the first JPEG of `shard` is not the size format.json says
     (every record would fail its decode and a skipping pipeline would wait forever)."""
     for record in tf.data.TFRecordDataset(shard).take(1):
@@ -143,7 +143,7 @@ def _check_jpeg_size(directory, shard, form, parse):
             )
 
 
-def _check_record_size(directory, shard, records, record_bytes):
+def check_record_size(directory, shard, records, record_bytes):
     """Raises DataError when a raw shard of `records` whole records of another square size
     than format.json's would give exactly its file size (an edited or foreign format.json:
     every record would be read from the wrong offset)."""
@@ -172,7 +172,7 @@ def checked_shards(config, directory, split, files, record_bytes=0):
         found[shard] = count
         want = expected.get(os.path.basename(shard))
         if record_bytes and want:
-            _check_record_size(directory, shard, want, record_bytes)
+            check_record_size(directory, shard, want, record_bytes)
         if want is not None and count > want:
             problems.append(
                 f"{shard} holds {count} records, {count - want} more than the {want} prepare wrote"
@@ -237,7 +237,7 @@ def open_records(config, directory, split):
 
     parse, check = record_parser(form), (len(classes), config.on_bad_image)
     if form.image_format == "jpeg" and form.size:
-        _check_jpeg_size(directory, files[0], form, parse)
+        check_jpeg_size(directory, files[0], form, parse)
 
     def parse_one(record, shard, index):
         image, label = tf.nest.map_structure(lambda t: t[0], parse(record[None]))

@@ -40,24 +40,22 @@ from tf_alexnet.model.class_names import ilsvrc_synsets
 # Module references, not names: Keras may load (and tf_alexnet/registration.py import this
 # module) while one of these is still half run.
 from tf_alexnet.model import network, preprocessor, pretrained
-from tf_alexnet.model.spec import POOLINGS, AlexNetSpec, LRNParams, pool_window, scaled_filters
+from tf_alexnet.model.spec import AlexNetSpec, LRNParams, pool_window, pooling_of, scaled_filters
 
 
 FEATURES = ("pool5", "fc7")
 GLOBAL_POOLS = (None, "avg", "max")
-POOL_WINDOWS = {3: "overlapping", 2: "non_overlapping"}
 
 
-def _pooling_name(pool_window):
+def _pooling_name(window):
     """A POOLINGS name of a pool window (3 or 2; the names are taken as they are)."""
-    if pool_window in POOLINGS:
-        return pool_window
-    if pool_window not in POOL_WINDOWS:
+    name = pooling_of(window)
+    if name is None:
         raise ValueError(
-            f"pool_window {pool_window!r}: 3 (the paper's overlapping 3x3 / 2 "
+            f"pool_window {window!r}: 3 (the paper's overlapping 3x3 / 2 "
             "pools) or 2 (2x2 / 2, §3.4's comparison)."
         )
-    return POOL_WINDOWS[pool_window]
+    return name
 
 
 def _preprocessor(preprocessing, image_size):

@@ -272,13 +272,16 @@ def _read_weights_h5(path):
     with f:
         if "layers" not in f:
             raise ValueError(f"weights={path}: not a Keras .weights.h5 file (no 'layers').")
-        arrays = {}
+        found = {}  # the mean image only: the weights are checked one by one, not kept
+
+        def check(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                array = finite(obj[()], f"weights={path}: {name}")
+                if name == "preprocessor/vars/0":
+                    found["mean"] = array
+
         try:
-            f.visititems(
-                lambda name, obj: (
-                    arrays.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
-                )
-            )
+            f.visititems(check)
         except (OSError, RuntimeError, KeyError) as e:
             raise ValueError(f"weights={path}: damaged, cut short ({e}).") from None
         shapes = {
@@ -286,9 +289,7 @@ def _read_weights_h5(path):
             for name, group in f["layers"].items()
             if isinstance(group, h5py.Group) and "vars" in group
         }
-    for name, array in arrays.items():
-        finite(array, f"weights={path}: {name}")
-    mean = arrays.get("preprocessor/vars/0")
+    mean = found.get("mean")
     if mean is not None:
         mean = finite(mean, f"weights={path}: the mean image", shape=("H", "W", 3))
     return shapes, mean

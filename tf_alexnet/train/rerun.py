@@ -58,10 +58,11 @@ HEADER = (
 MARK = "(tf_alexnet flags.txt 2)"  # flags.txt of 0.2 and before held the flags as typed
 
 
-def recorded_config(workdir):
+def recorded_config(workdir, warn=True):
     """The TrainConfig of WORKDIR/flags.txt, or None when there is none, or when an older
     version wrote it (the flags as typed, "auto" and inherited values unresolved: comparing
-    them would refuse every resume; one line says they are not compared)."""
+    them would refuse every resume; one line says they are not compared). `warn`: say so
+    in a warning line for such an older flags.txt."""
     path = os.path.join(workdir, FLAGS_TXT)
     if not os.path.exists(path):
         return None
@@ -75,11 +76,12 @@ def recorded_config(workdir):
             "(its flags, one per line) or use a new --workdir."
         ) from None
     if MARK not in first:
-        logging.warning(
-            "%s was written by tf_alexnet 0.2 or before: a rerun's flags are "
-            "not compared with it; it now records this run's.",
-            path,
-        )
+        if warn:
+            logging.warning(
+                "%s was written by tf_alexnet 0.2 or before: a rerun's flags are "
+                "not compared with it; it now records this run's.",
+                path,
+            )
         return None
     try:
         return read_flagfile(TrainConfig, path)

@@ -57,7 +57,9 @@ def remove_unsaved(workdir):
 def _train(typed):
     recorded = None
     if typed.precision == "auto":  # a resumed run keeps the precision it ran in
-        old = rerun.recorded_config(typed.workdir) if os.path.isdir(typed.workdir) else None
+        old = None
+        if os.path.isdir(typed.workdir):  # the rerun check says the rest, once (task.py)
+            old = rerun.recorded_config(typed.workdir, warn=False)
         recorded = old.precision if old else None
     config = resolve_auto(typed, recorded)
     why = auto_precision(recorded)[1] if typed.precision == "auto" else "--precision"
